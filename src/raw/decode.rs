@@ -1,0 +1,652 @@
+//! Routing a file to the right decoder and turning its output into a [`RawFrame`].
+//!
+//! Every DNG goes to rawler; camera-native formats go to rawloader first and to rawler when
+//! rawloader refuses them (see the parent module and `docs/ARCHITECTURE.md` for the evidence).
+//! Both libraries catch their own decoder panics; obscura wraps every call in
+//! `catch_unwind` as well, so no input can bring the process down.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::tiff::{Entry, Ifd, Tiff, is_tiff, tags};
+use super::{Calibration, DecoderKind, Matrix3, Metadata, NoiseModel, RawFrame, opcodes};
+use crate::error::{Error, Result};
+use crate::image::{Cfa, Channel, Plane, Rect};
+
+/// Resource limits checked before a decoder allocates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DecodeLimits {
+    /// Most photosites a frame may have. Default 400 million (the largest sensors today have
+    /// about 150 MP of raw buffer).
+    pub max_pixels: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_pixels: 400_000_000,
+        }
+    }
+}
+
+pub(crate) fn open(path: &Path, limits: &DecodeLimits) -> Result<RawFrame> {
+    if path.is_dir() {
+        return Err(Error::decode(path, "is a directory, not a raw file"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.is_empty() {
+        return Err(Error::decode(path, "file is empty (0 bytes)"));
+    }
+    decode_bytes(path, Arc::new(bytes), limits)
+}
+
+pub(crate) fn decode_bytes(
+    path: &Path,
+    bytes: Arc<Vec<u8>>,
+    limits: &DecodeLimits,
+) -> Result<RawFrame> {
+    if is_tiff(&bytes) {
+        match Tiff::parse(&bytes) {
+            Ok(t) if t.is_dng() => return decode_dng(path, bytes, &t, limits),
+            Ok(_) => {} // TIFF-based camera format (CR2, NEF, ARW, ...)
+            Err(e) => {
+                // Could be a camera format with odd offsets; give the decoders a chance but
+                // report the structural problem if they fail too.
+                return decode_native(path, bytes).map_err(|err| match err {
+                    Error::Decode { reason, .. } => {
+                        Error::decode(path, format!("corrupt TIFF structure: {e} ({reason})"))
+                    }
+                    other => other,
+                });
+            }
+        }
+    }
+    decode_native(path, bytes)
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "decoder panicked".into())
+}
+
+fn rawler_source(path: &Path, bytes: Arc<Vec<u8>>) -> rawler::rawsource::RawSource {
+    rawler::rawsource::RawSource::new_from_shared_vec(bytes).with_path(path)
+}
+
+fn rawler_decode(
+    path: &Path,
+    bytes: Arc<Vec<u8>>,
+) -> std::result::Result<rawler::RawImage, String> {
+    let src = rawler_source(path, bytes);
+    catch_unwind(AssertUnwindSafe(|| {
+        rawler::decode(&src, &rawler::decoders::RawDecodeParams::default())
+    }))
+    .map_err(panic_message)?
+    .map_err(|e| e.to_string())
+}
+
+fn rawler_metadata(path: &Path, bytes: Arc<Vec<u8>>) -> Option<rawler::decoders::RawMetadata> {
+    let src = rawler_source(path, bytes);
+    catch_unwind(AssertUnwindSafe(|| {
+        let dec = rawler::get_decoder(&src).ok()?;
+        dec.raw_metadata(&src, &rawler::decoders::RawDecodeParams::default())
+            .ok()
+    }))
+    .ok()
+    .flatten()
+}
+
+fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
+    let from_rawloader = catch_unwind(AssertUnwindSafe(|| {
+        rawloader::decode(&mut std::io::Cursor::new(bytes.as_slice()))
+    }))
+    .map_err(panic_message)
+    .and_then(|r| r.map_err(|e| e.to_string()));
+    let mut frame = match from_rawloader {
+        Ok(img) => from_rawloader_image(path, img)?,
+        Err(loader_err) => match rawler_decode(path, bytes.clone()) {
+            Ok(img) => from_rawler_image(path, img, (0, 0))?,
+            Err(rawler_err) => {
+                return Err(Error::decode(
+                    path,
+                    format!(
+                        "not a raw format obscura can read (rawloader: {}; rawler: {})",
+                        loader_err.trim(),
+                        rawler_err.trim()
+                    ),
+                ));
+            }
+        },
+    };
+    if let Some(md) = rawler_metadata(path, bytes) {
+        apply_exif(&mut frame.meta, &md.exif);
+    }
+    Ok(frame)
+}
+
+fn rational(r: &Option<rawler::formats::tiff::Rational>) -> Option<f64> {
+    r.as_ref()
+        .filter(|r| r.d != 0)
+        .map(|r| f64::from(r.n) / f64::from(r.d))
+}
+
+fn apply_exif(meta: &mut Metadata, exif: &rawler::exif::Exif) {
+    meta.exposure_time = meta.exposure_time.or(rational(&exif.exposure_time));
+    meta.aperture = meta.aperture.or(rational(&exif.fnumber));
+    meta.focal_length = meta.focal_length.or(rational(&exif.focal_length));
+    meta.iso = meta.iso.or(exif
+        .iso_speed_ratings
+        .map(u32::from)
+        .or(exif.iso_speed)
+        .or(exif.recommended_exposure_index));
+    if meta.capture_time.is_none() {
+        meta.capture_time = exif
+            .date_time_original
+            .clone()
+            .or(exif.create_date.clone())
+            .map(|t| with_subsec(t, exif.sub_sec_time_original.as_deref()));
+    }
+}
+
+fn with_subsec(t: String, sub: Option<&str>) -> String {
+    match sub.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => format!("{}.{s}", t.trim()),
+        None => t.trim().to_string(),
+    }
+}
+
+/// Maps a decoder's colour index (0 = red, 1 = green, 2 = blue) to a [`Channel`].
+fn channel(c: usize) -> Option<Channel> {
+    match c {
+        0 => Some(Channel::R),
+        1 => Some(Channel::G),
+        2 => Some(Channel::B),
+        _ => None,
+    }
+}
+
+/// Builds a 2x2 [`Cfa`] from a decoder's pattern size and colour lookup, or says why not.
+fn bayer_cfa(
+    w: usize,
+    h: usize,
+    color_at: impl Fn(usize, usize) -> usize,
+) -> std::result::Result<Cfa, String> {
+    if w == 6 && h == 6 {
+        return Err(
+            "X-Trans sensor (6x6 colour filter array); obscura needs a 2x2 Bayer pattern".into(),
+        );
+    }
+    if w == 0 || h == 0 {
+        return Err("no colour filter array (monochrome or already demosaiced data)".into());
+    }
+    if w > 2 || h > 2 {
+        return Err(format!(
+            "{w}x{h} colour filter array; obscura needs a 2x2 Bayer pattern"
+        ));
+    }
+    let mut colors = [Channel::G; 4];
+    for (i, c) in colors.iter_mut().enumerate() {
+        *c = channel(color_at(i / 2, i % 2))
+            .ok_or("colour filter array with non-RGB colours (e.g. CYGM or RGBE)")?;
+    }
+    let cfa = Cfa { colors };
+    if !cfa.is_bayer() {
+        return Err(format!(
+            "colour filter array {colors:?} is not a Bayer pattern"
+        ));
+    }
+    Ok(cfa)
+}
+
+fn orientation_code(o: &str) -> u16 {
+    match o {
+        "Normal" => 1,
+        "HorizontalFlip" => 2,
+        "Rotate180" => 3,
+        "VerticalFlip" => 4,
+        "Transpose" => 5,
+        "Rotate90" => 6,
+        "Transverse" => 7,
+        "Rotate270" => 8,
+        _ => 1,
+    }
+}
+
+/// Normalises integer or float samples to 0 = black, 1 = white, row-parallel.
+fn normalise<T: Copy + Sync>(
+    width: usize,
+    height: usize,
+    data: &[T],
+    black: &[f64; 4],
+    white: f64,
+    to_f64: impl Fn(T) -> f64 + Sync,
+) -> Plane<f32> {
+    let mut out = Plane::<f32>::new(width, height);
+    out.data
+        .par_chunks_mut(width.max(1))
+        .enumerate()
+        .for_each(|(y, row)| {
+            let src = &data[y * width..(y + 1) * width];
+            let b = [black[(y & 1) * 2], black[(y & 1) * 2 + 1]];
+            let inv = [1.0 / (white - b[0]), 1.0 / (white - b[1])];
+            for (x, (o, &s)) in row.iter_mut().zip(src).enumerate() {
+                *o = ((to_f64(s) - b[x & 1]) * inv[x & 1]) as f32;
+            }
+        });
+    out
+}
+
+fn check_levels(path: &Path, black: &[f64; 4], white: f64) -> Result<()> {
+    if !(white.is_finite() && black.iter().all(|b| b.is_finite() && *b < white)) {
+        return Err(Error::decode(
+            path,
+            format!("implausible levels: black {black:?}, white {white}"),
+        ));
+    }
+    Ok(())
+}
+
+fn from_rawloader_image(path: &Path, img: rawloader::RawImage) -> Result<RawFrame> {
+    if img.cpp != 1 {
+        return Err(Error::unsupported(
+            path,
+            format!(
+                "{} samples per pixel (already demosaiced); obscura needs a Bayer mosaic",
+                img.cpp
+            ),
+        ));
+    }
+    let cfa = bayer_cfa(img.cfa.width, img.cfa.height, |r, c| img.cfa.color_at(r, c))
+        .map_err(|e| Error::unsupported(path, e))?;
+    let (w, h) = (img.width, img.height);
+    let mut black = [0.0; 4];
+    for (i, b) in black.iter_mut().enumerate() {
+        *b = f64::from(img.blacklevels[cfa.colors[i] as usize]);
+    }
+    let white = f64::from(img.whitelevels[..3].iter().copied().min().unwrap_or(0));
+    check_levels(path, &black, white)?;
+    let mosaic = match &img.data {
+        rawloader::RawImageData::Integer(d) => normalise(w, h, d, &black, white, f64::from),
+        rawloader::RawImageData::Float(d) => normalise(w, h, d, &black, white, f64::from),
+    };
+    if mosaic.data.len() != w * h {
+        return Err(Error::decode(
+            path,
+            "decoder returned a buffer of the wrong size",
+        ));
+    }
+    let [top, right, bottom, left] = img.crops;
+    let crop = Rect::new(
+        left,
+        top,
+        w.saturating_sub(left + right),
+        h.saturating_sub(top + bottom),
+    );
+    let wb = img.wb_coeffs;
+    let neutral = if wb[..3].iter().all(|v| *v > 0.0 && v.is_finite()) {
+        [f64::from(wb[1] / wb[0]), 1.0, f64::from(wb[1] / wb[2])]
+    } else {
+        [1.0; 3]
+    };
+    let mut m: Matrix3 = [[0.0; 3]; 3];
+    for (r, row) in m.iter_mut().enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            *v = f64::from(img.xyz_to_cam[r][c]);
+        }
+    }
+    // rawloader gives some cameras' matrices scaled by 10000 (dcraw's table); normalise.
+    if m.iter().flatten().any(|v| v.abs() > 10.0) {
+        m.iter_mut().flatten().for_each(|v| *v /= 10000.0);
+    }
+    let calibrations = if m.iter().flatten().any(|v| *v != 0.0) {
+        vec![Calibration {
+            illuminant: 21,
+            color_matrix: m,
+            forward_matrix: None,
+        }]
+    } else {
+        vec![]
+    };
+    Ok(RawFrame {
+        path: path.to_path_buf(),
+        mosaic,
+        cfa,
+        black,
+        white,
+        active_area: crop,
+        crop,
+        meta: Metadata {
+            make: img.clean_make.clone(),
+            model: img.clean_model.clone(),
+            orientation: orientation_code(&format!("{:?}", img.orientation)),
+            as_shot_neutral: neutral,
+            calibrations,
+            bits_per_sample: 16,
+            ..Metadata::default()
+        },
+        decoder: DecoderKind::Rawloader,
+    })
+}
+
+/// `active_origin`: the DNG active area's origin; DNG black-level patterns are relative to it.
+fn from_rawler_image(
+    path: &Path,
+    img: rawler::RawImage,
+    active_origin: (usize, usize),
+) -> Result<RawFrame> {
+    if img.cpp != 1 {
+        return Err(Error::unsupported(
+            path,
+            format!(
+                "LinearRaw or RGB data ({} samples per pixel, already demosaiced); obscura needs a Bayer mosaic",
+                img.cpp
+            ),
+        ));
+    }
+    let cfa = bayer_cfa(img.camera.cfa.width, img.camera.cfa.height, |r, c| {
+        img.camera.cfa.color_at(r, c)
+    })
+    .map_err(|e| Error::unsupported(path, e))?;
+    let (w, h) = (img.width, img.height);
+    let bl = &img.blacklevel;
+    let levels = bl.as_vec();
+    let mut black = [0.0; 4];
+    for (i, b) in black.iter_mut().enumerate() {
+        let (x, y) = (i % 2, i / 2);
+        let (bw, bh) = (bl.width.max(1), bl.height.max(1));
+        // position in the black-level pattern, which starts at the active area's origin
+        let (px, py) = (
+            (x + bw * 2 - active_origin.0 % bw) % bw,
+            (y + bh * 2 - active_origin.1 % bh) % bh,
+        );
+        *b = levels
+            .get(py * bw + px)
+            .or(levels.first())
+            .map(|&v| f64::from(v))
+            .unwrap_or(0.0);
+    }
+    let white = img
+        .whitelevel
+        .0
+        .first()
+        .map(|&v| f64::from(v))
+        .unwrap_or(65535.0);
+    check_levels(path, &black, white)?;
+    let mosaic = match &img.data {
+        rawler::RawImageData::Integer(d) => normalise(w, h, d, &black, white, f64::from),
+        rawler::RawImageData::Float(d) => normalise(w, h, d, &black, white, f64::from),
+    };
+    if mosaic.data.len() != w * h {
+        return Err(Error::decode(
+            path,
+            "decoder returned a buffer of the wrong size",
+        ));
+    }
+    let rect = |r: &rawler::imgop::Rect| Rect::new(r.p.x, r.p.y, r.d.w, r.d.h);
+    let full = Rect::new(0, 0, w, h);
+    let active_area = img
+        .active_area
+        .as_ref()
+        .map(rect)
+        .filter(|r| full.contains(r))
+        .unwrap_or(full);
+    let crop = img
+        .crop_area
+        .as_ref()
+        .map(rect)
+        .filter(|r| full.contains(r))
+        .unwrap_or(active_area);
+    let wb = img.wb_coeffs;
+    let neutral = if wb[..3].iter().all(|v| *v > 0.0 && v.is_finite()) {
+        [f64::from(wb[1] / wb[0]), 1.0, f64::from(wb[1] / wb[2])]
+    } else {
+        [1.0; 3]
+    };
+    let mut calibrations: Vec<Calibration> = img
+        .color_matrix
+        .iter()
+        .filter(|(_, m)| m.len() >= 9)
+        .map(|(illu, m)| {
+            let mut cm: Matrix3 = [[0.0; 3]; 3];
+            for (k, v) in m.iter().take(9).enumerate() {
+                cm[k / 3][k % 3] = f64::from(*v);
+            }
+            Calibration {
+                illuminant: u16::from(*illu),
+                color_matrix: cm,
+                forward_matrix: None,
+            }
+        })
+        .collect();
+    calibrations.sort_by_key(|c| c.illuminant);
+    Ok(RawFrame {
+        path: path.to_path_buf(),
+        mosaic,
+        cfa,
+        black,
+        white,
+        active_area,
+        crop,
+        meta: Metadata {
+            make: img.clean_make.clone(),
+            model: img.clean_model.clone(),
+            orientation: img.orientation.to_u16().clamp(1, 8),
+            as_shot_neutral: neutral,
+            calibrations,
+            bits_per_sample: img.bps as u16,
+            ..Metadata::default()
+        },
+        decoder: DecoderKind::Rawler,
+    })
+}
+
+fn matrix(e: Option<&Entry>) -> Option<Matrix3> {
+    let v = e?.f64s();
+    if v.len() < 9 || v.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let mut m = [[0.0; 3]; 3];
+    for (k, x) in v.iter().take(9).enumerate() {
+        m[k / 3][k % 3] = *x;
+    }
+    Some(m)
+}
+
+fn dng_tag<'a>(raw: &'a Ifd, root: &'a Ifd, tag: u16) -> Option<&'a Entry> {
+    raw.get(tag).or_else(|| root.get(tag))
+}
+
+fn decode_dng(
+    path: &Path,
+    bytes: Arc<Vec<u8>>,
+    tiff: &Tiff,
+    limits: &DecodeLimits,
+) -> Result<RawFrame> {
+    let root = tiff.root();
+    let raw = tiff.raw_ifd().ok_or_else(|| {
+        Error::decode(
+            path,
+            "DNG has no raw image IFD (NewSubFileType 0 with CFA or LinearRaw data)",
+        )
+    })?;
+    if raw.get(tags::PHOTOMETRIC).and_then(Entry::u32) == Some(34892) {
+        return Err(Error::unsupported(
+            path,
+            "LinearRaw DNG (already demosaiced); obscura needs a Bayer mosaic",
+        ));
+    }
+    let w = raw.get(tags::IMAGE_WIDTH).and_then(Entry::u32).unwrap_or(0);
+    let h = raw
+        .get(tags::IMAGE_LENGTH)
+        .and_then(Entry::u32)
+        .unwrap_or(0);
+    if w == 0 || h == 0 {
+        return Err(Error::decode(path, "DNG raw IFD has no image size"));
+    }
+    if u64::from(w) * u64::from(h) > limits.max_pixels {
+        return Err(Error::Limits {
+            path: path.to_path_buf(),
+            reason: format!(
+                "raw image of {w}x{h} exceeds the limit of {} pixels",
+                limits.max_pixels
+            ),
+        });
+    }
+    if let Some(c) = raw.get(tags::CFA_REPEAT_PATTERN_DIM).map(Entry::u32s)
+        && c.len() == 2
+        && (c[0] > 2 || c[1] > 2)
+    {
+        return Err(Error::unsupported(
+            path,
+            format!(
+                "{}x{} colour filter array (X-Trans or similar); obscura needs a 2x2 Bayer pattern",
+                c[1], c[0]
+            ),
+        ));
+    }
+    let active = raw.get(tags::ACTIVE_AREA).map(Entry::u32s);
+    let active_origin = match active.as_deref() {
+        Some([top, left, ..]) => (*left as usize, *top as usize),
+        _ => (0, 0),
+    };
+    let img = rawler_decode(path, bytes).map_err(|e| Error::decode(path, e))?;
+    let mut frame = from_rawler_image(path, img, active_origin)?;
+    let full = Rect::new(0, 0, frame.mosaic.width, frame.mosaic.height);
+
+    // Geometry from the tags themselves (DNG 1.7: DefaultCrop is relative to ActiveArea).
+    if let Some([top, left, bottom, right]) =
+        active.as_deref().and_then(|a| <[u32; 4]>::try_from(a).ok())
+    {
+        let r = Rect::new(
+            left as usize,
+            top as usize,
+            right.saturating_sub(left) as usize,
+            bottom.saturating_sub(top) as usize,
+        );
+        if full.contains(&r) && r.width > 0 && r.height > 0 {
+            frame.active_area = r;
+        }
+    }
+    frame.crop = frame.active_area;
+    let origin = raw.get(tags::DEFAULT_CROP_ORIGIN).map(Entry::f64s);
+    let size = raw.get(tags::DEFAULT_CROP_SIZE).map(Entry::f64s);
+    if let (Some(o), Some(s)) = (origin, size)
+        && o.len() == 2
+        && s.len() == 2
+    {
+        let r = Rect::new(
+            frame.active_area.x + o[0].max(0.0).round() as usize,
+            frame.active_area.y + o[1].max(0.0).round() as usize,
+            s[0].max(0.0).round() as usize,
+            s[1].max(0.0).round() as usize,
+        );
+        if frame.active_area.contains(&r) && r.width > 0 && r.height > 0 {
+            frame.crop = r;
+        }
+    }
+
+    let meta = &mut frame.meta;
+    let ascii = |tag| root.get(tag).map(Entry::ascii).filter(|s| !s.is_empty());
+    if let Some(m) = ascii(tags::MAKE) {
+        meta.make = m;
+    }
+    if let Some(m) = ascii(tags::MODEL).or_else(|| ascii(tags::UNIQUE_CAMERA_MODEL)) {
+        meta.model = m;
+    }
+    if let Some(o) = root.get(tags::ORIENTATION).and_then(Entry::u32) {
+        meta.orientation = (o as u16).clamp(1, 8);
+    }
+    if let Some(n) = dng_tag(raw, root, tags::AS_SHOT_NEUTRAL).map(Entry::f64s)
+        && n.len() == 3
+        && n.iter().all(|v| *v > 0.0 && v.is_finite())
+    {
+        meta.as_shot_neutral = [n[0] / n[1], 1.0, n[2] / n[1]];
+    }
+    let mut cals = Vec::new();
+    for (cm, fm, il) in [
+        (
+            tags::COLOR_MATRIX1,
+            tags::FORWARD_MATRIX1,
+            tags::CALIBRATION_ILLUMINANT1,
+        ),
+        (
+            tags::COLOR_MATRIX2,
+            tags::FORWARD_MATRIX2,
+            tags::CALIBRATION_ILLUMINANT2,
+        ),
+    ] {
+        if let Some(m) = matrix(dng_tag(raw, root, cm)) {
+            cals.push(Calibration {
+                illuminant: dng_tag(raw, root, il).and_then(Entry::u32).unwrap_or(0) as u16,
+                color_matrix: m,
+                forward_matrix: matrix(dng_tag(raw, root, fm)),
+            });
+        }
+    }
+    if !cals.is_empty() {
+        meta.calibrations = cals;
+    }
+    meta.baseline_exposure = dng_tag(raw, root, tags::BASELINE_EXPOSURE)
+        .and_then(Entry::f64)
+        .filter(|v| v.is_finite())
+        .unwrap_or(0.0);
+    if let Some(np) = dng_tag(raw, root, tags::NOISE_PROFILE).map(Entry::f64s)
+        && !np.is_empty()
+        && np.len() % 2 == 0
+        && np.iter().all(|v| v.is_finite() && *v >= 0.0)
+    {
+        meta.noise_profile = np
+            .chunks_exact(2)
+            .map(|p| NoiseModel {
+                scale: p[0],
+                offset: p[1],
+            })
+            .collect();
+    }
+    for (tag, list) in [
+        (tags::OPCODE_LIST1, &mut meta.opcodes1),
+        (tags::OPCODE_LIST2, &mut meta.opcodes2),
+        (tags::OPCODE_LIST3, &mut meta.opcodes3),
+    ] {
+        if let Some(e) = raw.get(tag) {
+            *list = opcodes::parse_opcode_list(&e.data)
+                .map_err(|err| Error::decode(path, format!("OpcodeList (tag {tag}): {err}")))?;
+        }
+    }
+    if let Some(b) = raw.get(tags::BITS_PER_SAMPLE).and_then(Entry::u32) {
+        meta.bits_per_sample = b as u16;
+    }
+    // EXIF: the EXIF IFD, else TIFF/EP tags in IFD0.
+    let exif = root.exif.as_deref();
+    let find = |tag| exif.and_then(|e| e.get(tag)).or_else(|| root.get(tag));
+    meta.exposure_time = find(tags::EXPOSURE_TIME)
+        .and_then(Entry::f64)
+        .filter(|v| *v > 0.0);
+    meta.aperture = find(tags::F_NUMBER)
+        .and_then(Entry::f64)
+        .filter(|v| *v > 0.0);
+    meta.focal_length = find(tags::FOCAL_LENGTH)
+        .and_then(Entry::f64)
+        .filter(|v| *v > 0.0);
+    meta.iso = find(tags::ISO_SPEED_RATINGS)
+        .and_then(Entry::u32)
+        .filter(|v| *v > 0);
+    meta.capture_time = find(tags::DATE_TIME_ORIGINAL)
+        .or_else(|| root.get(tags::DATE_TIME))
+        .map(Entry::ascii)
+        .filter(|s| !s.is_empty())
+        .map(|t| {
+            with_subsec(
+                t,
+                find(tags::SUB_SEC_TIME_ORIGINAL)
+                    .map(Entry::ascii)
+                    .as_deref(),
+            )
+        });
+    Ok(frame)
+}

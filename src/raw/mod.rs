@@ -1,0 +1,214 @@
+//! Decoding RAW files into a [`RawFrame`], and writing a `RawFrame` back as a DNG.
+//!
+//! # Which decoder
+//! Two Rust decoders exist in the same lineage: `rawloader` (named by the design card, frozen
+//! since 2022) and `rawler` (dnglab's library, its maintained successor). Measured here
+//! (`docs/ARCHITECTURE.md`): rawloader returns wrong pixels without an error for tiled
+//! lossless-JPEG DNGs, panics on JPEG XL DNGs, and rejects CR3, float, lossy and Make-less DNGs,
+//! while rawler agrees bit for bit with LibRaw on all of them. So [`RawFrame::open`] routes:
+//! every DNG goes to rawler, camera-native formats go to rawloader first and to rawler when
+//! rawloader refuses them. DNG metadata that neither library exposes completely (NoiseProfile,
+//! opcode lists, forward matrices, baseline exposure, crops) is read by obscura's own TIFF
+//! reader ([`tiff`]).
+//!
+//! # Pixel representation
+//! Pixels are stored as `f32`, normalised per photosite so that 0 is the black level and 1 the
+//! white level: `x = (raw - black[pos]) / (white - black[pos])`. Why:
+//! - one representation covers 10- to 16-bit integer raws, float DNGs and merged results, whose
+//!   precision is above any integer input;
+//! - every later kernel (alignment, merge, demosaic) works in `f32` anyway, and none of them has
+//!   to repeat black/white arithmetic or know the bit depth;
+//! - values below black (read noise) stay negative rather than being clipped, so noise
+//!   statistics stay unbiased;
+//! - the mapping is exactly invertible for integer data up to 24 bits ([`RawFrame::raw_value`]),
+//!   so checksums and DNG round trips are bit-exact.
+//!
+//! The cost is 4 bytes per photosite instead of 2 (48 MB per 12 MP frame).
+
+pub(crate) mod decode;
+pub mod opcodes;
+pub mod tiff;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::image::{Cfa, Plane, Rect};
+pub use opcodes::{GainMap, Opcode};
+pub use writer::write_dng;
+
+/// Which library decoded a frame's pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DecoderKind {
+    /// The `rawloader` crate (camera-native formats it supports).
+    Rawloader,
+    /// The `rawler` crate (all DNGs, CR3, and what rawloader refuses).
+    Rawler,
+    /// Made in memory by obscura (synthetic or merged frames).
+    Obscura,
+}
+
+/// A 3x3 matrix, row-major.
+pub type Matrix3 = [[f64; 3]; 3];
+
+/// A colour calibration for one illuminant, as DNG stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// EXIF LightSource code of the calibration illuminant (21 = D65, 17 = standard light A,
+    /// 0 = unknown).
+    pub illuminant: u16,
+    /// XYZ -> camera-native RGB (DNG `ColorMatrixN`), unscaled as the file gives it.
+    pub color_matrix: Matrix3,
+    /// Camera RGB (white balanced) -> XYZ D50 (DNG `ForwardMatrixN`), when the file has one.
+    pub forward_matrix: Option<Matrix3>,
+}
+
+/// One colour channel's noise model: variance = `scale * x + offset` for a signal `x`
+/// normalised to [0, 1] (DNG `NoiseProfile`, tag 51041).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NoiseModel {
+    /// Shot-noise coefficient S (variance per unit of signal).
+    pub scale: f64,
+    /// Read-noise variance O.
+    pub offset: f64,
+}
+
+/// Everything about a frame except its pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Metadata {
+    /// Camera maker, e.g. "Canon".
+    pub make: String,
+    /// Camera model, e.g. "PowerShot G2".
+    pub model: String,
+    /// EXIF orientation, 1 to 8 (1 = as stored).
+    pub orientation: u16,
+    /// Exposure time in seconds.
+    pub exposure_time: Option<f64>,
+    /// ISO sensitivity.
+    pub iso: Option<u32>,
+    /// Aperture as an f-number.
+    pub aperture: Option<f64>,
+    /// Focal length in millimetres.
+    pub focal_length: Option<f64>,
+    /// Capture time as EXIF gives it ("YYYY:MM:DD HH:MM:SS", with ".sss" sub-seconds when known).
+    pub capture_time: Option<String>,
+    /// As-shot white balance as the camera-space colour of neutral (DNG `AsShotNeutral`),
+    /// normalised so that green is 1. The multipliers that neutralise it are its reciprocals.
+    pub as_shot_neutral: [f64; 3],
+    /// Colour calibrations, one per illuminant (one or two; empty if the file has none).
+    pub calibrations: Vec<Calibration>,
+    /// Noise model per colour plane (one entry for all planes, or one per plane in R, G, B
+    /// order), when the file carries a DNG `NoiseProfile`.
+    pub noise_profile: Vec<NoiseModel>,
+    /// DNG `BaselineExposure` in EV (0 when absent).
+    pub baseline_exposure: f64,
+    /// DNG `OpcodeList1` (applied to the raw data as stored).
+    pub opcodes1: Vec<Opcode>,
+    /// DNG `OpcodeList2` (applied after linearisation; lens shading gain maps live here).
+    pub opcodes2: Vec<Opcode>,
+    /// DNG `OpcodeList3` (applied after demosaic).
+    pub opcodes3: Vec<Opcode>,
+    /// Bits per sample of the stored data (informational).
+    pub bits_per_sample: u16,
+}
+
+/// One decoded raw image: the Bayer mosaic, its levels and geometry, and its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFrame {
+    /// The file it came from (empty for frames made in memory).
+    pub path: PathBuf,
+    /// The whole stored raw buffer, normalised: 0 = black level, 1 = white level (see the
+    /// module docs). Includes masked borders; use [`RawFrame::active_area`] and
+    /// [`RawFrame::crop`] for the image proper.
+    pub mosaic: Plane<f32>,
+    /// The CFA pattern relative to the buffer's top-left corner.
+    pub cfa: Cfa,
+    /// Black level in raw units for each position of the 2x2 tile, indexed
+    /// `(y % 2) * 2 + (x % 2)` in buffer coordinates.
+    pub black: [f64; 4],
+    /// White (saturation) level in raw units.
+    pub white: f64,
+    /// The area of the buffer with image data (DNG `ActiveArea`).
+    pub active_area: Rect,
+    /// The area to show (DNG `DefaultCropOrigin/Size`, in buffer coordinates).
+    pub crop: Rect,
+    /// Everything else.
+    pub meta: Metadata,
+    /// Which library decoded the pixels.
+    pub decoder: DecoderKind,
+}
+
+impl RawFrame {
+    /// Decodes a RAW file (DNG of any compression or a camera format that rawloader or rawler
+    /// reads). Refuses non-Bayer sensors (X-Trans, LinearRaw, monochrome) with
+    /// [`crate::Error::Unsupported`].
+    ///
+    /// ```no_run
+    /// let frame = obscura::RawFrame::open("photo.dng")?;
+    /// println!("{} {} {}x{}", frame.meta.make, frame.meta.model, frame.mosaic.width, frame.mosaic.height);
+    /// # Ok::<(), obscura::Error>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<RawFrame> {
+        decode::open(path.as_ref(), &decode::DecodeLimits::default())
+    }
+
+    /// The raw value (in the file's units) that the normalised sample at (`x`, `y`) came from.
+    /// Exact for integer data.
+    #[inline]
+    pub fn raw_value(&self, x: usize, y: usize) -> f64 {
+        let b = self.black[(y & 1) * 2 + (x & 1)];
+        f64::from(self.mosaic.get(x, y)) * (self.white - b) + b
+    }
+
+    /// The whole buffer as integer raw values (rounded, clamped to 0..=65535).
+    pub fn raw_u16(&self) -> Vec<u16> {
+        let w = self.mosaic.width;
+        self.mosaic
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let b = self.black[((i / w) & 1) * 2 + ((i % w) & 1)];
+                (f64::from(v) * (self.white - b) + b)
+                    .round()
+                    .clamp(0.0, 65535.0) as u16
+            })
+            .collect()
+    }
+
+    /// Sum of all raw values of the buffer (the checksum `../shared/raw/README.md` uses).
+    pub fn raw_checksum(&self) -> (u64, u16) {
+        let v = self.raw_u16();
+        let sum = v.iter().map(|&x| u64::from(x)).sum();
+        let max = v.iter().copied().max().unwrap_or(0);
+        (sum, max)
+    }
+
+    /// The CFA pattern as seen from the top-left corner of `r` (e.g. the crop).
+    pub fn cfa_at(&self, r: Rect) -> Cfa {
+        self.cfa.shifted(r.x, r.y)
+    }
+
+    /// White-balance multipliers (R, G, B) that make the as-shot neutral grey, green = 1.
+    pub fn wb_multipliers(&self) -> [f64; 3] {
+        let n = self.meta.as_shot_neutral;
+        let safe = |v: f64| {
+            if v > 0.0 && v.is_finite() {
+                1.0 / v
+            } else {
+                1.0
+            }
+        };
+        [safe(n[0]) / safe(n[1]), 1.0, safe(n[2]) / safe(n[1])]
+    }
+
+    /// Exposure time in seconds times ISO / 100, the relative brightness a frame was exposed
+    /// for (1.0 when the file says nothing).
+    pub fn exposure_product(&self) -> f64 {
+        let t = self.meta.exposure_time.unwrap_or(1.0);
+        let iso = self.meta.iso.map(f64::from).unwrap_or(100.0);
+        t * iso / 100.0
+    }
+}

@@ -1,0 +1,322 @@
+//! Writing a [`RawFrame`] as an uncompressed 16-bit DNG 1.4.
+//!
+//! The raw image lives in IFD0 (NewSubFileType 0), one strip, little-endian on little-endian
+//! machines. Every tag that obscura reads back is written: CFA, levels, geometry, colour
+//! calibrations, white balance, noise profile, opcode lists, orientation, camera and exposure
+//! data. Rational tags use the best rational approximation of each value (continued
+//! fractions), so values that came from a DNG's rationals round-trip exactly.
+//! rawler's low-level TIFF writer lays out the file; the write is atomic.
+
+use std::io::Write;
+use std::path::Path;
+
+use rawler::formats::tiff::{DirectoryWriter, Rational, SRational, TiffWriter, Value};
+
+use super::tiff::tags;
+use super::{Matrix3, RawFrame, opcodes};
+use crate::error::{Error, Result};
+
+/// XYZ (D65) -> linear sRGB, the matrix written when a frame has no colour calibration.
+const XYZ_TO_SRGB: Matrix3 = [
+    [3.2404542, -1.5371385, -0.4985314],
+    [-0.9692660, 1.8760108, 0.0415560],
+    [0.0556434, -0.2040259, 1.0572252],
+];
+
+/// The best rational approximation n/d of `x` with |n|, d within `limit` (continued fractions).
+fn best_rational(x: f64, limit: f64) -> (f64, f64) {
+    if !x.is_finite() {
+        return (0.0, 1.0);
+    }
+    let (mut h0, mut h1, mut k0, mut k1) = (0.0f64, 1.0f64, 1.0f64, 0.0f64);
+    let mut r = x;
+    for _ in 0..40 {
+        let a = r.floor();
+        let (h2, k2) = (a * h1 + h0, a * k1 + k0);
+        if h2.abs() > limit || k2 > limit {
+            break;
+        }
+        (h0, h1, k0, k1) = (h1, h2, k1, k2);
+        let frac = r - a;
+        if frac.abs() < 1e-12 || (h1 / k1 - x).abs() <= f64::EPSILON * x.abs() {
+            break;
+        }
+        r = 1.0 / frac;
+    }
+    if k1 == 0.0 {
+        (x.round(), 1.0)
+    } else {
+        (h1, k1)
+    }
+}
+
+fn srational(x: f64) -> SRational {
+    let (n, d) = best_rational(x, f64::from(i32::MAX));
+    SRational::new(n as i32, d as i32)
+}
+
+fn urational(x: f64) -> Rational {
+    let (n, d) = best_rational(x.max(0.0), f64::from(i32::MAX));
+    Rational::new(n as u32, d as u32)
+}
+
+fn matrix_value(m: &Matrix3) -> Value {
+    Value::SRational(m.iter().flatten().map(|&v| srational(v)).collect())
+}
+
+fn tiff_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::io(path, std::io::Error::other(e.to_string()))
+}
+
+/// Writes `frame` as an uncompressed 16-bit DNG at `path`, atomically (a temporary file in the
+/// same folder is renamed into place only when complete).
+///
+/// Pixels are converted back to raw units with the frame's levels and rounded, so a frame
+/// decoded from an integer raw is written back bit-exact. Fails with
+/// [`Error::Parameter`] when the levels do not fit 16 bits.
+pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
+    let (w, h) = (frame.mosaic.width, frame.mosaic.height);
+    if w == 0 || h == 0 || frame.mosaic.data.len() != w * h {
+        return Err(Error::parameter(
+            "frame",
+            format!(
+                "{}x{} mosaic with {} samples",
+                w,
+                h,
+                frame.mosaic.data.len()
+            ),
+        ));
+    }
+    if !(frame.white > 0.0 && frame.white <= 65535.0)
+        || frame.black.iter().any(|b| !(*b >= 0.0 && *b < frame.white))
+    {
+        return Err(Error::parameter(
+            "levels",
+            format!(
+                "black {:?} / white {} do not fit a 16-bit DNG (need 0 <= black < white <= 65535)",
+                frame.black, frame.white
+            ),
+        ));
+    }
+    if (w * h * 2) as u64 > u64::from(u32::MAX) - 1_000_000 {
+        return Err(Error::parameter(
+            "frame",
+            format!("{w}x{h} is too large for a TIFF strip"),
+        ));
+    }
+    let pixels = frame.raw_u16();
+    let mut bytes = Vec::with_capacity(pixels.len() * 2);
+    for p in &pixels {
+        bytes.extend_from_slice(&p.to_ne_bytes()); // rawler's TiffWriter writes a native-endian header
+    }
+    crate::io::write_atomic(path, |out| {
+        write_tiff(frame, &bytes, &mut *out).map_err(|e| tiff_err(path, e))?;
+        out.flush().map_err(|e| Error::io(path, e))
+    })
+}
+
+fn ascii(s: &str) -> Option<Value> {
+    let s: String = s
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .collect();
+    (!s.is_empty()).then(|| Value::from(s))
+}
+
+fn write_tiff<W: Write + std::io::Seek>(
+    frame: &RawFrame,
+    pixel_bytes: &[u8],
+    out: W,
+) -> std::result::Result<(), rawler::formats::tiff::TiffError> {
+    let (w, h) = (frame.mosaic.width as u32, frame.mosaic.height as u32);
+    let meta = &frame.meta;
+    let mut tiff = TiffWriter::new(out)?;
+    let strip = tiff.write_data(pixel_bytes)?;
+
+    let mut exif = DirectoryWriter::new();
+    exif.add_untyped_tag(36864, Value::Undefined(b"0230".to_vec())); // ExifVersion
+    if let Some(t) = meta.exposure_time {
+        exif.add_untyped_tag(tags::EXPOSURE_TIME, vec![urational(t)].as_slice());
+    }
+    if let Some(f) = meta.aperture {
+        exif.add_untyped_tag(tags::F_NUMBER, vec![urational(f)].as_slice());
+    }
+    if let Some(iso) = meta.iso {
+        exif.add_untyped_tag(tags::ISO_SPEED_RATINGS, iso.min(65535) as u16);
+    }
+    if let Some(f) = meta.focal_length {
+        exif.add_untyped_tag(tags::FOCAL_LENGTH, vec![urational(f)].as_slice());
+    }
+    if let Some(t) = &meta.capture_time {
+        let (main, sub) = t.split_once('.').unwrap_or((t.as_str(), ""));
+        if let Some(v) = ascii(main) {
+            exif.add_untyped_tag(tags::DATE_TIME_ORIGINAL, v);
+        }
+        if let Some(v) = ascii(sub) {
+            exif.add_untyped_tag(tags::SUB_SEC_TIME_ORIGINAL, v);
+        }
+    }
+    let exif_offset = exif.build(&mut tiff)?;
+
+    let mut ifd = DirectoryWriter::new();
+    ifd.add_untyped_tag(tags::NEW_SUBFILE_TYPE, 0u32);
+    ifd.add_untyped_tag(tags::IMAGE_WIDTH, w);
+    ifd.add_untyped_tag(tags::IMAGE_LENGTH, h);
+    ifd.add_untyped_tag(tags::BITS_PER_SAMPLE, 16u16);
+    ifd.add_untyped_tag(tags::COMPRESSION, 1u16);
+    ifd.add_untyped_tag(tags::PHOTOMETRIC, 32803u16);
+    let make = if meta.make.trim().is_empty() {
+        "Unknown"
+    } else {
+        meta.make.as_str()
+    };
+    let model = if meta.model.trim().is_empty() {
+        "Unknown"
+    } else {
+        meta.model.as_str()
+    };
+    ifd.add_untyped_tag(
+        tags::MAKE,
+        ascii(make).unwrap_or_else(|| Value::from("Unknown")),
+    );
+    ifd.add_untyped_tag(
+        tags::MODEL,
+        ascii(model).unwrap_or_else(|| Value::from("Unknown")),
+    );
+    ifd.add_untyped_tag(tags::STRIP_OFFSETS, strip);
+    ifd.add_untyped_tag(tags::ORIENTATION, meta.orientation.clamp(1, 8));
+    ifd.add_untyped_tag(tags::SAMPLES_PER_PIXEL, 1u16);
+    ifd.add_untyped_tag(tags::ROWS_PER_STRIP, h);
+    ifd.add_untyped_tag(tags::STRIP_BYTE_COUNTS, pixel_bytes.len() as u32);
+    ifd.add_untyped_tag(tags::PLANAR_CONFIGURATION, 1u16);
+    ifd.add_untyped_tag(
+        tags::SOFTWARE,
+        Value::from(format!("obscura {}", env!("CARGO_PKG_VERSION"))),
+    );
+    ifd.add_untyped_tag(tags::EXIF_IFD, exif_offset);
+
+    // CFA and black-level patterns are relative to the active area's origin (DNG 1.7).
+    let a = frame.active_area;
+    let cfa = frame.cfa.shifted(a.x, a.y);
+    ifd.add_untyped_tag(tags::CFA_REPEAT_PATTERN_DIM, [2u16, 2]);
+    ifd.add_untyped_tag(tags::CFA_PATTERN, cfa.colors.map(|c| c as u8));
+    ifd.add_untyped_tag(tags::DNG_VERSION, [1u8, 4, 0, 0]);
+    ifd.add_untyped_tag(tags::DNG_BACKWARD_VERSION, [1u8, 3, 0, 0]);
+    ifd.add_untyped_tag(
+        tags::UNIQUE_CAMERA_MODEL,
+        ascii(&format!("{make} {model}")).unwrap_or_else(|| Value::from("Unknown")),
+    );
+    ifd.add_untyped_tag(tags::CFA_PLANE_COLOR, [0u8, 1, 2]);
+    ifd.add_untyped_tag(tags::CFA_LAYOUT, 1u16);
+    let black: Vec<f64> = (0..4)
+        .map(|i| frame.black[((i / 2 + a.y) & 1) * 2 + ((i % 2 + a.x) & 1)])
+        .collect();
+    ifd.add_untyped_tag(tags::BLACK_LEVEL_REPEAT_DIM, [2u16, 2]);
+    if black.iter().all(|b| b.fract() == 0.0) {
+        ifd.add_untyped_tag(
+            tags::BLACK_LEVEL,
+            black
+                .iter()
+                .map(|&b| b as u32)
+                .collect::<Vec<_>>()
+                .as_slice(),
+        );
+    } else {
+        ifd.add_untyped_tag(
+            tags::BLACK_LEVEL,
+            black
+                .iter()
+                .map(|&b| urational(b))
+                .collect::<Vec<_>>()
+                .as_slice(),
+        );
+    }
+    ifd.add_untyped_tag(tags::WHITE_LEVEL, frame.white.round() as u32);
+    ifd.add_untyped_tag(
+        tags::ACTIVE_AREA,
+        [
+            a.y as u32,
+            a.x as u32,
+            (a.y + a.height) as u32,
+            (a.x + a.width) as u32,
+        ],
+    );
+    let c = frame.crop;
+    if a.contains(&c) && c.width > 0 && c.height > 0 {
+        ifd.add_untyped_tag(
+            tags::DEFAULT_CROP_ORIGIN,
+            [(c.x - a.x) as u32, (c.y - a.y) as u32],
+        );
+        ifd.add_untyped_tag(tags::DEFAULT_CROP_SIZE, [c.width as u32, c.height as u32]);
+    }
+
+    let slots = [
+        (
+            tags::COLOR_MATRIX1,
+            tags::FORWARD_MATRIX1,
+            tags::CALIBRATION_ILLUMINANT1,
+        ),
+        (
+            tags::COLOR_MATRIX2,
+            tags::FORWARD_MATRIX2,
+            tags::CALIBRATION_ILLUMINANT2,
+        ),
+    ];
+    if meta.calibrations.is_empty() {
+        ifd.add_untyped_tag(tags::COLOR_MATRIX1, matrix_value(&XYZ_TO_SRGB));
+        ifd.add_untyped_tag(tags::CALIBRATION_ILLUMINANT1, 21u16);
+    }
+    for (cal, (cm, fm, il)) in meta.calibrations.iter().zip(slots) {
+        ifd.add_untyped_tag(cm, matrix_value(&cal.color_matrix));
+        ifd.add_untyped_tag(il, cal.illuminant);
+        if let Some(f) = &cal.forward_matrix {
+            ifd.add_untyped_tag(fm, matrix_value(f));
+        }
+    }
+    let n = meta.as_shot_neutral;
+    let n = if n.iter().all(|v| *v > 0.0 && v.is_finite()) {
+        n
+    } else {
+        [1.0; 3]
+    };
+    ifd.add_untyped_tag(tags::AS_SHOT_NEUTRAL, n.map(urational));
+    ifd.add_untyped_tag(tags::BASELINE_EXPOSURE, [srational(meta.baseline_exposure)]);
+    if !meta.noise_profile.is_empty() {
+        let np: Vec<f64> = meta
+            .noise_profile
+            .iter()
+            .flat_map(|m| [m.scale, m.offset])
+            .collect();
+        ifd.add_untyped_tag(tags::NOISE_PROFILE, np.as_slice());
+    }
+    for (tag, list) in [
+        (tags::OPCODE_LIST1, &meta.opcodes1),
+        (tags::OPCODE_LIST2, &meta.opcodes2),
+        (tags::OPCODE_LIST3, &meta.opcodes3),
+    ] {
+        if !list.is_empty() {
+            ifd.add_untyped_tag(tag, Value::Undefined(opcodes::write_opcode_list(list)));
+        }
+    }
+    tiff.build(ifd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rationals_recover_decimal_fractions_exactly() {
+        for (x, n, d) in [
+            (0.7662, 3831.0, 5000.0),
+            (-0.266, -133.0, 500.0),
+            (2.0, 2.0, 1.0),
+            (1.0 / 3.0, 1.0, 3.0),
+        ] {
+            assert_eq!(best_rational(x, f64::from(i32::MAX)), (n, d), "{x}");
+        }
+        let pi = std::f64::consts::PI;
+        let (n, d) = best_rational(pi, f64::from(i32::MAX));
+        assert!((n / d - pi).abs() < 1e-15);
+    }
+}

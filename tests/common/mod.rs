@@ -1,0 +1,61 @@
+//! Helpers shared by the integration tests: where the real RAW files are.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared/raw/` beside the repository (or `$OBSCURA_SHARED_RAW`).
+pub fn shared_raw(name: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("OBSCURA_SHARED_RAW")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/raw"));
+    let p = dir.join(name);
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent (see ../shared/raw/README.md)",
+            p.display()
+        );
+        None
+    }
+}
+
+/// The Adobe DNG sample cache filled by `../shared/raw/fetch-dng-samples.sh`
+/// (`$OBSCURA_RAW_CACHE` or `~/.cache/obscura/raw`).
+pub fn dng_cache_dir() -> PathBuf {
+    std::env::var_os("OBSCURA_RAW_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/obscura/raw")
+        })
+}
+
+/// One file of the Adobe DNG sample set, or `None` with a printed notice.
+pub fn dng_sample(name: &str) -> Option<PathBuf> {
+    let p = dng_cache_dir().join(name);
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent; run ../shared/raw/fetch-dng-samples.sh to fetch the DNG samples",
+            p.display()
+        );
+        None
+    }
+}
+
+/// All `.dng` files of the sample cache, sorted.
+pub fn all_dng_samples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dng_cache_dir())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "dng"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    if v.is_empty() {
+        eprintln!("SKIPPED: no DNG samples in {}", dng_cache_dir().display());
+    }
+    v
+}

@@ -21,6 +21,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod align;
 pub mod burst;
 pub mod cli;
 pub mod error;

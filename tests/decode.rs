@@ -153,3 +153,25 @@ fn lossless_jpeg_dng_round_trips_to_the_reference_checksum() {
         "rawloader is right after all: revisit the routing"
     );
 }
+
+/// Every Adobe sample either decodes to a plausible Bayer frame or is refused as unsupported,
+/// naming the file: no panic, no other kind of error.
+#[test]
+fn unusual_dng_samples_decode_or_are_refused_clearly() {
+    for p in common::all_dng_samples() {
+        match RawFrame::open(&p) {
+            Ok(f) => {
+                assert!(f.cfa.is_bayer());
+                assert!(f.white > f.black[0]);
+                let (sum, max) = f.raw_checksum();
+                assert!(sum > 0 && f64::from(max) <= f.white, "{}", p.display());
+            }
+            Err(e @ Error::Unsupported { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains(&*p.to_string_lossy()), "{msg}");
+                assert!(msg.contains("LinearRaw") || msg.contains("Bayer"), "{msg}");
+            }
+            Err(e) => panic!("{}: unexpected error kind: {e}", p.display()),
+        }
+    }
+}

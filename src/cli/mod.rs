@@ -1,6 +1,7 @@
 //! The `obscura` command line: thin wrappers over the library.
 //!
-//! Exit codes: 0 success, 1 processing error (bad input file, failed write), 2 usage error.
+//! Exit codes: 0 success, 1 processing error (bad input file, failed write), 2 usage error
+//! (unknown option or a parameter out of range).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,14 @@ use crate::image::{Cfa, Rect};
 use crate::raw::{DecoderKind, Metadata, RawFrame};
 use crate::synth::{SceneSource, SynthParams};
 
+/// Prints a line to stdout, ignoring a closed pipe (`obscura info ... | head`).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 /// obscura: burst photography from RAW files.
 #[derive(Debug, Parser)]
 #[command(
@@ -21,7 +30,8 @@ use crate::synth::{SceneSource, SynthParams};
     about = "obscura: a computational photography pipeline for RAW bursts",
     long_about = "obscura turns a handheld burst of RAW frames into one image with less noise and \
 more dynamic range than any single frame.\n\nExit codes: 0 success, 1 processing error (a file \
-could not be read or written; the message names it), 2 usage error."
+could not be read or written; the message names it), 2 usage error (unknown option, \
+parameter out of range)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,6 +43,9 @@ enum Command {
     /// Print each RAW file's metadata: camera, size, CFA, levels, white balance, colour
     /// matrices, noise profile, lens-shading opcodes, exposure.
     Info(InfoArgs),
+    /// Align every frame of a burst to its reference (HDR+ tile alignment with sub-pixel
+    /// refinement) and print each frame's median displacement, or the whole field as JSON.
+    Align(AlignArgs),
     /// Make a synthetic burst with ground truth: DNG frames of a scene moved by simulated hand
     /// shake, with Poisson-Gaussian noise, plus the clean reference and the true motion.
     Synth(SynthArgs),
@@ -44,6 +57,24 @@ struct InfoArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Print JSON (one array of objects) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct AlignArgs {
+    /// The burst: a directory of RAW files, or the files themselves.
+    #[arg(required = true)]
+    burst: Vec<PathBuf>,
+    /// Reference frame index (counted after sorting by capture time); default: the sharpest
+    /// of the first three.
+    #[arg(long, value_name = "N")]
+    reference: Option<usize>,
+    /// Print the whole displacement field as JSON: {"reference": r, "frames": [{"file",
+    /// "tiles_x", "tiles_y", "tile_step", "tile_size", "field": [[dx, dy], ...]}]}; tile (i, j)
+    /// is centred at (j*tile_step + tile_size/2, i*tile_step + tile_size/2) in full-resolution
+    /// pixels of the reference's active area, and the reference pixel at p is found at
+    /// p + [dx, dy] in that frame.
     #[arg(long)]
     json: bool,
 }
@@ -120,7 +151,12 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(1)
+            // a parameter out of range is the caller's mistake, like a usage error
+            ExitCode::from(if matches!(e, crate::Error::Parameter { .. }) {
+                2
+            } else {
+                1
+            })
         }
     }
 }
@@ -129,6 +165,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(a) => info(a),
         Command::Synth(a) => synth(a),
+        Command::Align(a) => align(a),
     }
 }
 
@@ -170,24 +207,26 @@ fn illuminant_name(code: u16) -> &'static str {
 fn print_text(f: &RawFrame) {
     let m = &f.meta;
     let r = |r: Rect| format!("{}x{} at ({},{})", r.width, r.height, r.x, r.y);
-    println!("{}", f.path.display());
-    println!(
+    say!("{}", f.path.display());
+    say!(
         "  camera       {} {} (decoded by {:?})",
-        m.make, m.model, f.decoder
+        m.make,
+        m.model,
+        f.decoder
     );
-    println!(
+    say!(
         "  raw buffer   {}x{}, active {}, crop {}",
         f.mosaic.width,
         f.mosaic.height,
         r(f.active_area),
         r(f.crop)
     );
-    println!(
+    say!(
         "  CFA          {} (at the crop: {})",
         f.cfa,
         f.cfa_at(f.crop)
     );
-    println!(
+    say!(
         "  levels       black {} / white {}, {} bits stored",
         f.black.map(|b| format!("{b}")).join(" "),
         f.white,
@@ -195,9 +234,14 @@ fn print_text(f: &RawFrame) {
     );
     let n = m.as_shot_neutral;
     let wb = f.wb_multipliers();
-    println!(
+    say!(
         "  white bal.   as-shot neutral {:.4} {:.4} {:.4} (multipliers {:.3} {:.3} {:.3})",
-        n[0], n[1], n[2], wb[0], wb[1], wb[2]
+        n[0],
+        n[1],
+        n[2],
+        wb[0],
+        wb[1],
+        wb[2]
     );
     let mut exp = Vec::new();
     if let Some(t) = m.exposure_time {
@@ -217,12 +261,12 @@ fn print_text(f: &RawFrame) {
         exp.push(format!("{fl:.1} mm"));
     }
     exp.push(format!("baseline exposure {:+.2} EV", m.baseline_exposure));
-    println!("  exposure     {}", exp.join(", "));
-    println!(
+    say!("  exposure     {}", exp.join(", "));
+    say!(
         "  captured     {}",
         m.capture_time.as_deref().unwrap_or("(unknown)")
     );
-    println!("  orientation  {}", m.orientation);
+    say!("  orientation  {}", m.orientation);
     for c in &m.calibrations {
         let fmt = |mm: &[[f64; 3]; 3]| {
             mm.iter()
@@ -230,24 +274,24 @@ fn print_text(f: &RawFrame) {
                 .collect::<Vec<_>>()
                 .join(" / ")
         };
-        println!(
+        say!(
             "  colour       ColorMatrix ({}): {}",
             illuminant_name(c.illuminant),
             fmt(&c.color_matrix)
         );
         if let Some(fm) = &c.forward_matrix {
-            println!("               ForwardMatrix: {}", fmt(fm));
+            say!("               ForwardMatrix: {}", fmt(fm));
         }
     }
     if m.noise_profile.is_empty() {
-        println!("  noise        (no NoiseProfile)");
+        say!("  noise        (no NoiseProfile)");
     } else {
         let s: Vec<String> = m
             .noise_profile
             .iter()
             .map(|n| format!("S={:.3e} O={:.3e}", n.scale, n.offset))
             .collect();
-        println!("  noise        NoiseProfile {}", s.join(", "));
+        say!("  noise        NoiseProfile {}", s.join(", "));
     }
     for (name, list) in [
         ("OpcodeList1", &m.opcodes1),
@@ -265,7 +309,7 @@ fn print_text(f: &RawFrame) {
                     )
                 })
                 .collect();
-            println!("  {name:<12} {}", ops.join(", "));
+            say!("  {name:<12} {}", ops.join(", "));
         }
     }
 }
@@ -296,7 +340,7 @@ fn info(a: InfoArgs) -> Result<()> {
     if a.json {
         let text = serde_json::to_string_pretty(&infos)
             .map_err(|e| crate::Error::parameter("--json", e.to_string()))?;
-        println!("{text}");
+        say!("{text}");
     }
     // Every file was tried; report all failures, and fail with the last one.
     let last = errors.pop();
@@ -307,6 +351,85 @@ fn info(a: InfoArgs) -> Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// One frame of `obscura align --json`.
+#[derive(Debug, Serialize)]
+struct AlignJsonFrame {
+    file: String,
+    tiles_x: usize,
+    tiles_y: usize,
+    tile_step: usize,
+    tile_size: usize,
+    field: Vec<[f32; 2]>,
+}
+
+/// `obscura align --json`.
+#[derive(Debug, Serialize)]
+struct AlignJson {
+    reference: usize,
+    frames: Vec<AlignJsonFrame>,
+}
+
+fn align(a: AlignArgs) -> Result<()> {
+    let burst = crate::Burst::open(&a.burst)?;
+    let params = crate::align::AlignParams {
+        reference: a.reference,
+        ..Default::default()
+    };
+    let al = crate::align::align(&burst, &params)?;
+    let name = |f: &RawFrame| {
+        f.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    if a.json {
+        let out = AlignJson {
+            reference: al.reference,
+            frames: burst
+                .frames
+                .iter()
+                .zip(&al.frames)
+                .map(|(f, x)| AlignJsonFrame {
+                    file: name(f),
+                    tiles_x: x.tiles_x,
+                    tiles_y: x.tiles_y,
+                    tile_step: x.tile_step,
+                    tile_size: x.tile_size,
+                    field: x.field.clone(),
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string(&out)
+            .map_err(|e| crate::Error::parameter("--json", e.to_string()))?;
+        say!("{text}");
+        return Ok(());
+    }
+    say!(
+        "reference: {} ({} tiles of {} px every {} px per frame)",
+        name(&burst.frames[al.reference]),
+        al.frames[0].field.len(),
+        al.frames[0].tile_size,
+        al.frames[0].tile_step
+    );
+    for (k, (f, x)) in burst.frames.iter().zip(&al.frames).enumerate() {
+        let m = x.median();
+        let bad = x.unreliable().iter().filter(|&&u| u).count();
+        say!(
+            "{k:>3} {:<24} median shift {:+8.2} {:+8.2} px   unreliable tiles {:5.1}%{}",
+            name(f),
+            m[0],
+            m[1],
+            100.0 * bad as f64 / x.field.len().max(1) as f64,
+            if k == al.reference {
+                "   (reference)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
 }
 
 fn synth(a: SynthArgs) -> Result<()> {
@@ -347,7 +470,7 @@ fn synth(a: SynthArgs) -> Result<()> {
         a.out.display()
     );
     for f in files {
-        println!("{}", f.display());
+        say!("{}", f.display());
     }
     Ok(())
 }

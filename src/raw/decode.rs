@@ -48,6 +48,7 @@ pub(crate) fn decode_bytes(
     bytes: Arc<Vec<u8>>,
     limits: &DecodeLimits,
 ) -> Result<RawFrame> {
+    silence_decoder_panics();
     if is_tiff(&bytes) {
         match Tiff::parse(&bytes) {
             Ok(t) if t.is_dng() => return decode_dng(path, bytes, &t, limits),
@@ -56,8 +57,8 @@ pub(crate) fn decode_bytes(
                 // Could be a camera format with odd offsets; give the decoders a chance but
                 // report the structural problem if they fail too.
                 return decode_native(path, bytes).map_err(|err| match err {
-                    Error::Decode { reason, .. } => {
-                        Error::decode(path, format!("corrupt TIFF structure: {e} ({reason})"))
+                    Error::Decode { .. } => {
+                        Error::decode(path, format!("corrupt TIFF structure: {e}"))
                     }
                     other => other,
                 });
@@ -65,6 +66,40 @@ pub(crate) fn decode_bytes(
         }
     }
     decode_native(path, bytes)
+}
+
+/// First line of a decoder's error message, without its type-name prefix and boilerplate.
+fn tidy(msg: &str) -> String {
+    let line = msg.lines().next().unwrap_or("").trim();
+    let line = line
+        .trim_start_matches("RawLoaderError: ")
+        .trim_start_matches("Error: ")
+        .trim_matches('"');
+    let line = line.split(", model ''").next().unwrap_or(line);
+    let mut s = line.trim_end_matches('.').to_string();
+    if let Some(first) = s.get(..1) {
+        s = first.to_lowercase() + &s[1..];
+    }
+    s
+}
+
+/// Makes panics inside rawloader and rawler silent: both catch them and turn them into errors,
+/// which obscura reports with the file name, so the default hook's message and backtrace
+/// would only confuse a user. Panics anywhere else still reach the previous hook.
+fn silence_decoder_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_decoder = info.location().is_some_and(|l| {
+                let f = l.file();
+                f.contains("/rawloader-") || f.contains("/rawler-")
+            });
+            if !in_decoder {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
@@ -87,7 +122,7 @@ fn rawler_decode(
         rawler::decode(&src, &rawler::decoders::RawDecodeParams::default())
     }))
     .map_err(panic_message)?
-    .map_err(|e| e.to_string())
+    .map_err(|e| tidy(&e.to_string()))
 }
 
 fn rawler_metadata(path: &Path, bytes: Arc<Vec<u8>>) -> Option<rawler::decoders::RawMetadata> {
@@ -116,8 +151,8 @@ fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
                     path,
                     format!(
                         "not a raw format obscura can read (rawloader: {}; rawler: {})",
-                        loader_err.trim(),
-                        rawler_err.trim()
+                        tidy(&loader_err),
+                        tidy(&rawler_err)
                     ),
                 ));
             }

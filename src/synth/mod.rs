@@ -90,6 +90,18 @@ const OBJECT_STREAM: u64 = (1 << 32) + 1;
 /// Random stream of the procedural scene's layout.
 pub(crate) const SCENE_STREAM: u64 = (1 << 32) + 2;
 
+/// `x.floor()` as an integer, without the libm call that `f64::floor` becomes on baseline
+/// x86-64; saturates for |x| beyond 2^63.
+#[inline]
+pub(crate) fn floor_i64(x: f64) -> i64 {
+    let i = x as i64;
+    if (i as f64) > x {
+        i.saturating_sub(1)
+    } else {
+        i
+    }
+}
+
 /// Most photosites a burst may have in total (`frames * width * height`), 8 GiB of `f32`.
 pub const MAX_TOTAL_PIXELS: u64 = 1 << 31;
 
@@ -268,13 +280,8 @@ impl SynthParams {
                 format!("{} is outside 1..=8", self.supersample),
             );
         }
-        if let SceneSource::Flat(rgb) = self.scene
-            && rgb.iter().any(|v| !(v.is_finite() && *v >= 0.0))
-        {
-            return bad(
-                "scene",
-                format!("flat colour {rgb:?}: each value must be finite and >= 0"),
-            );
+        if let SceneSource::Flat(rgb) = self.scene {
+            Scene::flat(rgb)?;
         }
         Ok(())
     }
@@ -427,9 +434,9 @@ fn make_truth(p: &SynthParams) -> Truth {
             let (translation, rotation_deg) = if k == 0 {
                 ([0.0, 0.0], 0.0)
             } else {
-                let tx = rng.range(-p.motion, p.motion);
-                let ty = rng.range(-p.motion, p.motion);
-                ([tx, ty], rng.range(-p.rotate, p.rotate))
+                let tx = decimal(rng.range(-p.motion, p.motion));
+                let ty = decimal(rng.range(-p.motion, p.motion));
+                ([tx, ty], decimal(rng.range(-p.rotate, p.rotate)))
             };
             let ev = p.ev(k);
             FrameTruth {
@@ -437,7 +444,7 @@ fn make_truth(p: &SynthParams) -> Truth {
                 translation,
                 rotation_deg,
                 ev,
-                exposure_time: 0.01 * ev.exp2(),
+                exposure_time: significant(0.01 * ev.exp2()),
             }
         })
         .collect();
@@ -445,7 +452,10 @@ fn make_truth(p: &SynthParams) -> Truth {
         let mut rng = Rng::for_stream(p.seed, OBJECT_STREAM, 0);
         let radius = w.min(h) / 8.0;
         let angle = rng.range(0.0, std::f64::consts::TAU);
-        let velocity = [p.moving * angle.cos(), p.moving * angle.sin()];
+        let velocity = [
+            decimal(p.moving * angle.cos()),
+            decimal(p.moving * angle.sin()),
+        ];
         let steps = (p.frames - 1) as f64;
         // Centre the path's midpoint at random where the whole path keeps the disc inside.
         let mut mid = |size: f64, v: f64| {
@@ -461,7 +471,10 @@ fn make_truth(p: &SynthParams) -> Truth {
         let centres = (0..p.frames)
             .map(|k| {
                 let s = k as f64 - steps / 2.0;
-                [mid[0] + s * velocity[0], mid[1] + s * velocity[1]]
+                [
+                    decimal(mid[0] + s * velocity[0]),
+                    decimal(mid[1] + s * velocity[1]),
+                ]
             })
             .collect();
         MovingObject {
@@ -483,6 +496,19 @@ fn make_truth(p: &SynthParams) -> Truth {
         moving_object,
         convention: CONVENTION.to_string(),
     }
+}
+
+/// `v` rounded to a multiple of 1e-9. Such a number prints in at most 16 significant digits
+/// and serde_json (without its `float_roundtrip` feature) parses it back exactly, so
+/// `truth.json` reloads bit for bit; 1e-9 px is far below any error a test measures.
+fn decimal(v: f64) -> f64 {
+    (v * 1e9).round() / 1e9
+}
+
+/// `v` rounded to 12 significant digits, for the same reason as [`decimal`] (exact for
+/// magnitudes from 1e-10 up).
+fn significant(v: f64) -> f64 {
+    format!("{v:.11e}").parse().unwrap_or(v)
 }
 
 /// The synthetic camera's metadata for frame `k`.

@@ -5,6 +5,7 @@
 //! (`Rng::for_stream(seed, frame, row)`), so rows can be rendered in any order on any number of
 //! threads with identical results.
 
+use super::floor_i64;
 use super::rng::Rng;
 use super::scene::{Scene, object_sample};
 use super::{SENSITIVITY, SynthParams};
@@ -56,10 +57,10 @@ impl FramePlan<'_> {
                     Some((c, r)) if (sx - c[0]).powi(2) + (sy - c[1]).powi(2) < r * r => {
                         object_sample(sx - c[0], sy - c[1], r)
                     }
-                    _ => self.scene.sample(sx, sy),
+                    _ => self.scene.radiance(sx, sy),
                 };
                 for (acc, v) in acc.iter_mut().zip(rgb) {
-                    *acc += f64::from(v);
+                    *acc += v;
                 }
             }
         }
@@ -101,7 +102,10 @@ impl Sensor {
             n += self.read_sd * rng.normal();
         }
         let range = self.white - self.black;
-        let raw = (n * range + self.black).round().clamp(0.0, self.white);
+        // Clamping to integer bounds first, then rounding half up (no libm call), equals
+        // rounding then clamping.
+        let raw = (n * range + self.black).clamp(0.0, self.white);
+        let raw = floor_i64(raw + 0.5) as f64;
         ((raw - self.black) / range) as f32
     }
 }

@@ -9,20 +9,33 @@
 //! # The procedural scene
 //! Built from the frame size and a seed ([`Scene::procedural`]), it holds, from top to bottom:
 //! - 24 flat colour patches (6 x 4), the published sRGB values of the classic colour
-//!   rendition chart, linearised. Each is 14 x 14 px, smaller than any 16 x 16 tile, so that
-//!   every tile of the frame keeps some texture;
-//! - a Siemens star with 36 black/white spoke pairs (sharp radial edges of every orientation,
-//!   frequencies up to and past Nyquist towards its centre);
+//!   rendition chart, linearised, at 8% / 58% of the frame. Each is 14 x 14 px, smaller than
+//!   any 16 x 16 tile, so that every tile of the frame keeps some texture;
+//! - a Siemens star with 36 black/white spoke pairs, radius 20% of the shorter side (sharp
+//!   radial edges of every orientation, frequencies up to and past Nyquist near its centre);
 //! - a grey ramp from 0.005 to 1.0 and a hue ramp (smooth gradients);
-//! - 10 rotated rectangles and 10 discs of random colours (sharp edges at random angles);
-//! - a background whose colour drifts slowly across the frame (smooth gradients).
+//! - 10 rotated rectangles and 10 discs of random colours and positions (sharp edges at
+//!   random angles);
+//! - a background whose colour changes bilinearly between four random corner colours across
+//!   the frame (a smooth gradient), held constant beyond the frame's edges.
 //!
-//! Everything except the patches is modulated by a band-limited fine texture: fractional
-//! Brownian motion of five octaves of value noise (lattice spacings 3, 6, 12, 24 and 48 px,
-//! each octave rotated by a different angle to avoid a preferred direction; quintic
-//! interpolation, so the texture is C2 and its spectrum falls off quickly past 1/3 cycle per
-//! pixel). Red and blue get part of their texture from different octaves than green, so the
-//! texture also has chroma detail for demosaicking to get right.
+//! Everything except the patches is modulated by a band-limited fine texture `z`: per
+//! channel, radiance = colour x (1 + s z + (s z)^2 / 2), a smooth and always positive gain
+//! with a strength `s` of 0.3 on the background, 0.25 on shapes and 0.04 to 0.06 on the ramps
+//! and the star. `z` is fractional Brownian motion of five octaves of quintic value noise
+//! (lattice spacings 3, 6, 12, 24 and 48 px; C2, so its spectrum falls off quickly past 1/3
+//! cycle per pixel), normalised to unit standard deviation; red and blue take part of their
+//! texture from different octaves than green, so there is chroma detail for demosaicking to
+//! get right.
+//!
+//! # Implementation notes
+//! Summing five octaves of value noise at every sub-sample costs several times the rest of
+//! the scene, and a burst needs 9 samples per photosite. The octaves are therefore summed
+//! once per process into a seamless 1024 x 1024 tile of 0.75 px texels (each lattice divides
+//! the tile, so the sum wraps exactly) and the scene samples it bilinearly, turned by a seeded
+//! angle between 11 and 75 degrees so that neither the tile's 768 px period nor its lattices
+//! line up with the pixel grid. Sharp content is found through a 16 px grid listing the
+//! primitives whose bounding box meets each cell; most cells list none.
 //!
 //! # Image scenes
 //! [`Scene::from_linear_rgb`] samples three linear planes with Catmull-Rom bicubic
@@ -33,9 +46,13 @@
 
 use std::f64::consts::{PI, TAU};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
+use super::floor_i64;
 use super::rng::Rng;
 use crate::error::{Error, Result};
 use crate::image::Plane;
@@ -62,7 +79,7 @@ pub struct Scene {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Flat([f32; 3]),
+    Flat([f64; 3]),
     Procedural(Box<Procedural>),
     Image(ImageScene),
 }
@@ -92,7 +109,7 @@ impl Scene {
             ));
         }
         Ok(Scene {
-            kind: Kind::Flat(rgb),
+            kind: Kind::Flat(rgb.map(f64::from)),
         })
     }
 
@@ -206,6 +223,12 @@ impl Scene {
     /// Linear sRGB at scene position (`x`, `y`) (see the module docs for the convention).
     #[inline]
     pub fn sample(&self, x: f64, y: f64) -> [f32; 3] {
+        self.radiance(x, y).map(|v| v as f32)
+    }
+
+    /// [`Scene::sample`] in `f64`, as the renderer accumulates it.
+    #[inline]
+    pub(crate) fn radiance(&self, x: f64, y: f64) -> [f64; 3] {
         match &self.kind {
             Kind::Flat(rgb) => *rgb,
             Kind::Procedural(p) => p.sample(x, y),
@@ -246,7 +269,7 @@ fn catmull_rom(t: f64) -> [f64; 4] {
 }
 
 impl ImageScene {
-    fn sample(&self, x: f64, y: f64) -> [f32; 3] {
+    fn sample(&self, x: f64, y: f64) -> [f64; 3] {
         let (w, h) = (self.planes[0].width, self.planes[0].height);
         // Continuous index: image pixel i is centred at image coordinate i + 0.5.
         let u = x * self.scale + self.offset[0] - 0.5;
@@ -257,7 +280,7 @@ impl ImageScene {
         let clamp = |i: f64, n: usize| i.clamp(0.0, (n - 1) as f64) as usize;
         let xs: [usize; 4] = std::array::from_fn(|k| clamp(uf + k as f64 - 1.0, w));
         let ys: [usize; 4] = std::array::from_fn(|k| clamp(vf + k as f64 - 1.0, h));
-        let mut out = [0.0f32; 3];
+        let mut out = [0.0f64; 3];
         for (o, plane) in out.iter_mut().zip(&self.planes) {
             let mut acc = 0.0;
             for (&yy, &wyy) in ys.iter().zip(&wy) {
@@ -268,25 +291,19 @@ impl ImageScene {
                 }
                 acc += r * wyy;
             }
-            *o = acc.max(0.0) as f32;
+            *o = acc.max(0.0);
         }
         out
     }
 }
 
-/// One octave of the texture: a rotation and scale into lattice units, an offset and a hash
-/// seed.
-#[derive(Debug, Clone, Copy)]
-struct Octave {
-    a: f64,
-    b: f64,
-    ox: f64,
-    oy: f64,
-    seed: u32,
-}
-
-/// Lattice spacing of the finest octave in pixels; each further octave doubles it.
-const FINEST_SPACING: f64 = 3.0;
+/// Texels per side of the texture tile (a power of two; lookups wrap with a mask).
+const TILE: usize = 1024;
+/// Size of a texel in scene pixels: the tile repeats every 768 px along its own axes.
+const TEXEL_PX: f64 = 0.75;
+/// Lattice spacing of the octaves in texels, finest first (3 to 48 px); each divides `TILE`,
+/// so every octave, and the tile, wraps seamlessly.
+const OCTAVE_TEXELS: [usize; 5] = [4, 8, 16, 32, 64];
 /// Octave weights in the luminance texture, finest first.
 const OCTAVE_WEIGHTS: [f64; 5] = [0.8, 1.0, 1.0, 0.9, 0.8];
 
@@ -308,19 +325,104 @@ fn fade(t: f64) -> f64 {
     t * t * t * (t * (t * 6.0 - 15.0) + 10.0)
 }
 
-/// Value noise in [-1, 1] with unit lattice spacing.
-#[inline]
-pub(crate) fn value_noise(x: f64, y: f64, seed: u32) -> f64 {
-    let (xf, yf) = (x.floor(), y.floor());
-    let (ix, iy) = (xf as i64 as u32, yf as i64 as u32);
-    let (u, v) = (fade(x - xf), fade(y - yf));
-    let n00 = lattice(ix, iy, seed);
-    let n10 = lattice(ix.wrapping_add(1), iy, seed);
-    let n01 = lattice(ix, iy.wrapping_add(1), seed);
-    let n11 = lattice(ix.wrapping_add(1), iy.wrapping_add(1), seed);
-    let top = n00 + (n10 - n00) * u;
-    let bottom = n01 + (n11 - n01) * u;
+/// Value noise in [-1, 1] at texel (`tx`, `ty`) for a lattice of `cell` texels that wraps
+/// after `TILE` texels.
+fn periodic_value_noise(tx: usize, ty: usize, cell: usize, seed: u32) -> f64 {
+    let period = TILE / cell;
+    let (gx, gy) = (tx / cell, ty / cell);
+    let u = fade((tx % cell) as f64 / cell as f64);
+    let v = fade((ty % cell) as f64 / cell as f64);
+    let (x0, x1) = (gx as u32, ((gx + 1) % period) as u32);
+    let (y0, y1) = (gy as u32, ((gy + 1) % period) as u32);
+    let top = lattice(x0, y0, seed) + (lattice(x1, y0, seed) - lattice(x0, y0, seed)) * u;
+    let bottom = lattice(x0, y1, seed) + (lattice(x1, y1, seed) - lattice(x0, y1, seed)) * u;
     top + (bottom - top) * v
+}
+
+/// The fine texture, baked once per process into a seamless tile of `TILE` x `TILE` texels
+/// and sampled bilinearly: five octaves of quintic value noise summed at every texel cost as
+/// much as the rest of the scene twenty times over, and the renderer needs 9 samples per
+/// photosite. Each texel holds the red, green and blue texture values `z` (unit standard
+/// deviation for green) and a zero pad lane.
+struct TextureTile {
+    texels: Vec<[f32; 4]>,
+}
+
+static TEXTURE: OnceLock<TextureTile> = OnceLock::new();
+
+impl std::fmt::Debug for TextureTile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TextureTile({TILE}x{TILE})")
+    }
+}
+
+impl TextureTile {
+    /// The process-wide tile (built on first use, about 50 ms on 2 threads).
+    fn get() -> &'static TextureTile {
+        TEXTURE.get_or_init(TextureTile::build)
+    }
+
+    fn build() -> TextureTile {
+        const SEEDS: [u32; 5] = [
+            0x1b87_3593,
+            0xcc9e_2d51,
+            0xe654_6b64,
+            0x85eb_ca6b,
+            0xc2b2_ae35,
+        ];
+        let mut raw: Vec<[f64; 3]> = vec![[0.0; 3]; TILE * TILE];
+        raw.par_chunks_mut(TILE).enumerate().for_each(|(ty, row)| {
+            for (tx, out) in row.iter_mut().enumerate() {
+                let n: [f64; 5] = std::array::from_fn(|i| {
+                    periodic_value_noise(tx, ty, OCTAVE_TEXELS[i], SEEDS[i])
+                });
+                let lum: f64 = n.iter().zip(OCTAVE_WEIGHTS).map(|(n, w)| n * w).sum();
+                // Red and blue take extra detail from different octaves than green: chroma
+                // texture for demosaicking.
+                *out = [
+                    lum + 0.5 * n[1] - 0.4 * n[3],
+                    lum,
+                    lum - 0.5 * n[2] + 0.4 * n[4],
+                ];
+            }
+        });
+        let mean = raw.iter().map(|t| t[1]).sum::<f64>() / raw.len() as f64;
+        let var = raw.iter().map(|t| (t[1] - mean).powi(2)).sum::<f64>() / raw.len() as f64;
+        let scale = 1.0 / var.sqrt();
+        TextureTile {
+            texels: raw
+                .iter()
+                .map(|t| {
+                    [
+                        ((t[0] - mean) * scale) as f32,
+                        ((t[1] - mean) * scale) as f32,
+                        ((t[2] - mean) * scale) as f32,
+                        0.0,
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    /// Bilinear sample at texel coordinates (`u`, `v`); texel `(i, j)` sits at integer
+    /// coordinates and the tile wraps.
+    #[inline(always)]
+    fn sample(&self, u: f64, v: f64) -> [f32; 4] {
+        const MASK: usize = TILE - 1;
+        let (iu, iv) = (floor_i64(u), floor_i64(v));
+        let (fu, fv) = ((u - iu as f64) as f32, (v - iv as f64) as f32);
+        // Two's complement wrapping makes `& MASK` a true modulo for negative indices too.
+        let (x0, y0) = (iu as usize & MASK, iv as usize & MASK);
+        let (x1, y1) = ((x0 + 1) & MASK, (y0 + 1) & MASK);
+        let (r0, r1) = (y0 * TILE, y1 * TILE);
+        let (t00, t10) = (self.texels[r0 + x0], self.texels[r0 + x1]);
+        let (t01, t11) = (self.texels[r1 + x0], self.texels[r1 + x1]);
+        std::array::from_fn(|c| {
+            let top = t00[c] + (t10[c] - t00[c]) * fu;
+            let bottom = t01[c] + (t11[c] - t01[c]) * fu;
+            top + (bottom - top) * fv
+        })
+    }
 }
 
 /// A smooth, always positive gain for a texture value `z`: 1 + z + z^2 / 2 (at least 0.5).
@@ -329,33 +431,90 @@ fn gain(z: f64) -> f64 {
     1.0 + z * (1.0 + 0.5 * z)
 }
 
-/// A filled shape with a colour.
+/// One element of the procedural scene's layout, drawn opaquely over the background and
+/// the elements before it.
 #[derive(Debug, Clone, Copy)]
-enum Shape {
-    /// A rectangle: centre, half extents along its own axes, cos and sin of its angle.
+enum Primitive {
+    /// A rotated rectangle: centre, half extents along its own axes, cos and sin of its
+    /// angle, colour.
     Rect {
         c: [f64; 2],
         half: [f64; 2],
         cs: [f64; 2],
         rgb: [f64; 3],
     },
-    /// A disc: centre, squared radius.
+    /// A disc: centre, squared radius, colour.
     Disc { c: [f64; 2], r2: f64, rgb: [f64; 3] },
+    /// A grey ramp from 0.005 to 1.0 left to right: `[x0, y0, x1, y1]`.
+    GreyRamp([f64; 4]),
+    /// A hue cycle left to right: `[x0, y0, x1, y1]`.
+    HueRamp([f64; 4]),
+    /// A Siemens star of `STAR_SPOKES` light/dark spoke pairs: centre, squared radius.
+    Star { c: [f64; 2], r2: f64 },
+    /// The 6 x 4 colour chart with its top-left corner at `origin`.
+    Chart { origin: [f64; 2] },
 }
 
-impl Shape {
+/// Texture strength (scale of the texture value `z` in the gain) on shapes, ramps and the
+/// star; the background uses `BACKGROUND_TEXTURE`, the chart none.
+const SHAPE_TEXTURE: f64 = 0.25;
+const RAMP_TEXTURE: f64 = 0.04;
+const STAR_TEXTURE: f64 = 0.06;
+const BACKGROUND_TEXTURE: f64 = 0.3;
+/// Spoke pairs of the Siemens star.
+const STAR_SPOKES: u32 = 36;
+
+impl Primitive {
+    /// The colour and texture strength at (`x`, `y`) if the primitive covers it.
     #[inline]
-    fn hit(&self, x: f64, y: f64) -> Option<[f64; 3]> {
-        match *self {
-            Shape::Rect { c, half, cs, rgb } => {
+    fn hit(&self, x: f64, y: f64, chart: &[[f64; 3]; 24]) -> Option<([f64; 3], f64)> {
+        let in_rect = |r: &[f64; 4]| x >= r[0] && x < r[2] && y >= r[1] && y < r[3];
+        match self {
+            Primitive::Rect { c, half, cs, rgb } => {
                 let (dx, dy) = (x - c[0], y - c[1]);
                 let u = cs[0] * dx + cs[1] * dy;
                 let v = -cs[1] * dx + cs[0] * dy;
-                (u.abs() < half[0] && v.abs() < half[1]).then_some(rgb)
+                (u.abs() < half[0] && v.abs() < half[1]).then_some((*rgb, SHAPE_TEXTURE))
             }
-            Shape::Disc { c, r2, rgb } => {
+            Primitive::Disc { c, r2, rgb } => {
                 let (dx, dy) = (x - c[0], y - c[1]);
-                (dx * dx + dy * dy < r2).then_some(rgb)
+                (dx * dx + dy * dy < *r2).then_some((*rgb, SHAPE_TEXTURE))
+            }
+            Primitive::GreyRamp(r) => in_rect(r).then(|| {
+                let t = (x - r[0]) / (r[2] - r[0]);
+                ([0.005 + 0.995 * t; 3], RAMP_TEXTURE)
+            }),
+            Primitive::HueRamp(r) => in_rect(r).then(|| {
+                // Each channel a raised cosine, a third of a turn apart.
+                let t = (x - r[0]) / (r[2] - r[0]);
+                let hue = |phase: f64| 0.05 + 0.3 * (1.0 + (TAU * (t - phase)).cos());
+                ([hue(0.0), hue(1.0 / 3.0), hue(2.0 / 3.0)], RAMP_TEXTURE)
+            }),
+            Primitive::Star { c, r2 } => {
+                let (dx, dy) = (x - c[0], y - c[1]);
+                let d2 = dx * dx + dy * dy;
+                (d2 < *r2).then(|| {
+                    (
+                        [if star_is_light(dx, dy, d2) {
+                            0.75
+                        } else {
+                            0.03
+                        }; 3],
+                        STAR_TEXTURE,
+                    )
+                })
+            }
+            Primitive::Chart { origin } => {
+                let u = (x - origin[0]) * (1.0 / PATCH_PITCH);
+                let v = (y - origin[1]) * (1.0 / PATCH_PITCH);
+                if !(0.0..6.0).contains(&u) || !(0.0..4.0).contains(&v) {
+                    return None;
+                }
+                // Non-negative here, so truncation is the floor.
+                let (col, row) = (u as usize, v as usize);
+                let inside = (u - col as f64) * PATCH_PITCH < PATCH
+                    && (v - row as f64) * PATCH_PITCH < PATCH;
+                inside.then(|| (chart[row * 6 + col], 0.0))
             }
         }
     }
@@ -363,15 +522,22 @@ impl Shape {
     /// Axis-aligned bounding box `[x0, y0, x1, y1]`.
     fn bbox(&self) -> [f64; 4] {
         match *self {
-            Shape::Rect { c, half, cs, .. } => {
+            Primitive::Rect { c, half, cs, .. } => {
                 let ex = half[0] * cs[0].abs() + half[1] * cs[1].abs();
                 let ey = half[0] * cs[1].abs() + half[1] * cs[0].abs();
                 [c[0] - ex, c[1] - ey, c[0] + ex, c[1] + ey]
             }
-            Shape::Disc { c, r2, .. } => {
+            Primitive::Disc { c, r2, .. } | Primitive::Star { c, r2 } => {
                 let r = r2.sqrt();
                 [c[0] - r, c[1] - r, c[0] + r, c[1] + r]
             }
+            Primitive::GreyRamp(r) | Primitive::HueRamp(r) => r,
+            Primitive::Chart { origin } => [
+                origin[0],
+                origin[1],
+                origin[0] + 5.0 * PATCH_PITCH + PATCH,
+                origin[1] + 3.0 * PATCH_PITCH + PATCH,
+            ],
         }
     }
 }
@@ -408,29 +574,30 @@ const CHART_SRGB8: [[u8; 3]; 24] = [
 const PATCH: f64 = 14.0;
 /// Distance between patch origins in pixels.
 const PATCH_PITCH: f64 = 20.0;
-/// Spoke pairs of the Siemens star.
-const STAR_SPOKES: f64 = 36.0;
-/// Side of the shape lookup grid's cells in pixels.
-const GRID_CELL: f64 = 32.0;
+/// Side of the primitive lookup grid's cells in pixels.
+const GRID_CELL: f64 = 16.0;
 
 /// The analytic test scene laid out for one frame size and seed.
 #[derive(Debug, Clone)]
 struct Procedural {
-    octaves: [Octave; 5],
-    /// Normalisation of the weighted octave sum to unit-ish standard deviation.
-    lum_norm: f64,
-    /// Background colour field: per channel `mean + amp * sin(fx * x + fy * y + phase)`.
-    background: [[f64; 5]; 3],
-    chart_origin: [f64; 2],
+    tile: &'static TextureTile,
+    /// Scene to texel coordinates: `u = a x + b y + offset[0]`, `v = -b x + a y + offset[1]`.
+    tex_a: f64,
+    tex_b: f64,
+    tex_offset: [f64; 2],
+    /// Background colours at the frame's corners (top-left, top-right, bottom-left,
+    /// bottom-right), interpolated bilinearly inside the frame and held constant outside.
+    corners: [[f64; 3]; 4],
+    size: [f64; 2],
+    /// Linear colours of the chart's patches.
     chart: [[f64; 3]; 24],
-    star_centre: [f64; 2],
-    star_radius: f64,
-    /// Grey ramp and hue ramp rectangles `[x0, y0, x1, y1]`.
-    grey_ramp: [f64; 4],
-    hue_ramp: [f64; 4],
-    shapes: Vec<Shape>,
-    /// Shape indices per grid cell, topmost last; the grid covers `grid_origin` onwards.
-    grid: Vec<Vec<u16>>,
+    /// The layout, bottom first.
+    primitives: Vec<Primitive>,
+    /// For each grid cell (row-major), the primitives whose bounding box meets it, topmost
+    /// first: `cell_items[cell_start[i]..cell_start[i + 1]]`. Cells with none (most of the
+    /// frame) cost one lookup.
+    cell_start: Vec<u32>,
+    cell_items: Vec<u16>,
     grid_origin: [f64; 2],
     grid_size: [usize; 2],
 }
@@ -438,60 +605,55 @@ struct Procedural {
 impl Procedural {
     fn new(w: f64, h: f64, seed: u64) -> Procedural {
         let mut rng = Rng::for_stream(seed, super::SCENE_STREAM, 0);
-        let octaves = std::array::from_fn(|i| {
-            let spacing = FINEST_SPACING * (1u32 << i) as f64;
-            // Golden-angle steps spread the octaves' lattice orientations evenly.
-            let angle = i as f64 * 2.399_963 + rng.range(0.0, 0.3);
-            Octave {
-                a: angle.cos() / spacing,
-                b: angle.sin() / spacing,
-                ox: rng.range(0.0, 1000.0),
-                oy: rng.range(0.0, 1000.0),
-                seed: (rng.next_u64() >> 32) as u32,
-            }
-        });
-        // Interpolated value noise has a standard deviation of about 0.36 per octave.
-        let lum_norm = 1.0 / (0.36 * OCTAVE_WEIGHTS.iter().map(|w| w * w).sum::<f64>().sqrt());
-        let background = std::array::from_fn(|_| {
-            let angle = rng.range(0.0, TAU);
-            // One cycle over 1.5 to 3 frame sizes: a gentle, smooth drift.
-            let period = rng.range(1.5, 3.0) * w.max(h);
-            [
-                rng.range(0.2, 0.3),
-                rng.range(0.08, 0.12),
-                angle.cos() * TAU / period,
-                angle.sin() * TAU / period,
-                rng.range(0.0, TAU),
-            ]
-        });
-        let chart = CHART_SRGB8.map(|c| c.map(|v| srgb_to_linear(f64::from(v) / 255.0)));
+        // An angle away from the axes keeps the tile's period and lattices off the pixel grid.
+        let angle = rng.range(0.2, 1.3);
+        let tex_offset = [rng.range(0.0, TILE as f64), rng.range(0.0, TILE as f64)];
+        let corners = std::array::from_fn(|_| std::array::from_fn(|_| rng.range(0.12, 0.42)));
         let m = w.min(h);
-        let mut shapes = Vec::new();
+        let mut primitives = Vec::new();
         for i in 0..20 {
             let c = [rng.range(0.0, w), rng.range(0.0, h)];
             let size = rng.range(0.025, 0.08) * m;
-            let rgb = [
-                rng.range(0.03, 0.7),
-                rng.range(0.03, 0.7),
-                rng.range(0.03, 0.7),
-            ];
+            let rgb = std::array::from_fn(|_| rng.range(0.03, 0.7));
             if i % 2 == 0 {
                 let angle = rng.range(0.0, PI);
-                shapes.push(Shape::Rect {
+                primitives.push(Primitive::Rect {
                     c,
                     half: [size, size * rng.range(0.4, 1.0)],
                     cs: [angle.cos(), angle.sin()],
                     rgb,
                 });
             } else {
-                shapes.push(Shape::Disc {
+                primitives.push(Primitive::Disc {
                     c,
                     r2: size * size,
                     rgb,
                 });
             }
         }
-        let bbox = shapes.iter().map(Shape::bbox).fold(
+        let ramp_h = (0.07 * h).max(10.0);
+        primitives.push(Primitive::GreyRamp([
+            0.06 * w,
+            0.08 * h,
+            0.54 * w,
+            0.08 * h + ramp_h,
+        ]));
+        primitives.push(Primitive::HueRamp([
+            0.06 * w,
+            0.2 * h,
+            0.54 * w,
+            0.2 * h + ramp_h,
+        ]));
+        let star_r = 0.2 * m;
+        primitives.push(Primitive::Star {
+            c: [0.72 * w, 0.34 * h],
+            r2: star_r * star_r,
+        });
+        primitives.push(Primitive::Chart {
+            origin: [(0.08 * w).round(), (0.58 * h).round()],
+        });
+
+        let bbox = primitives.iter().map(Primitive::bbox).fold(
             [
                 f64::INFINITY,
                 f64::INFINITY,
@@ -508,142 +670,126 @@ impl Procedural {
             },
         );
         let grid_origin = [bbox[0].floor(), bbox[1].floor()];
+        let cell = |v: f64, o: f64| floor_i64((v - o) / GRID_CELL) as usize;
         let grid_size = [
-            ((bbox[2] - grid_origin[0]) / GRID_CELL).floor() as usize + 1,
-            ((bbox[3] - grid_origin[1]) / GRID_CELL).floor() as usize + 1,
+            cell(bbox[2], grid_origin[0]) + 1,
+            cell(bbox[3], grid_origin[1]) + 1,
         ];
-        let mut grid = vec![Vec::new(); grid_size[0] * grid_size[1]];
-        for (i, s) in shapes.iter().enumerate() {
-            let b = s.bbox();
-            let cell = |v: f64, o: f64| ((v - o) / GRID_CELL).floor() as usize;
+        let mut lists = vec![Vec::new(); grid_size[0] * grid_size[1]];
+        // Topmost first: walk the layout from the top down.
+        for (i, p) in primitives.iter().enumerate().rev() {
+            let b = p.bbox();
             for gy in cell(b[1], grid_origin[1])..=cell(b[3], grid_origin[1]) {
                 for gx in cell(b[0], grid_origin[0])..=cell(b[2], grid_origin[0]) {
-                    grid[gy * grid_size[0] + gx].push(i as u16);
+                    lists[gy * grid_size[0] + gx].push(i as u16);
                 }
             }
         }
-        let ramp_h = (0.07 * h).max(10.0);
+        let mut cell_start = Vec::with_capacity(lists.len() + 1);
+        let mut cell_items = Vec::new();
+        for list in &lists {
+            cell_start.push(cell_items.len() as u32);
+            cell_items.extend_from_slice(list);
+        }
+        cell_start.push(cell_items.len() as u32);
+
         Procedural {
-            octaves,
-            lum_norm,
-            background,
-            chart_origin: [(0.08 * w).round(), (0.58 * h).round()],
-            chart,
-            star_centre: [0.72 * w, 0.34 * h],
-            star_radius: 0.2 * m,
-            grey_ramp: [0.06 * w, 0.08 * h, 0.54 * w, 0.08 * h + ramp_h],
-            hue_ramp: [0.06 * w, 0.2 * h, 0.54 * w, 0.2 * h + ramp_h],
-            shapes,
-            grid,
+            tile: TextureTile::get(),
+            tex_a: angle.cos() / TEXEL_PX,
+            tex_b: angle.sin() / TEXEL_PX,
+            tex_offset,
+            corners,
+            size: [w, h],
+            chart: CHART_SRGB8.map(|c| c.map(|v| srgb_to_linear(f64::from(v) / 255.0))),
+            primitives,
+            cell_start,
+            cell_items,
             grid_origin,
             grid_size,
         }
     }
 
-    /// The colour patch at (`x`, `y`), if any.
-    #[inline]
-    fn patch(&self, x: f64, y: f64) -> Option<[f64; 3]> {
-        let u = (x - self.chart_origin[0]) / PATCH_PITCH;
-        let v = (y - self.chart_origin[1]) / PATCH_PITCH;
-        if !(0.0..6.0).contains(&u) || !(0.0..4.0).contains(&v) {
-            return None;
-        }
-        let (col, row) = (u.floor(), v.floor());
-        let inside = (u - col) * PATCH_PITCH < PATCH && (v - row) * PATCH_PITCH < PATCH;
-        inside.then(|| self.chart[row as usize * 6 + col as usize])
-    }
-
-    /// Texture values per channel: luminance plus octave-specific chroma for red and blue.
-    #[inline]
-    fn texture(&self, x: f64, y: f64) -> [f64; 3] {
-        let mut n = [0.0; 5];
-        for (ni, o) in n.iter_mut().zip(&self.octaves) {
-            let u = o.a * x + o.b * y + o.ox;
-            let v = -o.b * x + o.a * y + o.oy;
-            *ni = value_noise(u, v, o.seed);
-        }
-        let lum = n
-            .iter()
-            .zip(OCTAVE_WEIGHTS)
-            .map(|(n, w)| n * w)
-            .sum::<f64>()
-            * self.lum_norm;
-        [
-            lum + 0.8 * n[1] - 0.6 * n[3],
-            lum,
-            lum - 0.8 * n[2] + 0.6 * n[4],
-        ]
-    }
-
     /// The untextured colour and the texture strength at (`x`, `y`).
-    #[inline]
+    #[inline(always)]
     fn base(&self, x: f64, y: f64) -> ([f64; 3], f64) {
-        let (dx, dy) = (x - self.star_centre[0], y - self.star_centre[1]);
-        let r2 = dx * dx + dy * dy;
-        if r2 < self.star_radius * self.star_radius {
-            let light = (STAR_SPOKES * dy.atan2(dx)).sin() >= 0.0;
-            let v = if light { 0.75 } else { 0.03 };
-            return ([v; 3], 0.06);
-        }
-        let in_rect = |r: &[f64; 4]| x >= r[0] && x < r[2] && y >= r[1] && y < r[3];
-        if in_rect(&self.grey_ramp) {
-            let t = (x - self.grey_ramp[0]) / (self.grey_ramp[2] - self.grey_ramp[0]);
-            return ([0.005 + 0.995 * t; 3], 0.04);
-        }
-        if in_rect(&self.hue_ramp) {
-            let t = (x - self.hue_ramp[0]) / (self.hue_ramp[2] - self.hue_ramp[0]);
-            let hue = |phase: f64| 0.05 + 0.3 * (1.0 + (TAU * (t - phase)).cos());
-            return ([hue(0.0), hue(1.0 / 3.0), hue(2.0 / 3.0)], 0.04);
-        }
-        let gx = ((x - self.grid_origin[0]) / GRID_CELL).floor();
-        let gy = ((y - self.grid_origin[1]) / GRID_CELL).floor();
-        if gx >= 0.0
-            && gy >= 0.0
+        let gx = floor_i64((x - self.grid_origin[0]) * (1.0 / GRID_CELL));
+        let gy = floor_i64((y - self.grid_origin[1]) * (1.0 / GRID_CELL));
+        if gx >= 0
+            && gy >= 0
             && (gx as usize) < self.grid_size[0]
             && (gy as usize) < self.grid_size[1]
         {
-            let cell = &self.grid[gy as usize * self.grid_size[0] + gx as usize];
-            for &i in cell.iter().rev() {
-                if let Some(rgb) = self.shapes[usize::from(i)].hit(x, y) {
-                    return (rgb, 0.25);
+            let cell = gy as usize * self.grid_size[0] + gx as usize;
+            let items = &self.cell_items
+                [self.cell_start[cell] as usize..self.cell_start[cell + 1] as usize];
+            for &i in items {
+                if let Some(hit) = self.primitives[usize::from(i)].hit(x, y, &self.chart) {
+                    return hit;
                 }
             }
         }
-        let bg = self
-            .background
-            .map(|[mean, amp, fx, fy, phase]| mean + amp * (fx * x + fy * y + phase).sin());
-        (bg, 0.35)
+        let u = (x / self.size[0]).clamp(0.0, 1.0);
+        let v = (y / self.size[1]).clamp(0.0, 1.0);
+        let [c00, c10, c01, c11] = &self.corners;
+        let bg = std::array::from_fn(|c| {
+            let top = c00[c] + (c10[c] - c00[c]) * u;
+            let bottom = c01[c] + (c11[c] - c01[c]) * u;
+            top + (bottom - top) * v
+        });
+        (bg, BACKGROUND_TEXTURE)
     }
 
-    #[inline]
-    fn sample(&self, x: f64, y: f64) -> [f32; 3] {
-        if let Some(rgb) = self.patch(x, y) {
-            return rgb.map(|v| v as f32);
-        }
+    #[inline(always)]
+    fn sample(&self, x: f64, y: f64) -> [f64; 3] {
         let (rgb, strength) = self.base(x, y);
-        let t = self.texture(x, y);
-        std::array::from_fn(|c| (rgb[c] * gain(strength * t[c])) as f32)
+        if strength == 0.0 {
+            return rgb;
+        }
+        let u = self.tex_a * x + self.tex_b * y + self.tex_offset[0];
+        let v = -self.tex_b * x + self.tex_a * y + self.tex_offset[1];
+        let t = self.tile.sample(u, v);
+        std::array::from_fn(|c| rgb[c] * gain(strength * f64::from(t[c])))
     }
+}
+
+/// Whether offset (`dx`, `dy`) at squared radius `r2` from the star's centre falls on a light
+/// spoke: `sin(36 phi) >= 0` for its angle `phi`, evaluated without trigonometry as the sign
+/// of the imaginary part of `(e^{i phi})^36` (36 = 32 + 4, by repeated squaring).
+#[inline]
+fn star_is_light(dx: f64, dy: f64, r2: f64) -> bool {
+    if r2 == 0.0 {
+        return true;
+    }
+    let inv = 1.0 / r2.sqrt();
+    let mul = |a: (f64, f64), b: (f64, f64)| (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0);
+    let z1 = (dx * inv, dy * inv);
+    let z2 = mul(z1, z1);
+    let z4 = mul(z2, z2);
+    let z8 = mul(z4, z4);
+    let z16 = mul(z8, z8);
+    let z32 = mul(z16, z16);
+    const _: () = assert!(STAR_SPOKES == 36, "the powers above are for 36 spokes");
+    mul(z32, z4).1 >= 0.0
 }
 
 /// The moving object's colour at offset (`dx`, `dy`) from its centre, for an object of
 /// radius `r`: a checkerboard of saturated orange and teal (cells of r/4, turned by 30
 /// degrees) with fine texture, unlike anything in the procedural scene.
 #[inline]
-pub(crate) fn object_sample(dx: f64, dy: f64, r: f64) -> [f32; 3] {
-    let cell = r / 4.0;
-    let (s, c) = (PI / 6.0).sin_cos();
-    let u = ((c * dx + s * dy) / cell).floor();
-    let v = ((-s * dx + c * dy) / cell).floor();
-    let rgb = if (u + v).rem_euclid(2.0) == 0.0 {
+pub(crate) fn object_sample(dx: f64, dy: f64, r: f64) -> [f64; 3] {
+    // cos and sin of 30 degrees.
+    const C: f64 = 0.866_025_403_784_438_6;
+    const S: f64 = 0.5;
+    let inv_cell = 4.0 / r;
+    let u = floor_i64((C * dx + S * dy) * inv_cell);
+    let v = floor_i64((-S * dx + C * dy) * inv_cell);
+    let rgb = if (u + v) & 1 == 0 {
         [0.85, 0.32, 0.04]
     } else {
         [0.03, 0.42, 0.5]
     };
-    let t = 0.3
-        * (value_noise(dx / 2.5, dy / 2.5, 0x0b1e_c7)
-            + 0.5 * value_noise(dx / 7.0, dy / 7.0, 0x5eed));
-    rgb.map(|v| (v * gain(t)) as f32)
+    let t = TextureTile::get().sample(dx * 1.1 + 311.0, dy * 1.1 + 97.0)[1];
+    rgb.map(|v| v * gain(0.3 * f64::from(t)))
 }
 
 #[cfg(test)]
@@ -710,7 +856,14 @@ mod tests {
         let Kind::Procedural(p) = &s.kind else {
             unreachable!()
         };
-        let [x0, y0] = p.chart_origin;
+        let [x0, y0] = p
+            .primitives
+            .iter()
+            .find_map(|p| match p {
+                Primitive::Chart { origin } => Some(*origin),
+                _ => None,
+            })
+            .unwrap();
         // Patch 19 (white, row 3, column 0) sampled at its centre and near a corner.
         let centre = s.sample(x0 + 7.0, y0 + 3.0 * PATCH_PITCH + 7.0);
         let corner = s.sample(x0 + 0.5, y0 + 3.0 * PATCH_PITCH + 13.5);

@@ -95,13 +95,8 @@ impl Truth {
     /// Where reference position (`x`, `y`) appears in frame `frame`: `q` of the module docs.
     /// Panics if `frame` is out of range.
     pub fn to_frame(&self, frame: usize, x: f64, y: f64) -> [f64; 2] {
-        let f = &self.frames[frame];
-        let (s, c) = f.rotation_deg.to_radians().sin_cos();
-        let (dx, dy) = (x - self.centre[0], y - self.centre[1]);
-        [
-            c * dx - s * dy + self.centre[0] + f.translation[0],
-            s * dx + c * dy + self.centre[1] + f.translation[1],
-        ]
+        let d = self.displacement(frame, x, y);
+        [x + d[0], y + d[1]]
     }
 
     /// The reference (scene) position that frame `frame` shows at its position (`x`, `y`):
@@ -118,10 +113,19 @@ impl Truth {
     }
 
     /// Camera-induced displacement `q - p` of reference position (`x`, `y`) in frame `frame`
-    /// (for pixel `(i, j)` pass `(i + 0.5, j + 0.5)`).
+    /// (for pixel `(i, j)` pass `(i + 0.5, j + 0.5)`). Computed as `(R - I) (p - c) + t`, so
+    /// it is exactly 0 for the reference frame and exactly `t` without rotation.
     pub fn displacement(&self, frame: usize, x: f64, y: f64) -> [f64; 2] {
-        let q = self.to_frame(frame, x, y);
-        [q[0] - x, q[1] - y]
+        let f = &self.frames[frame];
+        let theta = f.rotation_deg.to_radians();
+        let s = theta.sin();
+        // cos - 1 without cancellation.
+        let cm1 = -2.0 * (theta / 2.0).sin().powi(2);
+        let (dx, dy) = (x - self.centre[0], y - self.centre[1]);
+        [
+            cm1 * dx - s * dy + f.translation[0],
+            s * dx + cm1 * dy + f.translation[1],
+        ]
     }
 
     /// Whether reference position (`x`, `y`) lies on the moving object in frame 0.

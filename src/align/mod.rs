@@ -1,0 +1,483 @@
+//! Align: where each frame of a burst sees each tile of the reference.
+//!
+//! # Algorithm
+//! HDR+ (Hasinoff et al., SIGGRAPH Asia 2016, section 4; parameters as analysed by Monod,
+//! Delon and Veit, IPOL 2021), then refined:
+//! 1. the alignment image: each 2x2 Bayer quad averaged to one grey pixel, scaled by the
+//!    frame's exposure relative to the reference ([`pyramid`]);
+//! 2. a Gaussian pyramid decimated by 1, 2, 4, 4;
+//! 3. coarse to fine tile search: L2 distance and +-4 pixels at the coarse levels, L1 and +-1
+//!    at the finest; each tile starts from the best of the three nearest coarse tiles'
+//!    displacements ([`search`]);
+//! 4. sub-pixel: a 2-D quadratic fitted to the 3x3 distances around the best offset at every
+//!    level, then inverse-compositional Lucas-Kanade iterations on bicubic samples at the
+//!    finest level ([`Refinement`]).
+//!
+//! The result is a displacement per tile in full-resolution Bayer pixels ([`Alignment`]):
+//! tile `(i, j)` of size `tile_size` is centred at `(j * tile_step + tile_size / 2,
+//! i * tile_step + tile_size / 2)` relative to the active area's top-left corner, and the
+//! reference pixel at `p` is found at `p + field[i * tiles_x + j]` in the frame.
+//!
+//! # Implementation notes
+//! Tiles are independent, so each level's search runs in parallel over tiles (rayon). Frames
+//! are aligned one at a time against an [`AlignPlan`] that holds the reference pyramid, so a
+//! caller can stream frames without holding the whole burst.
+
+pub(crate) mod pyramid;
+pub(crate) mod search;
+
+use serde::{Deserialize, Serialize};
+
+use crate::burst::Burst;
+use crate::error::{Error, Result};
+use crate::image::{Plane, Rect};
+use crate::raw::RawFrame;
+use pyramid::{Pyramid, bayer_to_grey, downsample2};
+use rayon::prelude::*;
+use search::{Norm, TileGrid};
+
+/// How the finest level's integer displacements are refined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Refinement {
+    /// Integer displacements of the alignment image (2 full-resolution pixels), as the IPOL
+    /// HDR+ implementation keeps them: the baseline.
+    Integer,
+    /// The HDR+ supplement's quadratic fit to the 3x3 distances.
+    Quadratic,
+    /// Quadratic fit, then Lucas-Kanade iterations per tile (default).
+    #[default]
+    LucasKanade,
+}
+
+/// Parameters of [`align`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlignParams {
+    /// Reference frame index; `None` (default) picks the sharpest of the first three frames.
+    pub reference: Option<usize>,
+    /// Tile size at the finest level in alignment-image pixels (each is a 2x2 Bayer quad),
+    /// 8 to 64, even; default 16 (32 full-resolution pixels, matching merge tiles of 16 per
+    /// Bayer plane). Smaller: follows local motion more closely, noisier estimates.
+    pub tile_size: usize,
+    /// Search radius at the coarse levels in that level's pixels, 1 to 8; default 4. The
+    /// largest displacement found is about `radius * 64` full-resolution pixels.
+    pub coarse_radius: i32,
+    /// Search radius at the finest level, 1 to 4; default 1.
+    pub fine_radius: i32,
+    /// Sub-pixel refinement; default [`Refinement::LucasKanade`].
+    pub refinement: Refinement,
+    /// Lucas-Kanade iterations, 1 to 20; default 4. More: slower, rarely more precise.
+    pub lk_iterations: usize,
+}
+
+impl Default for AlignParams {
+    fn default() -> Self {
+        AlignParams {
+            reference: None,
+            tile_size: 16,
+            coarse_radius: 4,
+            fine_radius: 1,
+            refinement: Refinement::LucasKanade,
+            lk_iterations: 4,
+        }
+    }
+}
+
+impl AlignParams {
+    /// Checks every field against its documented range.
+    pub fn validate(&self) -> Result<()> {
+        if !(8..=64).contains(&self.tile_size) || !self.tile_size.is_multiple_of(2) {
+            return Err(Error::parameter(
+                "tile_size",
+                format!("{} (allowed: even, 8 to 64)", self.tile_size),
+            ));
+        }
+        if !(1..=8).contains(&self.coarse_radius) {
+            return Err(Error::parameter(
+                "coarse_radius",
+                format!("{} (allowed: 1 to 8)", self.coarse_radius),
+            ));
+        }
+        if !(1..=4).contains(&self.fine_radius) {
+            return Err(Error::parameter(
+                "fine_radius",
+                format!("{} (allowed: 1 to 4)", self.fine_radius),
+            ));
+        }
+        if !(1..=20).contains(&self.lk_iterations) {
+            return Err(Error::parameter(
+                "lk_iterations",
+                format!("{} (allowed: 1 to 20)", self.lk_iterations),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One frame's alignment to the reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alignment {
+    /// Tiles per row.
+    pub tiles_x: usize,
+    /// Tile rows.
+    pub tiles_y: usize,
+    /// Distance between tile origins, full-resolution pixels.
+    pub tile_step: usize,
+    /// Tile side, full-resolution pixels.
+    pub tile_size: usize,
+    /// Top-left corner of the area the tiles cover (the active area), buffer coordinates.
+    pub origin: [usize; 2],
+    /// Displacement `[dx, dy]` per tile, row-major, full-resolution pixels: the reference
+    /// pixel at `p` is found at `p + [dx, dy]` in this frame.
+    pub field: Vec<[f32; 2]>,
+    /// RMS difference per tile between the reference and the aligned frame at the found
+    /// displacement, in normalised signal units of the alignment image. High values mark
+    /// tiles where the match is poor (occlusion, local motion the tile cannot follow).
+    pub residual: Vec<f32>,
+}
+
+impl Alignment {
+    /// Centre of tile `(i, j)` relative to [`Alignment::origin`], full-resolution pixels.
+    pub fn tile_centre(&self, i: usize, j: usize) -> [f32; 2] {
+        let h = self.tile_size as f32 / 2.0;
+        [
+            (j * self.tile_step) as f32 + h,
+            (i * self.tile_step) as f32 + h,
+        ]
+    }
+
+    /// Tiles whose residual is more than [`UNRELIABLE_FACTOR`] times the frame's median
+    /// residual: their match is poor (occlusion, local motion they could not follow), and
+    /// merging should lean on the reference there.
+    pub fn unreliable(&self) -> Vec<bool> {
+        let mut r = self.residual.clone();
+        r.sort_by(f32::total_cmp);
+        let med = r.get(r.len() / 2).copied().unwrap_or(0.0);
+        self.residual
+            .iter()
+            .map(|&e| e > UNRELIABLE_FACTOR * med)
+            .collect()
+    }
+
+    /// Median displacement over all tiles (per component).
+    pub fn median(&self) -> [f32; 2] {
+        let med = |k: usize| {
+            let mut v: Vec<f32> = self.field.iter().map(|d| d[k]).collect();
+            v.sort_by(f32::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        [med(0), med(1)]
+    }
+}
+
+/// Alignments of every frame of a burst to its reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurstAlignment {
+    /// Index of the reference frame in the burst.
+    pub reference: usize,
+    /// One alignment per frame, in burst order; the reference's field is zero.
+    pub frames: Vec<Alignment>,
+}
+
+/// Level schedule: decimation factors from the grey image (HDR+: 1, 2, 4, 4), tile sizes,
+/// search radii and norms, finest first.
+struct Level {
+    factor: usize,
+    tile: usize,
+    radius: i32,
+    norm: Norm,
+}
+
+fn schedule(params: &AlignParams, w: usize, h: usize) -> Vec<Level> {
+    let mut levels = vec![Level {
+        factor: 1,
+        tile: params.tile_size,
+        radius: params.fine_radius,
+        norm: Norm::L1,
+    }];
+    let (mut lw, mut lh) = (w, h);
+    for (factor, tile) in [(2usize, 16usize), (4, 16), (4, 8)] {
+        let (nw, nh) = (lw.div_ceil(factor), lh.div_ceil(factor));
+        if nw < tile || nh < tile {
+            break;
+        }
+        (lw, lh) = (nw, nh);
+        levels.push(Level {
+            factor,
+            tile,
+            radius: params.coarse_radius,
+            norm: Norm::L2,
+        });
+    }
+    levels
+}
+
+/// A tile is unreliable when its residual exceeds this multiple of the frame's median
+/// residual (see [`Alignment::unreliable`]).
+pub const UNRELIABLE_FACTOR: f32 = 3.0;
+
+/// How much worse (relative distance) a neighbourhood's median displacement may match a
+/// tile than the tile's own before the tile keeps its own (see `search::regularize`).
+const REGULARIZE_TOLERANCE: f32 = 0.1;
+
+/// Smallest ratio of a tile's weaker to stronger gradient energy for it to count as
+/// determining its motion in both directions.
+const WELL_POSED_RATIO: f32 = 0.1;
+
+/// The reference side of alignment, built once per burst: its pyramid and the schedule.
+pub struct AlignPlan {
+    params: AlignParams,
+    area: Rect,
+    reference: Pyramid,
+    gain: f64,
+}
+
+impl AlignPlan {
+    /// Builds the plan from the reference frame. `params` is validated here.
+    pub fn new(reference: &RawFrame, params: &AlignParams) -> Result<AlignPlan> {
+        params.validate()?;
+        let area = reference.active_area;
+        if area.width / 2 < params.tile_size || area.height / 2 < params.tile_size {
+            return Err(Error::parameter(
+                "tile_size",
+                format!(
+                    "{} alignment pixels does not fit the {}x{} frame {}",
+                    params.tile_size,
+                    area.width,
+                    area.height,
+                    reference.path.display()
+                ),
+            ));
+        }
+        let gain = reference.exposure_product();
+        let grey = bayer_to_grey(&reference.mosaic, area, 1.0);
+        let factors: Vec<usize> = schedule(params, grey.width, grey.height)
+            .iter()
+            .map(|l| l.factor)
+            .collect();
+        Ok(AlignPlan {
+            params: params.clone(),
+            area,
+            reference: Pyramid::new(grey, &factors),
+            gain,
+        })
+    }
+
+    /// Aligns one frame (of the same burst) to the reference.
+    pub fn align(&self, frame: &RawFrame) -> Result<Alignment> {
+        if frame.active_area != self.area {
+            return Err(Error::parameter(
+                "frame",
+                format!(
+                    "{}: active area {:?} differs from the reference's {:?}",
+                    frame.path.display(),
+                    frame.active_area,
+                    self.area
+                ),
+            ));
+        }
+        // bring the frame to the reference's exposure
+        let gain = (self.gain / frame.exposure_product()) as f32;
+        let grey = bayer_to_grey(&frame.mosaic, self.area, gain);
+        let levels = schedule(&self.params, grey.width, grey.height);
+        let factors: Vec<usize> = levels.iter().map(|l| l.factor).collect();
+        let alt = Pyramid::new(grey, &factors);
+
+        let mut disp: Vec<(f32, f32)> = Vec::new();
+        let mut prev_grid: Option<TileGrid> = None;
+        for l in (0..levels.len()).rev() {
+            let (r, a) = (&self.reference.levels[l], &alt.levels[l]);
+            let grid = TileGrid::new(r.width, r.height, levels[l].tile);
+            let candidates = match prev_grid {
+                None => vec![vec![(0.0, 0.0)]; grid.len()],
+                Some(pg) => {
+                    search::upsample_candidates(&grid, &pg, &disp, levels[l + 1].factor as f32)
+                }
+            };
+            let subpixel = l > 0 || self.params.refinement != Refinement::Integer;
+            disp = search::search_level(
+                r,
+                a,
+                &grid,
+                &candidates,
+                levels[l].radius,
+                levels[l].norm,
+                subpixel,
+            );
+            disp = search::regularize(r, a, &grid, &disp, levels[l].norm, REGULARIZE_TOLERANCE);
+            prev_grid = Some(grid);
+        }
+        let grid = prev_grid.unwrap_or_else(|| TileGrid::new(1, 1, 1));
+        let (r, a) = (&self.reference.levels[0], &alt.levels[0]);
+        let refine = self.params.refinement;
+        let iters = if refine == Refinement::LucasKanade {
+            self.params.lk_iterations
+        } else {
+            0
+        };
+        let mut fits: Vec<search::TileFit> = (0..grid.len())
+            .into_par_iter()
+            .map(|t| {
+                let (x0, y0) = grid.origin(t);
+                search::lucas_kanade(r, a, x0, y0, grid.size, disp[t], iters, None)
+            })
+            .collect();
+        if refine == Refinement::LucasKanade {
+            self.resolve_ambiguous(&grid, r, a, &mut fits);
+        }
+        Ok(Alignment {
+            tiles_x: grid.nx,
+            tiles_y: grid.ny,
+            tile_step: grid.step * 2,
+            tile_size: grid.size * 2,
+            origin: [self.area.x, self.area.y],
+            field: fits.iter().map(|f| [2.0 * f.d.0, 2.0 * f.d.1]).collect(),
+            residual: fits.iter().map(|f| f.rms).collect(),
+        })
+    }
+
+    /// Tiles that do not pin their motion down in both directions (flat, or a single edge or
+    /// stripe pattern: the aperture problem) cannot be trusted along their weak direction, and
+    /// periodic stripes can lock onto a wrong period. Such tiles take the motion of a robust
+    /// affine fit to the well-posed tiles along their weak direction, and are re-refined from
+    /// it along their normal (strong) direction only. Well-posed tiles, including those on
+    /// independently moving objects, keep their own estimate.
+    fn resolve_ambiguous(
+        &self,
+        grid: &TileGrid,
+        r: &Plane<f32>,
+        a: &Plane<f32>,
+        fits: &mut [search::TileFit],
+    ) {
+        let n = grid.size * grid.size;
+        let pts: Vec<search::TilePoint> = fits
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.is_well_posed(WELL_POSED_RATIO, n))
+            .map(|(t, f)| (grid.centre(t), f.d, 1.0))
+            .collect();
+        let Some(model) = search::fit_affine(&pts, 1.0) else {
+            return;
+        };
+        let iters = self.params.lk_iterations;
+        let updated: Vec<Option<search::TileFit>> = (0..grid.len())
+            .into_par_iter()
+            .map(|t| {
+                let f = fits[t];
+                if f.is_well_posed(WELL_POSED_RATIO, n) {
+                    return None;
+                }
+                let (cx, cy) = grid.centre(t);
+                let prior = search::eval_affine(&model, cx, cy);
+                let (x0, y0) = grid.origin(t);
+                let flat = f.strong <= n as f32 * f.rms * f.rms;
+                let along = if flat { None } else { Some(f.normal) };
+                let mut g = search::lucas_kanade(
+                    r,
+                    a,
+                    x0,
+                    y0,
+                    grid.size,
+                    prior,
+                    if flat { 0 } else { iters },
+                    along,
+                );
+                if flat {
+                    g.d = prior;
+                }
+                Some(g)
+            })
+            .collect();
+        for (f, u) in fits.iter_mut().zip(updated) {
+            if let Some(u) = u {
+                *f = u;
+            }
+        }
+    }
+
+    /// The zero alignment of the reference itself.
+    pub fn identity(&self) -> Alignment {
+        let grid = TileGrid::new(
+            self.area.width / 2,
+            self.area.height / 2,
+            self.params.tile_size,
+        );
+        Alignment {
+            tiles_x: grid.nx,
+            tiles_y: grid.ny,
+            tile_step: grid.step * 2,
+            tile_size: grid.size * 2,
+            origin: [self.area.x, self.area.y],
+            field: vec![[0.0, 0.0]; grid.len()],
+            residual: vec![0.0; grid.len()],
+        }
+    }
+}
+
+/// Gradient energy of a frame's alignment image decimated by 2, per pixel, relative to its
+/// mean brightness squared (so exposure does not favour a frame).
+fn sharpness(frame: &RawFrame) -> f64 {
+    let g = downsample2(&bayer_to_grey(&frame.mosaic, frame.active_area, 1.0));
+    let (mut e, mut m) = (0.0f64, 0.0f64);
+    for y in 0..g.height.saturating_sub(1) {
+        let (r0, r1) = (g.row(y), g.row(y + 1));
+        for x in 0..g.width.saturating_sub(1) {
+            let (dx, dy) = (r0[x + 1] - r0[x], r1[x] - r0[x]);
+            e += f64::from(dx * dx + dy * dy);
+            m += f64::from(r0[x]);
+        }
+    }
+    let n = ((g.width.saturating_sub(1)) * (g.height.saturating_sub(1))).max(1) as f64;
+    let mean = m / n;
+    if mean > 0.0 {
+        e / n / (mean * mean)
+    } else {
+        0.0
+    }
+}
+
+/// The sharpest of the first three frames (HDR+ section 4), by gradient energy.
+pub fn choose_reference(burst: &Burst) -> usize {
+    let n = burst.frames.len().min(3);
+    let scores: Vec<f64> = burst.frames[..n].iter().map(sharpness).collect();
+    (0..n)
+        .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)))
+        .unwrap_or(0)
+}
+
+/// Aligns every frame of `burst` to its reference frame.
+///
+/// ```no_run
+/// use obscura::{Burst, align};
+/// let burst = Burst::open(&["samples/burst".into()])?;
+/// let al = align::align(&burst, &align::AlignParams::default())?;
+/// for (f, a) in burst.frames.iter().zip(&al.frames) {
+///     println!("{}: median shift {:?}", f.path.display(), a.median());
+/// }
+/// # Ok::<(), obscura::Error>(())
+/// ```
+pub fn align(burst: &Burst, params: &AlignParams) -> Result<BurstAlignment> {
+    let reference = match params.reference {
+        Some(r) if r >= burst.frames.len() => {
+            return Err(Error::parameter(
+                "reference",
+                format!("{r} (the burst has frames 0 to {})", burst.frames.len() - 1),
+            ));
+        }
+        Some(r) => r,
+        None => choose_reference(burst),
+    };
+    let plan = AlignPlan::new(&burst.frames[reference], params)?;
+    let frames = burst
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            if k == reference {
+                Ok(plan.identity())
+            } else {
+                plan.align(f)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(BurstAlignment { reference, frames })
+}

@@ -1,0 +1,797 @@
+//! Coarse-to-fine tile search (HDR+ section 4) and sub-pixel refinement.
+//!
+//! At each pyramid level, from the coarsest: every reference tile is compared with the
+//! alternate image displaced by each integer offset within a search radius around its initial
+//! displacement; the best offset is refined to sub-pixel precision by fitting a 2-D quadratic
+//! to the 3x3 L2 distances around it (HDR+ supplement). The initial displacement of a tile is
+//! the best (at this level) of the upsampled displacements of the three nearest coarse tiles,
+//! which keeps motion boundaries sharp. At the finest level, a few inverse-compositional
+//! Lucas-Kanade iterations on bicubic samples refine each tile further (as Wronski et al.
+//! 2019 do after the HDR+ search).
+
+use rayon::prelude::*;
+
+use crate::image::Plane;
+
+/// Distance between a reference tile and a displaced alternate tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Norm {
+    L1,
+    L2,
+}
+
+/// Square tiles of `size` pixels every `step` pixels, all inside a `width` x `height` image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TileGrid {
+    pub size: usize,
+    pub step: usize,
+    pub nx: usize,
+    pub ny: usize,
+}
+
+impl TileGrid {
+    pub fn new(width: usize, height: usize, size: usize) -> TileGrid {
+        let size = size.min(width).min(height).max(1);
+        let step = (size / 2).max(1);
+        TileGrid {
+            size,
+            step,
+            nx: (width - size) / step + 1,
+            ny: (height - size) / step + 1,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.nx * self.ny
+    }
+
+    /// Top-left corner of tile `t` (row-major index).
+    pub fn origin(&self, t: usize) -> (usize, usize) {
+        ((t % self.nx) * self.step, (t / self.nx) * self.step)
+    }
+
+    /// Centre of tile `t` in continuous coordinates.
+    pub fn centre(&self, t: usize) -> (f32, f32) {
+        let (x, y) = self.origin(t);
+        let h = self.size as f32 / 2.0;
+        (x as f32 + h, y as f32 + h)
+    }
+}
+
+/// Sum of |a - r| or (a - r)^2 over the tile at (`x0`, `y0`) of `r`, with `a` read at the
+/// integer offset (`dx`, `dy`) and clamped at its borders.
+#[allow(clippy::too_many_arguments)] // a hot kernel: plain scalars beat a struct here
+pub(crate) fn tile_distance(
+    r: &Plane<f32>,
+    a: &Plane<f32>,
+    x0: usize,
+    y0: usize,
+    size: usize,
+    dx: i32,
+    dy: i32,
+    norm: Norm,
+) -> f32 {
+    let (ax, ay) = (x0 as i64 + i64::from(dx), y0 as i64 + i64::from(dy));
+    let inside =
+        ax >= 0 && ay >= 0 && ax as usize + size <= a.width && ay as usize + size <= a.height;
+    let mut acc = 0.0f32;
+    if inside {
+        let (ax, ay) = (ax as usize, ay as usize);
+        // eight independent lanes so the loop vectorises (a single running sum would force
+        // sequential float additions)
+        let mut lanes = [0.0f32; 8];
+        for k in 0..size {
+            let rr = &r.row(y0 + k)[x0..x0 + size];
+            let ar = &a.row(ay + k)[ax..ax + size];
+            let (rc, ac) = (rr.chunks_exact(8), ar.chunks_exact(8));
+            let (rt, at) = (rc.remainder(), ac.remainder());
+            match norm {
+                Norm::L1 => {
+                    for (p8, q8) in rc.zip(ac) {
+                        for l in 0..8 {
+                            lanes[l] += (q8[l] - p8[l]).abs();
+                        }
+                    }
+                    acc += rt.iter().zip(at).map(|(p, q)| (q - p).abs()).sum::<f32>();
+                }
+                Norm::L2 => {
+                    for (p8, q8) in rc.zip(ac) {
+                        for l in 0..8 {
+                            let e = q8[l] - p8[l];
+                            lanes[l] += e * e;
+                        }
+                    }
+                    acc += rt
+                        .iter()
+                        .zip(at)
+                        .map(|(p, q)| (q - p) * (q - p))
+                        .sum::<f32>();
+                }
+            }
+        }
+        acc += lanes.iter().sum::<f32>();
+    } else {
+        let (mx, my) = (a.width as i64 - 1, a.height as i64 - 1);
+        for k in 0..size {
+            let rr = &r.row(y0 + k)[x0..x0 + size];
+            let yy = (ay + k as i64).clamp(0, my) as usize;
+            let ar = a.row(yy);
+            for (i, p) in rr.iter().enumerate() {
+                let q = ar[(ax + i as i64).clamp(0, mx) as usize];
+                acc += match norm {
+                    Norm::L1 => (q - p).abs(),
+                    Norm::L2 => (q - p) * (q - p),
+                };
+            }
+        }
+    }
+    acc
+}
+
+/// Minimum of the least-squares quadratic through the 3x3 distances `d[v][u]` (u, v in
+/// -1..=1), relative to the centre; `None` when the fit has no interior minimum.
+pub(crate) fn quadratic_min(d: &[[f32; 3]; 3]) -> Option<(f32, f32)> {
+    // Orthogonal basis on the 3x3 grid: 1, u, v, u^2 - 2/3, uv, v^2 - 2/3.
+    let (mut bu, mut bv, mut auv, mut huu, mut hvv) = (0.0f32, 0.0, 0.0, 0.0, 0.0);
+    for (j, row) in d.iter().enumerate() {
+        for (i, &val) in row.iter().enumerate() {
+            let (u, v) = (i as f32 - 1.0, j as f32 - 1.0);
+            bu += u * val;
+            bv += v * val;
+            auv += u * v * val;
+            huu += (u * u - 2.0 / 3.0) * val;
+            hvv += (v * v - 2.0 / 3.0) * val;
+        }
+    }
+    // f = c + bu u + bv v + (Auu/2) u^2 + Auv uv + (Avv/2) v^2
+    let (bu, bv) = (bu / 6.0, bv / 6.0);
+    let auv = auv / 4.0;
+    let (auu, avv) = (huu, hvv); // (Auu/2) = huu/2  =>  Auu = huu
+    let det = auu * avv - auv * auv;
+    if !(auu > 0.0 && det > 0.0) {
+        return None;
+    }
+    let mu = -(avv * bu - auv * bv) / det;
+    let mv = -(auu * bv - auv * bu) / det;
+    (mu.abs() <= 1.0 && mv.abs() <= 1.0).then_some((mu, mv))
+}
+
+/// Relative depth within which two local minima of the distance count as equally good.
+const AMBIGUITY: f32 = 0.2;
+
+/// One level's search: for each tile, the best displacement (level pixels) among the
+/// candidates, searched over +-`radius`, refined with the quadratic fit when `subpixel`.
+pub(crate) fn search_level(
+    r: &Plane<f32>,
+    a: &Plane<f32>,
+    grid: &TileGrid,
+    candidates: &[Vec<(f32, f32)>],
+    radius: i32,
+    norm: Norm,
+    subpixel: bool,
+) -> Vec<(f32, f32)> {
+    (0..grid.len())
+        .into_par_iter()
+        .map(|t| {
+            let (x0, y0) = grid.origin(t);
+            let dist =
+                |dx: i32, dy: i32, n: Norm| tile_distance(r, a, x0, y0, grid.size, dx, dy, n);
+            // best of the upsampled candidates
+            let (mut bx, mut by) = (0i32, 0i32);
+            let mut best = f32::INFINITY;
+            for &(cx, cy) in &candidates[t] {
+                let (ix, iy) = (cx.round() as i32, cy.round() as i32);
+                let d = dist(ix, iy, norm);
+                if d < best {
+                    (best, bx, by) = (d, ix, iy);
+                }
+            }
+            // Full search around the chosen candidate. Periodic texture gives several local
+            // minima of almost the same depth; of those within `AMBIGUITY` of the deepest, take
+            // the one nearest the prediction from the coarser level, whose larger tiles saw
+            // past the period.
+            let (cx, cy) = (bx, by);
+            let side = (2 * radius + 1) as usize;
+            let mut grid_d = vec![0.0f32; side * side];
+            for (k, v) in grid_d.iter_mut().enumerate() {
+                let (dx, dy) = ((k % side) as i32 - radius, (k / side) as i32 - radius);
+                *v = if dx == 0 && dy == 0 {
+                    best
+                } else {
+                    dist(cx + dx, cy + dy, norm)
+                };
+            }
+            let deepest = grid_d.iter().copied().fold(f32::INFINITY, f32::min);
+            let mut choice = (f32::INFINITY, 0i32, 0i32);
+            for (k, &v) in grid_d.iter().enumerate() {
+                if v > deepest * (1.0 + AMBIGUITY) {
+                    continue;
+                }
+                let (u, w) = ((k % side) as i32, (k / side) as i32);
+                let is_local_min = (-1..=1).all(|oy: i32| {
+                    (-1..=1).all(|ox: i32| {
+                        let (uu, ww) = (u + ox, w + oy);
+                        uu < 0
+                            || ww < 0
+                            || uu >= side as i32
+                            || ww >= side as i32
+                            || grid_d[ww as usize * side + uu as usize] >= v
+                    })
+                });
+                if !is_local_min {
+                    continue;
+                }
+                let (dx, dy) = (u - radius, w - radius);
+                let r2 = (dx * dx + dy * dy) as f32;
+                if r2 < choice.0 {
+                    choice = (r2, dx, dy);
+                }
+            }
+            if choice.0.is_finite() {
+                (bx, by) = (cx + choice.1, cy + choice.2);
+            }
+            let mut out = (bx as f32, by as f32);
+            if subpixel {
+                let mut d3 = [[0.0f32; 3]; 3];
+                for (j, row) in d3.iter_mut().enumerate() {
+                    for (i, v) in row.iter_mut().enumerate() {
+                        *v = dist(bx + i as i32 - 1, by + j as i32 - 1, Norm::L2);
+                    }
+                }
+                if let Some((mu, mv)) = quadratic_min(&d3) {
+                    out = (bx as f32 + mu, by as f32 + mv);
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Replaces each tile's displacement by the median of its 3x3 neighbourhood when the data do
+/// not clearly prefer its own: where the tile's distance at the median displacement is within
+/// `tolerance` (relative) of its distance at its own. Flat tiles and tiles of periodic texture
+/// (where the search locks onto a wrong period) then follow their neighbours, while tiles
+/// whose own match is clearly better (real local motion) keep it.
+pub(crate) fn regularize(
+    r: &Plane<f32>,
+    a: &Plane<f32>,
+    grid: &TileGrid,
+    disp: &[(f32, f32)],
+    norm: Norm,
+    tolerance: f32,
+) -> Vec<(f32, f32)> {
+    (0..grid.len())
+        .into_par_iter()
+        .map(|t| {
+            let (j, i) = ((t % grid.nx) as isize, (t / grid.nx) as isize);
+            let mut xs = Vec::with_capacity(9);
+            let mut ys = Vec::with_capacity(9);
+            for di in -1..=1 {
+                for dj in -1..=1 {
+                    let (ii, jj) = (i + di, j + dj);
+                    if ii >= 0 && jj >= 0 && (ii as usize) < grid.ny && (jj as usize) < grid.nx {
+                        let d = disp[ii as usize * grid.nx + jj as usize];
+                        xs.push(d.0);
+                        ys.push(d.1);
+                    }
+                }
+            }
+            xs.sort_by(f32::total_cmp);
+            ys.sort_by(f32::total_cmp);
+            let med = (xs[xs.len() / 2], ys[ys.len() / 2]);
+            let own = disp[t];
+            if (med.0 - own.0).abs() <= 1.0 && (med.1 - own.1).abs() <= 1.0 {
+                return own;
+            }
+            let (x0, y0) = grid.origin(t);
+            let d = |v: (f32, f32)| {
+                tile_distance(
+                    r,
+                    a,
+                    x0,
+                    y0,
+                    grid.size,
+                    v.0.round() as i32,
+                    v.1.round() as i32,
+                    norm,
+                )
+            };
+            if d(med) <= d(own) * (1.0 + tolerance) {
+                med
+            } else {
+                own
+            }
+        })
+        .collect()
+}
+
+/// For each tile of `fine`, the displacements (in fine-level pixels) of the three nearest
+/// tiles of `coarse`, which is `factor` times smaller.
+pub(crate) fn upsample_candidates(
+    fine: &TileGrid,
+    coarse: &TileGrid,
+    coarse_disp: &[(f32, f32)],
+    factor: f32,
+) -> Vec<Vec<(f32, f32)>> {
+    let pick = |pos: f32, n: usize| -> (usize, usize) {
+        let i0 = pos.round().clamp(0.0, (n - 1) as f32) as usize;
+        let i1 = if pos >= i0 as f32 {
+            (i0 + 1).min(n - 1)
+        } else {
+            i0.saturating_sub(1)
+        };
+        (i0, i1)
+    };
+    (0..fine.len())
+        .map(|t| {
+            let (cx, cy) = fine.centre(t);
+            let half = coarse.size as f32 / 2.0;
+            let fx = (cx / factor - half) / coarse.step as f32;
+            let fy = (cy / factor - half) / coarse.step as f32;
+            let (j0, j1) = pick(fx, coarse.nx);
+            let (i0, i1) = pick(fy, coarse.ny);
+            let mut v: Vec<(f32, f32)> = [(i0, j0), (i0, j1), (i1, j0)]
+                .iter()
+                .map(|&(i, j)| {
+                    let (dx, dy) = coarse_disp[i * coarse.nx + j];
+                    (dx * factor, dy * factor)
+                })
+                .collect();
+            v.dedup();
+            v
+        })
+        .collect()
+}
+
+/// Catmull-Rom cubic weights for fractional position `t` in [0, 1).
+#[inline]
+fn cubic_weights(t: f32) -> [f32; 4] {
+    let t2 = t * t;
+    let t3 = t2 * t;
+    [
+        0.5 * (-t3 + 2.0 * t2 - t),
+        0.5 * (3.0 * t3 - 5.0 * t2 + 2.0),
+        0.5 * (-3.0 * t3 + 4.0 * t2 + t),
+        0.5 * (t3 - t2),
+    ]
+}
+
+/// The `size` x `size` tile of `a` at (`x0`, `y0`) + `d`, resampled with the separable
+/// Catmull-Rom cubic (one set of weights serves the whole tile, since a translation moves
+/// every pixel by the same fraction). `out` receives `size * size` samples; `tmp` must hold
+/// `(size + 3) * size`. Matches [`sample_bicubic`] at every pixel.
+pub(crate) fn warp_tile(
+    a: &Plane<f32>,
+    x0: usize,
+    y0: usize,
+    size: usize,
+    d: (f32, f32),
+    out: &mut [f32],
+    tmp: &mut [f32],
+) {
+    let (px, py) = (x0 as f32 + d.0, y0 as f32 + d.1);
+    let (fx, fy) = (px.floor(), py.floor());
+    let (wx, wy) = (cubic_weights(px - fx), cubic_weights(py - fy));
+    let (ix, iy) = (fx as i64 - 1, fy as i64 - 1);
+    let inside_x = ix >= 0 && ix as usize + size + 3 <= a.width;
+    let (mx, my) = (a.width as i64 - 1, a.height as i64 - 1);
+    // horizontal pass over the size + 3 source rows the vertical taps need
+    for (r, trow) in tmp.chunks_exact_mut(size).enumerate().take(size + 3) {
+        let src = a.row((iy + r as i64).clamp(0, my) as usize);
+        if inside_x {
+            let s = &src[ix as usize..ix as usize + size + 3];
+            for (i, t) in trow.iter_mut().enumerate() {
+                *t = wx[0] * s[i] + wx[1] * s[i + 1] + wx[2] * s[i + 2] + wx[3] * s[i + 3];
+            }
+        } else {
+            for (i, t) in trow.iter_mut().enumerate() {
+                let at = |k: i64| src[(ix + i as i64 + k).clamp(0, mx) as usize];
+                *t = wx[0] * at(0) + wx[1] * at(1) + wx[2] * at(2) + wx[3] * at(3);
+            }
+        }
+    }
+    for (k, orow) in out.chunks_exact_mut(size).enumerate().take(size) {
+        let (t0, rest) = tmp[k * size..].split_at(size);
+        let (t1, rest) = rest.split_at(size);
+        let (t2, rest) = rest.split_at(size);
+        let t3 = &rest[..size];
+        for i in 0..size {
+            orow[i] = wy[0] * t0[i] + wy[1] * t1[i] + wy[2] * t2[i] + wy[3] * t3[i];
+        }
+    }
+}
+
+/// Scalar reference for [`warp_tile`]: bicubic (Catmull-Rom) sample of `p` at continuous pixel-index position (`x`, `y`)
+/// (pixel `k` has its value at index position `k`), clamped at the borders.
+#[inline]
+#[cfg(test)]
+pub(crate) fn sample_bicubic(p: &Plane<f32>, x: f32, y: f32) -> f32 {
+    let (fx, fy) = (x.floor(), y.floor());
+    let (wx, wy) = (cubic_weights(x - fx), cubic_weights(y - fy));
+    let (ix, iy) = (fx as i64 - 1, fy as i64 - 1);
+    let (mx, my) = (p.width as i64 - 1, p.height as i64 - 1);
+    let mut acc = 0.0;
+    for (j, wyj) in wy.iter().enumerate() {
+        let row = p.row((iy + j as i64).clamp(0, my) as usize);
+        let mut s = 0.0;
+        for (i, wxi) in wx.iter().enumerate() {
+            s += wxi * row[(ix + i as i64).clamp(0, mx) as usize];
+        }
+        acc += wyj * s;
+    }
+    acc
+}
+
+/// The outcome of [`lucas_kanade`] for one tile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TileFit {
+    /// Displacement, level pixels.
+    pub d: (f32, f32),
+    /// RMS residual at `d`.
+    pub rms: f32,
+    /// Structure tensor of the reference tile: larger and smaller eigenvalue, and the unit
+    /// eigenvector of the larger (the direction in which the tile pins the motion down).
+    pub strong: f32,
+    pub weak: f32,
+    pub normal: (f32, f32),
+}
+
+impl TileFit {
+    /// Whether the tile determines its motion in both directions: its weaker gradient
+    /// direction carries at least `ratio` of the stronger's energy and clearly more than the
+    /// noise (judged from the residual).
+    pub fn is_well_posed(&self, ratio: f32, n: usize) -> bool {
+        self.weak >= ratio * self.strong && self.weak > n as f32 * self.rms * self.rms
+    }
+}
+
+/// Inverse-compositional Lucas-Kanade refinement of one tile's translation `d` (level
+/// pixels) on bicubic samples. With `along = Some(e)` the update is restricted to the unit
+/// direction `e` (for edge-like tiles, whose motion along the edge is unobservable). Keeps
+/// `d` when the system is degenerate, and never wanders more than a pixel from `d`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lucas_kanade(
+    r: &Plane<f32>,
+    a: &Plane<f32>,
+    x0: usize,
+    y0: usize,
+    size: usize,
+    d: (f32, f32),
+    iterations: usize,
+    along: Option<(f32, f32)>,
+) -> TileFit {
+    let n = size * size;
+    let mut gx = vec![0.0f32; n];
+    let mut gy = vec![0.0f32; n];
+    let (mut hxx, mut hxy, mut hyy) = (0.0f32, 0.0f32, 0.0f32);
+    let (mx, my) = (r.width - 1, r.height - 1);
+    for k in 0..size {
+        let y = y0 + k;
+        let (up, down) = (r.row(y.saturating_sub(1)), r.row((y + 1).min(my)));
+        let row = r.row(y);
+        for i in 0..size {
+            let x = x0 + i;
+            let gxv = 0.5 * (row[(x + 1).min(mx)] - row[x.saturating_sub(1)]);
+            let gyv = 0.5 * (down[x] - up[x]);
+            gx[k * size + i] = gxv;
+            gy[k * size + i] = gyv;
+            hxx += gxv * gxv;
+            hxy += gxv * gyv;
+            hyy += gyv * gyv;
+        }
+    }
+    // eigen-decomposition of the 2x2 structure tensor
+    let half_tr = 0.5 * (hxx + hyy);
+    let disc = (0.25 * (hxx - hyy) * (hxx - hyy) + hxy * hxy).sqrt();
+    let (strong, weak) = (half_tr + disc, (half_tr - disc).max(0.0));
+    let normal = if hxy.abs() > 1e-20 || (hxx - strong).abs() > 1e-20 {
+        let (vx, vy) = (hxy, strong - hxx);
+        let len = (vx * vx + vy * vy).sqrt();
+        if len > 0.0 {
+            (vx / len, vy / len)
+        } else {
+            (1.0, 0.0)
+        }
+    } else {
+        (1.0, 0.0)
+    };
+    let normal = if hxx >= hyy && hxy.abs() <= 1e-20 {
+        (1.0, 0.0)
+    } else {
+        normal
+    };
+
+    let mut warped = vec![0.0f32; n];
+    let mut tmp = vec![0.0f32; (size + 3) * size];
+    let mut residual = |d: (f32, f32)| -> (f32, f32, f32) {
+        warp_tile(a, x0, y0, size, d, &mut warped, &mut tmp);
+        // reference rows minus the warped tile, then three dot products in 8 lanes
+        for k in 0..size {
+            let row = &r.row(y0 + k)[x0..x0 + size];
+            for (w, p) in warped[k * size..(k + 1) * size].iter_mut().zip(row) {
+                *w -= p;
+            }
+        }
+        let (mut lx, mut ly, mut le) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+        let chunks = warped
+            .chunks_exact(8)
+            .zip(gx.chunks_exact(8))
+            .zip(gy.chunks_exact(8));
+        for ((e8, x8), y8) in chunks {
+            for l in 0..8 {
+                lx[l] += x8[l] * e8[l];
+                ly[l] += y8[l] * e8[l];
+                le[l] += e8[l] * e8[l];
+            }
+        }
+        let tail = n - n % 8;
+        let (mut bx, mut by, mut e2) = (0.0f32, 0.0f32, 0.0f32);
+        for i in tail..n {
+            let e = warped[i];
+            bx += gx[i] * e;
+            by += gy[i] * e;
+            e2 += e * e;
+        }
+        (
+            bx + lx.iter().sum::<f32>(),
+            by + ly.iter().sum::<f32>(),
+            e2 + le.iter().sum::<f32>(),
+        )
+    };
+    let det = hxx * hyy - hxy * hxy;
+    let mut cur = d;
+    let mut last = residual(cur);
+    for _ in 0..iterations {
+        let (bx, by, _) = last;
+        let (ux, uy) = match along {
+            Some((ex, ey)) => {
+                let h = ex * (hxx * ex + hxy * ey) + ey * (hxy * ex + hyy * ey);
+                if h <= 1e-12 {
+                    break;
+                }
+                let t = (ex * bx + ey * by) / h;
+                (t * ex, t * ey)
+            }
+            None => {
+                if !(det > 1e-6 * (hxx + hyy) * (hxx + hyy) && hxx + hyy > 1e-12) {
+                    break;
+                }
+                ((hyy * bx - hxy * by) / det, (hxx * by - hxy * bx) / det)
+            }
+        };
+        let next = (cur.0 - ux, cur.1 - uy);
+        if (next.0 - d.0).abs() > 1.0 || (next.1 - d.1).abs() > 1.0 {
+            break;
+        }
+        let res = residual(next);
+        if res.2 > last.2 {
+            break; // the step made things worse: stop at the better estimate
+        }
+        cur = next;
+        last = res;
+        if ux.abs() < 1e-3 && uy.abs() < 1e-3 {
+            break;
+        }
+    }
+    TileFit {
+        d: cur,
+        rms: (last.2 / n as f32).sqrt(),
+        strong,
+        weak,
+        normal,
+    }
+}
+
+/// A tile centre, its displacement and its weight, for [`fit_affine`].
+pub(crate) type TilePoint = ((f32, f32), (f32, f32), f32);
+
+/// A weighted least-squares affine motion model `d = A [x, y, 1]` over tile centres, fitted
+/// robustly: six rounds, each dropping the points farther from the current fit than twice
+/// the median distance, or `reject` once the fit is that good.
+/// `None` with fewer than six usable points or a singular system.
+pub(crate) fn fit_affine(pts: &[TilePoint], reject: f32) -> Option<[[f64; 3]; 2]> {
+    let mut keep: Vec<bool> = vec![true; pts.len()];
+    let mut model = None;
+    for _ in 0..6 {
+        let mut m = [[0.0f64; 3]; 3];
+        let mut bx = [0.0f64; 3];
+        let mut by = [0.0f64; 3];
+        let mut count = 0;
+        for (k, &((cx, cy), (dx, dy), w)) in pts.iter().enumerate() {
+            if !keep[k] {
+                continue;
+            }
+            count += 1;
+            let v = [f64::from(cx), f64::from(cy), 1.0];
+            let w = f64::from(w);
+            for i in 0..3 {
+                for j in 0..3 {
+                    m[i][j] += w * v[i] * v[j];
+                }
+                bx[i] += w * v[i] * f64::from(dx);
+                by[i] += w * v[i] * f64::from(dy);
+            }
+        }
+        if count < 6 {
+            return model;
+        }
+        let (ax, ay) = (solve3(m, bx)?, solve3(m, by)?);
+        let fit = [ax, ay];
+        let res: Vec<f32> = pts
+            .iter()
+            .map(|&((cx, cy), (dx, dy), _)| {
+                let p = eval_affine(&fit, cx, cy);
+                (p.0 - dx).hypot(p.1 - dy)
+            })
+            .collect();
+        // shrink the inlier band towards `reject` as the fit improves
+        let mut sorted = res.clone();
+        sorted.sort_by(f32::total_cmp);
+        let thr = reject.max(2.0 * sorted[sorted.len() / 2]);
+        for (k, e) in res.iter().enumerate() {
+            keep[k] = *e <= thr;
+        }
+        model = Some(fit);
+    }
+    model
+}
+
+/// The affine model at (`x`, `y`).
+pub(crate) fn eval_affine(m: &[[f64; 3]; 2], x: f32, y: f32) -> (f32, f32) {
+    let (x, y) = (f64::from(x), f64::from(y));
+    (
+        (m[0][0] * x + m[0][1] * y + m[0][2]) as f32,
+        (m[1][0] * x + m[1][1] * y + m[1][2]) as f32,
+    )
+}
+
+/// Solves a 3x3 linear system by Cramer's rule; `None` when it is singular.
+fn solve3(m: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
+    let det = |m: &[[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det(&m);
+    if d.abs() < 1e-12 * (m[0][0] * m[1][1] * m[2][2]).abs().max(1e-300) {
+        return None;
+    }
+    let mut out = [0.0; 3];
+    for (c, o) in out.iter_mut().enumerate() {
+        let mut mc = m;
+        for r in 0..3 {
+            mc[r][c] = b[r];
+        }
+        *o = det(&mc) / d;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quadratic_fit_finds_the_minimum_of_a_paraboloid() {
+        let (u0, v0) = (0.3f32, -0.2f32);
+        let mut d = [[0.0f32; 3]; 3];
+        for (j, row) in d.iter_mut().enumerate() {
+            for (i, v) in row.iter_mut().enumerate() {
+                let (u, w) = (i as f32 - 1.0 - u0, j as f32 - 1.0 - v0);
+                *v = 2.0 * u * u + 0.5 * u * w + 3.0 * w * w + 7.0;
+            }
+        }
+        let (mu, mv) = quadratic_min(&d).unwrap();
+        assert!(
+            (mu - u0).abs() < 1e-5 && (mv - v0).abs() < 1e-5,
+            "{mu} {mv}"
+        );
+        // a saddle has no minimum
+        let s = [[1.0, 0.0, 1.0], [2.0, 1.0, 2.0], [1.0, 0.0, 1.0]];
+        assert!(quadratic_min(&s).is_none());
+    }
+
+    #[test]
+    fn clamped_and_direct_distances_agree_inside() {
+        let w = 40;
+        let r =
+            Plane::from_vec(w, w, (0..w * w).map(|i| ((i * 37) % 101) as f32).collect()).unwrap();
+        let a =
+            Plane::from_vec(w, w, (0..w * w).map(|i| ((i * 53) % 97) as f32).collect()).unwrap();
+        // the same tile, evaluated through the direct path and a forced clamped path
+        let d1 = tile_distance(&r, &a, 8, 8, 16, 2, -3, Norm::L1);
+        let mut slow = 0.0f32;
+        for k in 0..16 {
+            for i in 0..16 {
+                slow += (a.get(8 + i + 2, 8 + k - 3) - r.get(8 + i, 8 + k)).abs();
+            }
+        }
+        assert_eq!(d1, slow);
+        // near the border the clamped path reads edge pixels
+        let d2 = tile_distance(&r, &a, 0, 0, 16, -2, 0, Norm::L2);
+        let mut slow2 = 0.0f32;
+        for k in 0..16 {
+            for i in 0..16 {
+                let x = (i as i64 - 2).max(0) as usize;
+                let e = a.get(x, k) - r.get(i, k);
+                slow2 += e * e;
+            }
+        }
+        assert_eq!(d2, slow2);
+    }
+
+    #[test]
+    fn affine_fit_recovers_a_rotation_despite_outliers() {
+        let truth = |x: f32, y: f32| (0.01 * x - 0.02 * y + 3.0, 0.02 * x + 0.01 * y - 1.0);
+        let mut pts = Vec::new();
+        for i in 0..10 {
+            for j in 0..10 {
+                let (x, y) = (j as f32 * 16.0, i as f32 * 16.0);
+                let d = if (i + j) % 7 == 0 {
+                    (20.0, -20.0)
+                } else {
+                    truth(x, y)
+                };
+                pts.push(((x, y), d, 1.0));
+            }
+        }
+        let m = fit_affine(&pts, 1.0).unwrap();
+        let (px, py) = eval_affine(&m, 50.0, 70.0);
+        let (tx, ty) = truth(50.0, 70.0);
+        assert!(
+            (px - tx).abs() < 1e-3 && (py - ty).abs() < 1e-3,
+            "{px} {py} vs {tx} {ty}"
+        );
+    }
+
+    #[test]
+    fn separable_tile_warp_matches_pointwise_bicubic() {
+        let (w, h) = (37, 29);
+        let p = Plane::from_vec(
+            w,
+            h,
+            (0..w * h)
+                .map(|i| ((i * 7919) % 113) as f32 / 113.0)
+                .collect(),
+        )
+        .unwrap();
+        for size in [1, 7, 8, 9, 15, 16, 17] {
+            for &(x0, y0, d) in &[
+                (3, 4, (0.3f32, -0.7f32)),
+                (0, 0, (-2.6, -1.2)),
+                (w - size, h - size, (1.9, 2.4)),
+                (5, 2, (0.0, 0.0)),
+            ] {
+                if x0 + size > w || y0 + size > h {
+                    continue;
+                }
+                let mut out = vec![0.0; size * size];
+                let mut tmp = vec![0.0; (size + 3) * size];
+                warp_tile(&p, x0, y0, size, d, &mut out, &mut tmp);
+                for k in 0..size {
+                    for i in 0..size {
+                        let want = sample_bicubic(&p, (x0 + i) as f32 + d.0, (y0 + k) as f32 + d.1);
+                        assert!(
+                            (out[k * size + i] - want).abs() < 1e-5,
+                            "size {size} at {x0},{y0} {d:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bicubic_is_exact_on_a_linear_ramp() {
+        let p = Plane::from_vec(
+            10,
+            10,
+            (0..100)
+                .map(|i| (i % 10) as f32 * 2.0 + (i / 10) as f32)
+                .collect(),
+        )
+        .unwrap();
+        let v = sample_bicubic(&p, 4.3, 5.6);
+        assert!((v - (4.3 * 2.0 + 5.6)).abs() < 1e-4, "{v}");
+    }
+}

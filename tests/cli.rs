@@ -1,0 +1,204 @@
+//! The `obscura` binary, driven as a user would.
+
+use assert_cmd::Command;
+
+fn obscura() -> Command {
+    Command::cargo_bin("obscura").unwrap()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn synth_then_info_json_describes_every_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("burst");
+    obscura()
+        .args([
+            "synth", "--frames", "3", "--width", "128", "--height", "96", "--seed", "7", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    for f in [
+        "frame_00.dng",
+        "frame_01.dng",
+        "frame_02.dng",
+        "truth.json",
+        "reference_mosaic.tiff",
+        "reference_rgb.tiff",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let o = obscura()
+        .args(["info", "--json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let frames = v.as_array().unwrap();
+    assert_eq!(frames.len(), 3);
+    assert_eq!(frames[0]["width"], 128);
+    assert_eq!(frames[0]["cfa"]["colors"][0], "R");
+    assert_eq!(frames[0]["white"], 4095.0);
+    assert_eq!(frames[1]["noise_profile"][0]["scale"], 2e-3);
+    assert_eq!(frames[2]["capture_time"], "2026:01:01 12:00:00.066");
+
+    let o = obscura()
+        .arg("info")
+        .arg(out.join("frame_00.dng"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("RGGB") && text.contains("128x96") && text.contains("NoiseProfile"),
+        "{text}"
+    );
+}
+
+#[test]
+fn synth_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["a", "b"] {
+        obscura()
+            .args([
+                "synth", "--frames", "2", "--width", "64", "--height", "64", "--moving", "3",
+                "--out",
+            ])
+            .arg(dir.path().join(sub))
+            .assert()
+            .success();
+    }
+    for f in ["frame_00.dng", "frame_01.dng", "truth.json"] {
+        let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
+        assert_eq!(a, b, "{f} differs between two runs with the same seed");
+    }
+}
+
+/// The noise of a flat scene, measured on the decoded DNG, matches the requested profile
+/// variance = S * x + O within 5% in every CFA channel.
+#[test]
+fn synth_noise_matches_the_requested_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let grey = dir.path().join("grey.png");
+    image::RgbImage::from_pixel(64, 64, image::Rgb([150, 150, 150]))
+        .save(&grey)
+        .unwrap();
+    let (s, o) = (4e-3, 2e-4);
+    obscura()
+        .args([
+            "synth", "--frames", "1", "--width", "320", "--height", "320", "--motion", "0",
+            "--rotate", "0",
+        ])
+        .args([
+            "--shot",
+            &s.to_string(),
+            "--read",
+            &o.to_string(),
+            "--scene",
+        ])
+        .arg(&grey)
+        .arg("--out")
+        .arg(dir.path().join("flat"))
+        .assert()
+        .success();
+    let f = obscura::RawFrame::open(dir.path().join("flat/frame_00.dng")).unwrap();
+    assert_eq!(f.meta.noise_profile[0].scale, s);
+    assert_eq!(f.meta.noise_profile[0].offset, o);
+    let mut sums = [[0.0f64; 3]; 4];
+    for y in 0..f.mosaic.height {
+        for x in 0..f.mosaic.width {
+            let v = f64::from(f.mosaic.get(x, y));
+            let k = (y % 2) * 2 + x % 2;
+            sums[k][0] += 1.0;
+            sums[k][1] += v;
+            sums[k][2] += v * v;
+        }
+    }
+    for (k, [n, s1, s2]) in sums.into_iter().enumerate() {
+        let mean = s1 / n;
+        let var = s2 / n - mean * mean;
+        let want = s * mean + o;
+        let err = (var / want - 1.0).abs();
+        eprintln!(
+            "CFA position {k}: mean {mean:.4}, variance {var:.4e}, profile {want:.4e}, error {:.2}%",
+            err * 100.0
+        );
+        assert!(mean > 0.05, "flat scene too dark to test: {mean}");
+        assert!(
+            err < 0.05,
+            "position {k}: variance {var:e} vs profile {want:e}"
+        );
+    }
+}
+
+#[test]
+fn bad_files_name_the_file_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.dng");
+    std::fs::write(&bad, b"II*\0garbage garbage garbage").unwrap();
+    let o = obscura().arg("info").arg(&bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&*bad.to_string_lossy()) && !e.contains("panicked"),
+        "{e}"
+    );
+
+    let o = obscura()
+        .args(["info", "/nonexistent/x.dng"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/x.dng"));
+
+    let empty = dir.path().join("empty_dir");
+    std::fs::create_dir(&empty).unwrap();
+    let o = obscura().arg("info").arg(&empty).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no raw files"), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_and_absurd_parameters_exit_2() {
+    let o = obscura().arg("frobnicate").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let o = obscura()
+        .args(["synth", "--frames", "0", "--out"])
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("frames"), "{}", stderr(&o));
+    let o = obscura()
+        .args(["synth", "--width", "7", "--out"])
+        .arg(dir.path().join("y"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = obscura()
+        .args(["synth", "--cfa", "XTRANS", "--out"])
+        .arg(dir.path().join("z"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("RGGB"), "{}", stderr(&o));
+    assert!(
+        !dir.path().join("x").exists() && !dir.path().join("z").exists(),
+        "nothing is written on bad parameters"
+    );
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let o = obscura().arg("--help").output().unwrap();
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        t.contains("info") && t.contains("synth") && t.contains("Exit codes"),
+        "{t}"
+    );
+}

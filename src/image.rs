@@ -101,6 +101,49 @@ impl<T: Copy + Default> Plane<T> {
     }
 }
 
+/// Catmull-Rom cubic weights for the four samples around fractional position `t` in [0, 1).
+#[inline]
+pub(crate) fn cubic_weights(t: f32) -> [f32; 4] {
+    let t2 = t * t;
+    let t3 = t2 * t;
+    [
+        0.5 * (-t3 + 2.0 * t2 - t),
+        0.5 * (3.0 * t3 - 5.0 * t2 + 2.0),
+        0.5 * (-3.0 * t3 + 4.0 * t2 + t),
+        0.5 * (t3 - t2),
+    ]
+}
+
+impl Plane<f32> {
+    /// Bicubic (Catmull-Rom) sample at index position (`x`, `y`): pixel `k` holds its value
+    /// at position `k` (so continuous coordinate `u` is index position `u - 0.5`). Clamped at
+    /// the borders; exact on linear ramps.
+    #[inline]
+    pub fn sample_cubic(&self, x: f32, y: f32) -> f32 {
+        let (fx, fy) = (x.floor(), y.floor());
+        let (wx, wy) = (cubic_weights(x - fx), cubic_weights(y - fy));
+        let (ix, iy) = (fx as i64 - 1, fy as i64 - 1);
+        let (mx, my) = (self.width as i64 - 1, self.height as i64 - 1);
+        let mut acc = 0.0;
+        if ix >= 0 && iy >= 0 && ix + 3 <= mx && iy + 3 <= my {
+            for (j, wyj) in wy.iter().enumerate() {
+                let row = &self.row(iy as usize + j)[ix as usize..ix as usize + 4];
+                acc += wyj * (wx[0] * row[0] + wx[1] * row[1] + wx[2] * row[2] + wx[3] * row[3]);
+            }
+            return acc;
+        }
+        for (j, wyj) in wy.iter().enumerate() {
+            let row = self.row((iy + j as i64).clamp(0, my) as usize);
+            let mut s = 0.0;
+            for (i, wxi) in wx.iter().enumerate() {
+                s += wxi * row[(ix + i as i64).clamp(0, mx) as usize];
+            }
+            acc += wyj * s;
+        }
+        acc
+    }
+}
+
 /// A colour channel of a Bayer sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Channel {

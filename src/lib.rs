@@ -25,8 +25,10 @@ pub mod align;
 pub mod burst;
 pub mod cli;
 pub mod error;
+pub mod finish;
 pub mod image;
 pub(crate) mod io;
+pub mod merge;
 pub mod raw;
 pub mod synth;
 

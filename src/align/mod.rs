@@ -223,6 +223,9 @@ const REGULARIZE_TOLERANCE: f32 = 0.1;
 /// determining its motion in both directions.
 const WELL_POSED_RATIO: f32 = 0.1;
 
+/// Level (normalised) at which photosites saturate in the alignment image.
+const CEILING: f32 = 1.0;
+
 /// The reference side of alignment, built once per burst: its pyramid and the schedule.
 pub struct AlignPlan {
     params: AlignParams,
@@ -249,7 +252,7 @@ impl AlignPlan {
             ));
         }
         let gain = reference.exposure_product();
-        let grey = bayer_to_grey(&reference.mosaic, area, 1.0);
+        let grey = bayer_to_grey(&reference.mosaic, area, 1.0, CEILING);
         let factors: Vec<usize> = schedule(params, grey.width, grey.height)
             .iter()
             .map(|l| l.factor)
@@ -275,17 +278,29 @@ impl AlignPlan {
                 ),
             ));
         }
-        // bring the frame to the reference's exposure
+        // bring the frame to the reference's exposure, and let both clip at the level the
+        // darker of the two saturates at (a longer frame clips at `gain` in reference units)
         let gain = (self.gain / frame.exposure_product()) as f32;
-        let grey = bayer_to_grey(&frame.mosaic, self.area, gain);
+        let ceiling = CEILING.min(gain * CEILING);
+        let grey = bayer_to_grey(&frame.mosaic, self.area, gain, ceiling);
         let levels = schedule(&self.params, grey.width, grey.height);
         let factors: Vec<usize> = levels.iter().map(|l| l.factor).collect();
         let alt = Pyramid::new(grey, &factors);
+        let clipped_reference;
+        let reference = if ceiling < CEILING {
+            // (clamping the quad averages rather than each photosite: close enough to align)
+            let mut grey = self.reference.levels[0].clone();
+            grey.data.iter_mut().for_each(|v| *v = v.min(ceiling));
+            clipped_reference = Pyramid::new(grey, &factors);
+            &clipped_reference
+        } else {
+            &self.reference
+        };
 
         let mut disp: Vec<(f32, f32)> = Vec::new();
         let mut prev_grid: Option<TileGrid> = None;
         for l in (0..levels.len()).rev() {
-            let (r, a) = (&self.reference.levels[l], &alt.levels[l]);
+            let (r, a) = (&reference.levels[l], &alt.levels[l]);
             let grid = TileGrid::new(r.width, r.height, levels[l].tile);
             let candidates = match prev_grid {
                 None => vec![vec![(0.0, 0.0)]; grid.len()],
@@ -307,7 +322,7 @@ impl AlignPlan {
             prev_grid = Some(grid);
         }
         let grid = prev_grid.unwrap_or_else(|| TileGrid::new(1, 1, 1));
-        let (r, a) = (&self.reference.levels[0], &alt.levels[0]);
+        let (r, a) = (&reference.levels[0], &alt.levels[0]);
         let refine = self.params.refinement;
         let iters = if refine == Refinement::LucasKanade {
             self.params.lk_iterations
@@ -416,7 +431,12 @@ impl AlignPlan {
 /// Gradient energy of a frame's alignment image decimated by 2, per pixel, relative to its
 /// mean brightness squared (so exposure does not favour a frame).
 fn sharpness(frame: &RawFrame) -> f64 {
-    let g = downsample2(&bayer_to_grey(&frame.mosaic, frame.active_area, 1.0));
+    let g = downsample2(&bayer_to_grey(
+        &frame.mosaic,
+        frame.active_area,
+        1.0,
+        CEILING,
+    ));
     let (mut e, mut m) = (0.0f64, 0.0f64);
     for y in 0..g.height.saturating_sub(1) {
         let (r0, r1) = (g.row(y), g.row(y + 1));

@@ -10,12 +10,18 @@ use rayon::prelude::*;
 
 use crate::image::{Plane, Rect};
 
-/// Averages each 2x2 quad of `mosaic` inside `area` into one pixel, scaled by `gain`.
+/// Averages each 2x2 quad of `mosaic` inside `area` into one pixel, each photosite scaled by
+/// `gain` and saturated at `ceiling` (so that frames of different exposure clip alike).
 /// An odd last row or column of `area` is dropped.
-pub(crate) fn bayer_to_grey(mosaic: &Plane<f32>, area: Rect, gain: f32) -> Plane<f32> {
+pub(crate) fn bayer_to_grey(
+    mosaic: &Plane<f32>,
+    area: Rect,
+    gain: f32,
+    ceiling: f32,
+) -> Plane<f32> {
     let (w, h) = (area.width / 2, area.height / 2);
     let mut out = Plane::new(w, h);
-    let scale = 0.25 * gain;
+    let q = |v: f32| (v * gain).min(ceiling);
     out.data
         .par_chunks_mut(w.max(1))
         .enumerate()
@@ -27,7 +33,7 @@ pub(crate) fn bayer_to_grey(mosaic: &Plane<f32>, area: Rect, gain: f32) -> Plane
                 .zip(r0.chunks_exact(2))
                 .zip(r1.chunks_exact(2))
             {
-                *o = (a[0] + a[1] + b[0] + b[1]) * scale;
+                *o = 0.25 * (q(a[0]) + q(a[1]) + q(b[0]) + q(b[1]));
             }
         });
     out
@@ -154,10 +160,12 @@ mod tests {
     #[test]
     fn grey_is_the_quad_mean() {
         let m = Plane::from_vec(4, 2, vec![1.0, 2.0, 5.0, 6.0, 3.0, 4.0, 7.0, 8.0]).unwrap();
-        let g = bayer_to_grey(&m, Rect::new(0, 0, 4, 2), 1.0);
+        let g = bayer_to_grey(&m, Rect::new(0, 0, 4, 2), 1.0, f32::INFINITY);
         assert_eq!(g.data, vec![2.5, 6.5]);
-        let g = bayer_to_grey(&m, Rect::new(1, 0, 3, 2), 2.0);
+        let g = bayer_to_grey(&m, Rect::new(1, 0, 3, 2), 2.0, f32::INFINITY);
         assert_eq!(g.data, vec![2.0 * (2.0 + 5.0 + 4.0 + 7.0) / 4.0]);
+        let g = bayer_to_grey(&m, Rect::new(0, 0, 4, 2), 1.0, 5.0);
+        assert_eq!(g.data, vec![2.5, 5.0]);
     }
 
     #[test]

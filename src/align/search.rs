@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use crate::image::Plane;
+use crate::image::{Plane, cubic_weights};
 
 /// Distance between a reference tile and a displaced alternate tile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,23 +343,10 @@ pub(crate) fn upsample_candidates(
         .collect()
 }
 
-/// Catmull-Rom cubic weights for fractional position `t` in [0, 1).
-#[inline]
-fn cubic_weights(t: f32) -> [f32; 4] {
-    let t2 = t * t;
-    let t3 = t2 * t;
-    [
-        0.5 * (-t3 + 2.0 * t2 - t),
-        0.5 * (3.0 * t3 - 5.0 * t2 + 2.0),
-        0.5 * (-3.0 * t3 + 4.0 * t2 + t),
-        0.5 * (t3 - t2),
-    ]
-}
-
 /// The `size` x `size` tile of `a` at (`x0`, `y0`) + `d`, resampled with the separable
 /// Catmull-Rom cubic (one set of weights serves the whole tile, since a translation moves
 /// every pixel by the same fraction). `out` receives `size * size` samples; `tmp` must hold
-/// `(size + 3) * size`. Matches [`sample_bicubic`] at every pixel.
+/// `(size + 3) * size`. Matches [`Plane::sample_cubic`] at every pixel.
 pub(crate) fn warp_tile(
     a: &Plane<f32>,
     x0: usize,
@@ -399,27 +386,6 @@ pub(crate) fn warp_tile(
             orow[i] = wy[0] * t0[i] + wy[1] * t1[i] + wy[2] * t2[i] + wy[3] * t3[i];
         }
     }
-}
-
-/// Scalar reference for [`warp_tile`]: bicubic (Catmull-Rom) sample of `p` at continuous pixel-index position (`x`, `y`)
-/// (pixel `k` has its value at index position `k`), clamped at the borders.
-#[inline]
-#[cfg(test)]
-pub(crate) fn sample_bicubic(p: &Plane<f32>, x: f32, y: f32) -> f32 {
-    let (fx, fy) = (x.floor(), y.floor());
-    let (wx, wy) = (cubic_weights(x - fx), cubic_weights(y - fy));
-    let (ix, iy) = (fx as i64 - 1, fy as i64 - 1);
-    let (mx, my) = (p.width as i64 - 1, p.height as i64 - 1);
-    let mut acc = 0.0;
-    for (j, wyj) in wy.iter().enumerate() {
-        let row = p.row((iy + j as i64).clamp(0, my) as usize);
-        let mut s = 0.0;
-        for (i, wxi) in wx.iter().enumerate() {
-            s += wxi * row[(ix + i as i64).clamp(0, mx) as usize];
-        }
-        acc += wyj * s;
-    }
-    acc
 }
 
 /// The outcome of [`lucas_kanade`] for one tile.
@@ -770,7 +736,7 @@ mod tests {
                 warp_tile(&p, x0, y0, size, d, &mut out, &mut tmp);
                 for k in 0..size {
                     for i in 0..size {
-                        let want = sample_bicubic(&p, (x0 + i) as f32 + d.0, (y0 + k) as f32 + d.1);
+                        let want = p.sample_cubic((x0 + i) as f32 + d.0, (y0 + k) as f32 + d.1);
                         assert!(
                             (out[k * size + i] - want).abs() < 1e-5,
                             "size {size} at {x0},{y0} {d:?}"
@@ -791,7 +757,7 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        let v = sample_bicubic(&p, 4.3, 5.6);
+        let v = p.sample_cubic(4.3, 5.6);
         assert!((v - (4.3 * 2.0 + 5.6)).abs() < 1e-4, "{v}");
     }
 }

@@ -5,12 +5,15 @@
 //! them with their [`Truth`] (motion, exposure, moving object) and the clean reference frame.
 //! [`SynthBurst::write`] saves the burst as DNGs plus `truth.json` and two float TIFFs.
 //!
-//! ```no_run
+//! ```
 //! use obscura::synth::{SynthParams, synthesize};
-//! let burst = synthesize(&SynthParams { frames: 4, shot: 1e-3, ..SynthParams::default() })?;
-//! let [dx, dy] = burst.truth.displacement(1, 100.5, 50.5);
-//! println!("pixel (100, 50) of frame 0 is at ({}, {}) in frame 1", 100.5 + dx, 50.5 + dy);
-//! burst.write(std::path::Path::new("synthetic-burst"))?;
+//! let params = SynthParams { frames: 3, width: 64, height: 48, ..SynthParams::default() };
+//! let burst = synthesize(&params)?;
+//! // Where the reference frame's pixel (10, 20) (centre (10.5, 20.5)) is in frame 2:
+//! let [dx, dy] = burst.truth.displacement(2, 10.5, 20.5);
+//! assert!(dx.abs() <= 8.5 && dy.abs() <= 8.5);
+//! assert_eq!(burst.frames[2].mosaic.width, 64);
+//! // burst.write(Path::new("out"))? saves DNGs, truth.json and the clean reference.
 //! # Ok::<(), obscura::Error>(())
 //! ```
 //!
@@ -22,7 +25,7 @@
 //!    `t_k` uniform in `[-motion, motion]^2` and a rotation `theta_k` uniform in
 //!    `[-rotate, rotate]` degrees about the frame centre `c = (width / 2, height / 2)`. The
 //!    reference point `p` appears in frame `k` at `q = R(theta_k) (p - c) + c + t_k`, so frame
-//!    `k`'s pixel at `q` shows scene point `R(-theta_k) (q - c - t_k) + c` ([`truth`] has the
+//!    `k`'s pixel at `q` shows scene point `R(-theta_k) (q - c - t_k) + c` ([`Truth`] has the
 //!    details and [`Truth::displacement`] the formula).
 //! 3. **Moving object** (when `moving > 0`): a textured disc of radius `min(w, h) / 8` in
 //!    orange and teal checks that hides the scene; its centre in scene coordinates moves by
@@ -50,8 +53,9 @@
 //!
 //! # Implementation notes
 //! Frames and rows are rendered in parallel with rayon (see [`synthesize`] for timings). The
-//! scene is evaluated analytically at every sub-sample (no pre-rendered raster), so content
-//! brought in by motion is as sharp as content in the frame.
+//! scene is evaluated at every sub-sample of every frame (only its fine texture comes from a
+//! baked tile, see [`Scene`]), so content that motion brings in is as sharp as content in
+//! the frame, and frame `k` is exactly the reference scene under the recorded motion.
 
 mod render;
 pub mod rng;
@@ -90,16 +94,17 @@ const OBJECT_STREAM: u64 = (1 << 32) + 1;
 /// Random stream of the procedural scene's layout.
 pub(crate) const SCENE_STREAM: u64 = (1 << 32) + 2;
 
-/// `x.floor()` as an integer, without the libm call that `f64::floor` becomes on baseline
-/// x86-64; saturates for |x| beyond 2^63.
-#[inline]
+/// `x.floor()` as an integer, exact for |x| < 2^51 (any other input gives some integer,
+/// never a panic). Baseline x86-64 has no floor instruction, so `f64::floor` is a libm call
+/// and `as i64` a saturating conversion with several fix-ups; here, adding 1.5 * 2^52 rounds
+/// `x` to the nearest integer, which then sits in the low mantissa bits, and one is taken off
+/// where that rounded up. The scene needs two of these per sub-sample.
+#[inline(always)]
 pub(crate) fn floor_i64(x: f64) -> i64 {
-    let i = x as i64;
-    if (i as f64) > x {
-        i.saturating_sub(1)
-    } else {
-        i
-    }
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    let t = x + MAGIC;
+    let nearest = (t.to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64);
+    nearest.wrapping_sub(i64::from(t - MAGIC > x))
 }
 
 /// Most photosites a burst may have in total (`frames * width * height`), 8 GiB of `f32`.
@@ -587,25 +592,48 @@ impl SynthBurst {
     }
 }
 
-/// Writes one plane as 32-bit float grey or three as 32-bit float RGB, uncompressed.
+/// Writes one plane as 32-bit float grey or three as 32-bit float RGB, uncompressed; as
+/// BigTIFF when the pixels alone would come near classic TIFF's 4 GiB offset limit.
 fn write_float_tiff(path: &Path, planes: &[Plane<f32>]) -> Result<()> {
-    use tiff::encoder::{TiffEncoder, colortype};
+    use tiff::encoder::{TiffEncoder, TiffKind, colortype};
+
+    fn encode<W: std::io::Write + std::io::Seek, K: TiffKind>(
+        mut enc: TiffEncoder<W, K>,
+        (w, h): (u32, u32),
+        data: &[f32],
+        rgb: bool,
+    ) -> tiff::TiffResult<()> {
+        if rgb {
+            enc.write_image::<colortype::RGB32Float>(w, h, data)
+        } else {
+            enc.write_image::<colortype::Gray32Float>(w, h, data)
+        }
+    }
+
     let (w, h) = (planes[0].width, planes[0].height);
-    let data: Vec<f32> = if planes.len() == 1 {
-        planes[0].data.clone()
+    let interleaved: Vec<f32>;
+    let data: &[f32] = if let [plane] = planes {
+        &plane.data
     } else {
-        (0..w * h)
+        interleaved = (0..w * h)
             .flat_map(|i| planes.iter().map(move |p| p.data[i]))
-            .collect()
+            .collect();
+        &interleaved
     };
+    let size = (w as u32, h as u32);
+    let rgb = planes.len() == 3;
+    let big = data.len() as u64 * 4 > 3 << 30;
     let tiff_err = |e: tiff::TiffError| Error::io(path, std::io::Error::other(e));
     crate::io::write_atomic(path, |out| {
-        let mut enc = TiffEncoder::new(out).map_err(tiff_err)?;
-        let (w, h) = (w as u32, h as u32);
-        if planes.len() == 1 {
-            enc.write_image::<colortype::Gray32Float>(w, h, &data)
+        if big {
+            encode(
+                TiffEncoder::new_big(out).map_err(tiff_err)?,
+                size,
+                data,
+                rgb,
+            )
         } else {
-            enc.write_image::<colortype::RGB32Float>(w, h, &data)
+            encode(TiffEncoder::new(out).map_err(tiff_err)?, size, data, rgb)
         }
         .map_err(tiff_err)
     })

@@ -7,7 +7,7 @@
 
 use super::floor_i64;
 use super::rng::Rng;
-use super::scene::{Scene, object_sample};
+use super::scene::{SampleGrid, Scene, object_sample};
 use super::{SENSITIVITY, SynthParams};
 use crate::image::Cfa;
 
@@ -39,31 +39,37 @@ impl FramePlan<'_> {
     pub fn clean_pixel(&self, i: usize, j: usize) -> [f64; 3] {
         let k = self.supersample;
         let step = 1.0 / k as f64;
-        // Scene position of the first sub-sample; moving along frame x adds (cos, -sin) per
-        // pixel, along frame y (sin, cos).
+        // Scene position of the first sub-sample; one sub-sample step along frame x moves by
+        // step * (cos, -sin) in the scene, along frame y by step * (sin, cos).
         let qx = i as f64 + 0.5 * step - self.centre[0] - self.translation[0];
         let qy = j as f64 + 0.5 * step - self.centre[1] - self.translation[1];
-        let sx0 = self.cos * qx + self.sin * qy + self.centre[0];
-        let sy0 = -self.sin * qx + self.cos * qy + self.centre[1];
-        let (dxx, dxy) = (self.cos * step, -self.sin * step);
-        let (dyx, dyy) = (self.sin * step, self.cos * step);
-        let mut acc = [0.0f64; 3];
-        for b in 0..k {
-            let (rx, ry) = (sx0 + b as f64 * dyx, sy0 + b as f64 * dyy);
-            for a in 0..k {
-                let sx = rx + a as f64 * dxx;
-                let sy = ry + a as f64 * dxy;
-                let rgb = match self.object {
-                    Some((c, r)) if (sx - c[0]).powi(2) + (sy - c[1]).powi(2) < r * r => {
+        let grid = SampleGrid {
+            origin: [
+                self.cos * qx + self.sin * qy + self.centre[0],
+                -self.sin * qx + self.cos * qy + self.centre[1],
+            ],
+            dx: [self.cos * step, -self.sin * step],
+            dy: [self.sin * step, self.cos * step],
+            k,
+        };
+        let acc = match self.object {
+            // Every sub-sample lies within (k - 1) / k * sqrt(2) < 1.42 px of the first, so
+            // a first sub-sample beyond r + 1.5 px of the object's centre means none can
+            // fall on the object.
+            Some((c, r))
+                if (grid.origin[0] - c[0]).powi(2) + (grid.origin[1] - c[1]).powi(2)
+                    < (r + 1.5).powi(2) =>
+            {
+                grid.sum(|sx, sy| {
+                    if (sx - c[0]).powi(2) + (sy - c[1]).powi(2) < r * r {
                         object_sample(sx - c[0], sy - c[1], r)
+                    } else {
+                        self.scene.radiance(sx, sy)
                     }
-                    _ => self.scene.radiance(sx, sy),
-                };
-                for (acc, v) in acc.iter_mut().zip(rgb) {
-                    *acc += v;
-                }
+                })
             }
-        }
+            _ => self.scene.grid_sum(&grid),
+        };
         let norm = self.gain / (k * k) as f64;
         std::array::from_fn(|c| acc[c] * norm * SENSITIVITY[c])
     }

@@ -44,11 +44,9 @@
 //! [`Scene::load`] reads PNG, JPEG or TIFF, decoding the sRGB transfer curve of 8- and 16-bit
 //! files and taking 32-bit float files as linear.
 
-use std::f64::consts::{PI, TAU};
+use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-use rayon::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
@@ -148,9 +146,18 @@ impl Scene {
                 ));
             }
         }
+        let [r, g, b] = planes.map(|p| p.data);
+        let pixels = r
+            .into_iter()
+            .zip(g)
+            .zip(b)
+            .map(|((r, g), b)| [r, g, b, 0.0])
+            .collect();
         Ok(Scene {
             kind: Kind::Image(ImageScene {
-                planes,
+                width: w,
+                height: h,
+                pixels,
                 scale: 1.0,
                 offset: [0.0, 0.0],
             }),
@@ -211,7 +218,7 @@ impl Scene {
     /// scenes are returned unchanged.
     pub fn fit(mut self, width: usize, height: usize) -> Scene {
         if let Kind::Image(img) = &mut self.kind {
-            let (iw, ih) = (img.planes[0].width as f64, img.planes[0].height as f64);
+            let (iw, ih) = (img.width as f64, img.height as f64);
             let (w, h) = (width as f64, height as f64);
             let scale = (w / iw).max(h / ih);
             img.scale = 1.0 / scale;
@@ -226,6 +233,17 @@ impl Scene {
         self.radiance(x, y).map(|v| v as f32)
     }
 
+    /// The sum of [`Scene::radiance`] over a pixel's sub-sample grid (see [`SampleGrid`]),
+    /// in the grid's order; faster than summing samples one by one, and bit-identical to it.
+    #[inline]
+    pub(crate) fn grid_sum(&self, g: &SampleGrid) -> [f64; 3] {
+        match &self.kind {
+            Kind::Flat(rgb) => g.sum(|_, _| *rgb),
+            Kind::Procedural(p) => p.grid_sum(g),
+            Kind::Image(img) => g.sum(|x, y| img.sample(x, y)),
+        }
+    }
+
     /// [`Scene::sample`] in `f64`, as the renderer accumulates it.
     #[inline]
     pub(crate) fn radiance(&self, x: f64, y: f64) -> [f64; 3] {
@@ -234,6 +252,36 @@ impl Scene {
             Kind::Procedural(p) => p.sample(x, y),
             Kind::Image(img) => img.sample(x, y),
         }
+    }
+}
+
+/// A pixel's k x k sub-sample positions in scene coordinates:
+/// `origin + a * dx + b * dy` for `a, b` in `0..k`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SampleGrid {
+    pub origin: [f64; 2],
+    pub dx: [f64; 2],
+    pub dy: [f64; 2],
+    pub k: usize,
+}
+
+impl SampleGrid {
+    /// Sums `f` over the grid, rows (`b`) outer, columns (`a`) inner; every caller that must
+    /// agree bit for bit goes through this one loop.
+    #[inline(always)]
+    pub fn sum(&self, mut f: impl FnMut(f64, f64) -> [f64; 3]) -> [f64; 3] {
+        let mut acc = [0.0f64; 3];
+        for b in 0..self.k {
+            let rx = self.origin[0] + b as f64 * self.dy[0];
+            let ry = self.origin[1] + b as f64 * self.dy[1];
+            for a in 0..self.k {
+                let v = f(rx + a as f64 * self.dx[0], ry + a as f64 * self.dx[1]);
+                for (acc, v) in acc.iter_mut().zip(v) {
+                    *acc += v;
+                }
+            }
+        }
+        acc
     }
 }
 
@@ -247,17 +295,20 @@ pub(crate) fn srgb_to_linear(v: f64) -> f64 {
 }
 
 /// An image sampled bicubically; `scale` and `offset` map scene to image coordinates:
-/// `image = scene * scale + offset`.
+/// `image = scene * scale + offset`. Pixels are stored interleaved with a pad lane, so one
+/// load fetches a tap's three channels and the filter runs on four lanes at once.
 #[derive(Debug, Clone)]
 struct ImageScene {
-    planes: [Plane<f32>; 3],
+    width: usize,
+    height: usize,
+    pixels: Vec<[f32; 4]>,
     scale: f64,
     offset: [f64; 2],
 }
 
 /// Catmull-Rom weights for the four taps around a sample at fraction `t` past the second tap.
 #[inline]
-fn catmull_rom(t: f64) -> [f64; 4] {
+fn catmull_rom(t: f32) -> [f32; 4] {
     let t2 = t * t;
     let t3 = t2 * t;
     [
@@ -269,31 +320,34 @@ fn catmull_rom(t: f64) -> [f64; 4] {
 }
 
 impl ImageScene {
+    #[inline]
     fn sample(&self, x: f64, y: f64) -> [f64; 3] {
-        let (w, h) = (self.planes[0].width, self.planes[0].height);
+        let (w, h) = (self.width, self.height);
         // Continuous index: image pixel i is centred at image coordinate i + 0.5.
         let u = x * self.scale + self.offset[0] - 0.5;
         let v = y * self.scale + self.offset[1] - 0.5;
-        let (uf, vf) = (u.floor(), v.floor());
-        let wx = catmull_rom(u - uf);
-        let wy = catmull_rom(v - vf);
-        let clamp = |i: f64, n: usize| i.clamp(0.0, (n - 1) as f64) as usize;
-        let xs: [usize; 4] = std::array::from_fn(|k| clamp(uf + k as f64 - 1.0, w));
-        let ys: [usize; 4] = std::array::from_fn(|k| clamp(vf + k as f64 - 1.0, h));
-        let mut out = [0.0f64; 3];
-        for (o, plane) in out.iter_mut().zip(&self.planes) {
-            let mut acc = 0.0;
-            for (&yy, &wyy) in ys.iter().zip(&wy) {
-                let row = plane.row(yy);
-                let mut r = 0.0;
-                for (&xx, &wxx) in xs.iter().zip(&wx) {
-                    r += f64::from(row[xx]) * wxx;
+        let (iu, iv) = (floor_i64(u), floor_i64(v));
+        let wx = catmull_rom((u - iu as f64) as f32);
+        let wy = catmull_rom((v - iv as f64) as f32);
+        // Taps at iu - 1 ..= iu + 2, clamped to the image (border pixels repeat outward).
+        let clamp = |i: i64, n: usize| i.clamp(0, n as i64 - 1) as usize;
+        let xs: [usize; 4] = std::array::from_fn(|k| clamp(iu.saturating_add(k as i64 - 1), w));
+        let ys: [usize; 4] = std::array::from_fn(|k| clamp(iv.saturating_add(k as i64 - 1), h));
+        let mut acc = [0.0f32; 4];
+        for (&yy, &wyy) in ys.iter().zip(&wy) {
+            let row = &self.pixels[yy * w..(yy + 1) * w];
+            let mut r = [0.0f32; 4];
+            for (&xx, &wxx) in xs.iter().zip(&wx) {
+                let p = row[xx];
+                for c in 0..4 {
+                    r[c] += p[c] * wxx;
                 }
-                acc += r * wyy;
             }
-            *o = acc.max(0.0);
+            for c in 0..4 {
+                acc[c] += r[c] * wyy;
+            }
         }
-        out
+        [0, 1, 2].map(|c| f64::from(acc[c]).max(0.0))
     }
 }
 
@@ -301,8 +355,8 @@ impl ImageScene {
 const TILE: usize = 1024;
 /// Size of a texel in scene pixels: the tile repeats every 768 px along its own axes.
 const TEXEL_PX: f64 = 0.75;
-/// Lattice spacing of the octaves in texels, finest first (3 to 48 px); each divides `TILE`,
-/// so every octave, and the tile, wraps seamlessly.
+/// Lattice spacing of the octaves in texels, finest first (3 to 48 px); powers of two that
+/// divide `TILE`, so every octave, and the tile, wraps seamlessly.
 const OCTAVE_TEXELS: [usize; 5] = [4, 8, 16, 32, 64];
 /// Octave weights in the luminance texture, finest first.
 const OCTAVE_WEIGHTS: [f64; 5] = [0.8, 1.0, 1.0, 0.9, 0.8];
@@ -325,27 +379,51 @@ fn fade(t: f64) -> f64 {
     t * t * t * (t * (t * 6.0 - 15.0) + 10.0)
 }
 
-/// Value noise in [-1, 1] at texel (`tx`, `ty`) for a lattice of `cell` texels that wraps
-/// after `TILE` texels.
-fn periodic_value_noise(tx: usize, ty: usize, cell: usize, seed: u32) -> f64 {
-    let period = TILE / cell;
-    let (gx, gy) = (tx / cell, ty / cell);
-    let u = fade((tx % cell) as f64 / cell as f64);
-    let v = fade((ty % cell) as f64 / cell as f64);
-    let (x0, x1) = (gx as u32, ((gx + 1) % period) as u32);
-    let (y0, y1) = (gy as u32, ((gy + 1) % period) as u32);
-    let top = lattice(x0, y0, seed) + (lattice(x1, y0, seed) - lattice(x0, y0, seed)) * u;
-    let bottom = lattice(x0, y1, seed) + (lattice(x1, y1, seed) - lattice(x0, y1, seed)) * u;
-    top + (bottom - top) * v
+/// One octave of value noise on a lattice of `cell` texels (a power of two) that wraps after
+/// `TILE` texels: random lattice values in [-1, 1], quintic interpolation between them.
+struct Octave {
+    shift: u32,
+    period: usize,
+    values: Vec<f64>,
+    /// `fade(j / cell)` for each offset `j` inside a cell.
+    weights: Vec<f64>,
+}
+
+impl Octave {
+    fn new(cell: usize, seed: u32) -> Octave {
+        let period = TILE / cell;
+        Octave {
+            shift: cell.trailing_zeros(),
+            period,
+            values: (0..period * period)
+                .map(|i| lattice((i % period) as u32, (i / period) as u32, seed))
+                .collect(),
+            weights: (0..cell).map(|j| fade(j as f64 / cell as f64)).collect(),
+        }
+    }
+
+    /// The noise at texel (`tx`, `ty`), both below `TILE`.
+    fn at(&self, tx: usize, ty: usize) -> f64 {
+        let (gx, gy) = (tx >> self.shift, ty >> self.shift);
+        let within = (1 << self.shift) - 1;
+        let (u, v) = (self.weights[tx & within], self.weights[ty & within]);
+        let wrap = self.period - 1;
+        let (x1, y1) = ((gx + 1) & wrap, (gy + 1) & wrap);
+        let value = |x: usize, y: usize| self.values[y * self.period + x];
+        let top = value(gx, gy) + (value(x1, gy) - value(gx, gy)) * u;
+        let bottom = value(gx, y1) + (value(x1, y1) - value(gx, y1)) * u;
+        top + (bottom - top) * v
+    }
 }
 
 /// The fine texture, baked once per process into a seamless tile of `TILE` x `TILE` texels
-/// and sampled bilinearly: five octaves of quintic value noise summed at every texel cost as
-/// much as the rest of the scene twenty times over, and the renderer needs 9 samples per
-/// photosite. Each texel holds the red, green and blue texture values `z` (unit standard
-/// deviation for green) and a zero pad lane.
+/// and sampled bilinearly. Evaluating five octaves of value noise directly measured 90 to
+/// 150 ns per sample on the 2-core Xeon VM this was written on, a bilinear tile lookup 10 to
+/// 14 ns, and the renderer takes 9 samples per photosite. Each texel holds the red, green and
+/// blue texture values `z` (zero mean, unit standard deviation for green) and a pad lane.
 struct TextureTile {
-    texels: Vec<[f32; 4]>,
+    /// Row-major; a fixed-size array, so that masked indices need no bounds checks.
+    texels: Box<[[f32; 4]; TILE * TILE]>,
 }
 
 static TEXTURE: OnceLock<TextureTile> = OnceLock::new();
@@ -357,7 +435,7 @@ impl std::fmt::Debug for TextureTile {
 }
 
 impl TextureTile {
-    /// The process-wide tile (built on first use, about 50 ms on 2 threads).
+    /// The process-wide tile (built on first use: 16 MB, about 80 ms).
     fn get() -> &'static TextureTile {
         TEXTURE.get_or_init(TextureTile::build)
     }
@@ -370,37 +448,42 @@ impl TextureTile {
             0x85eb_ca6b,
             0xc2b2_ae35,
         ];
-        let mut raw: Vec<[f64; 3]> = vec![[0.0; 3]; TILE * TILE];
-        raw.par_chunks_mut(TILE).enumerate().for_each(|(ty, row)| {
-            for (tx, out) in row.iter_mut().enumerate() {
-                let n: [f64; 5] = std::array::from_fn(|i| {
-                    periodic_value_noise(tx, ty, OCTAVE_TEXELS[i], SEEDS[i])
-                });
+        let octaves: Vec<Octave> = OCTAVE_TEXELS
+            .iter()
+            .zip(SEEDS)
+            .map(|(&c, s)| Octave::new(c, s))
+            .collect();
+        // Serial on purpose: this runs inside a `OnceLock` initialiser, and rayon work
+        // stealing there could re-enter it from another synthesis on the same thread.
+        let (mut sum, mut sum2) = (0.0, 0.0);
+        let mut texels: Vec<[f32; 4]> = (0..TILE * TILE)
+            .map(|i| {
+                let (tx, ty) = (i % TILE, i / TILE);
+                let n: [f64; 5] = std::array::from_fn(|o| octaves[o].at(tx, ty));
                 let lum: f64 = n.iter().zip(OCTAVE_WEIGHTS).map(|(n, w)| n * w).sum();
+                sum += lum;
+                sum2 += lum * lum;
                 // Red and blue take extra detail from different octaves than green: chroma
                 // texture for demosaicking.
-                *out = [
-                    lum + 0.5 * n[1] - 0.4 * n[3],
-                    lum,
-                    lum - 0.5 * n[2] + 0.4 * n[4],
-                ];
+                let red = lum + 0.5 * n[1] - 0.4 * n[3];
+                let blue = lum - 0.5 * n[2] + 0.4 * n[4];
+                [red as f32, lum as f32, blue as f32, 0.0]
+            })
+            .collect();
+        // Normalise to zero mean and unit standard deviation of green.
+        let n = (TILE * TILE) as f64;
+        let mean = (sum / n) as f32;
+        let scale = (1.0 / (sum2 / n - (sum / n).powi(2)).sqrt()) as f32;
+        for t in &mut texels {
+            for v in &mut t[..3] {
+                *v = (*v - mean) * scale;
             }
-        });
-        let mean = raw.iter().map(|t| t[1]).sum::<f64>() / raw.len() as f64;
-        let var = raw.iter().map(|t| (t[1] - mean).powi(2)).sum::<f64>() / raw.len() as f64;
-        let scale = 1.0 / var.sqrt();
+        }
         TextureTile {
-            texels: raw
-                .iter()
-                .map(|t| {
-                    [
-                        ((t[0] - mean) * scale) as f32,
-                        ((t[1] - mean) * scale) as f32,
-                        ((t[2] - mean) * scale) as f32,
-                        0.0,
-                    ]
-                })
-                .collect(),
+            texels: texels
+                .into_boxed_slice()
+                .try_into()
+                .expect("TILE * TILE texels"),
         }
     }
 
@@ -411,12 +494,14 @@ impl TextureTile {
         const MASK: usize = TILE - 1;
         let (iu, iv) = (floor_i64(u), floor_i64(v));
         let (fu, fv) = ((u - iu as f64) as f32, (v - iv as f64) as f32);
-        // Two's complement wrapping makes `& MASK` a true modulo for negative indices too.
+        // Two's complement wrapping makes `& MASK` a true modulo for negative indices too;
+        // `row | column` with both masked stays below TILE * TILE.
         let (x0, y0) = (iu as usize & MASK, iv as usize & MASK);
         let (x1, y1) = ((x0 + 1) & MASK, (y0 + 1) & MASK);
-        let (r0, r1) = (y0 * TILE, y1 * TILE);
-        let (t00, t10) = (self.texels[r0 + x0], self.texels[r0 + x1]);
-        let (t01, t11) = (self.texels[r1 + x0], self.texels[r1 + x1]);
+        const SHIFT: u32 = TILE.trailing_zeros();
+        let (r0, r1) = (y0 << SHIFT, y1 << SHIFT);
+        let (t00, t10) = (self.texels[r0 | x0], self.texels[r0 | x1]);
+        let (t01, t11) = (self.texels[r1 | x0], self.texels[r1 | x1]);
         std::array::from_fn(|c| {
             let top = t00[c] + (t10[c] - t00[c]) * fu;
             let bottom = t01[c] + (t11[c] - t01[c]) * fu;
@@ -466,7 +551,7 @@ const STAR_SPOKES: u32 = 36;
 
 impl Primitive {
     /// The colour and texture strength at (`x`, `y`) if the primitive covers it.
-    #[inline]
+    #[inline(always)]
     fn hit(&self, x: f64, y: f64, chart: &[[f64; 3]; 24]) -> Option<([f64; 3], f64)> {
         let in_rect = |r: &[f64; 4]| x >= r[0] && x < r[2] && y >= r[1] && y < r[3];
         match self {
@@ -485,24 +570,23 @@ impl Primitive {
                 ([0.005 + 0.995 * t; 3], RAMP_TEXTURE)
             }),
             Primitive::HueRamp(r) => in_rect(r).then(|| {
-                // Each channel a raised cosine, a third of a turn apart.
+                // Each channel a smooth periodic bump, a third of a cycle apart: at phase s in
+                // [0, 1), 0.05 + 0.6 (1 - (2s - 1)^2)^2, which is C1 across the wrap.
                 let t = (x - r[0]) / (r[2] - r[0]);
-                let hue = |phase: f64| 0.05 + 0.3 * (1.0 + (TAU * (t - phase)).cos());
+                let hue = |phase: f64| {
+                    let s = t + 1.0 - phase;
+                    let s = s - floor_i64(s) as f64;
+                    let d = 2.0 * s - 1.0;
+                    let b = 1.0 - d * d;
+                    0.05 + 0.6 * b * b
+                };
                 ([hue(0.0), hue(1.0 / 3.0), hue(2.0 / 3.0)], RAMP_TEXTURE)
             }),
             Primitive::Star { c, r2 } => {
                 let (dx, dy) = (x - c[0], y - c[1]);
                 let d2 = dx * dx + dy * dy;
-                (d2 < *r2).then(|| {
-                    (
-                        [if star_is_light(dx, dy, d2) {
-                            0.75
-                        } else {
-                            0.03
-                        }; 3],
-                        STAR_TEXTURE,
-                    )
-                })
+                let light = || star_is_light(dx, dy, d2);
+                (d2 < *r2).then(|| ([if light() { 0.75 } else { 0.03 }; 3], STAR_TEXTURE))
             }
             Primitive::Chart { origin } => {
                 let u = (x - origin[0]) * (1.0 / PATCH_PITCH);
@@ -588,7 +672,8 @@ struct Procedural {
     /// Background colours at the frame's corners (top-left, top-right, bottom-left,
     /// bottom-right), interpolated bilinearly inside the frame and held constant outside.
     corners: [[f64; 3]; 4],
-    size: [f64; 2],
+    /// 1 / width and 1 / height.
+    inv_size: [f64; 2],
     /// Linear colours of the chart's patches.
     chart: [[f64; 3]; 24],
     /// The layout, bottom first.
@@ -699,7 +784,7 @@ impl Procedural {
             tex_b: angle.sin() / TEXEL_PX,
             tex_offset,
             corners,
-            size: [w, h],
+            inv_size: [1.0 / w, 1.0 / h],
             chart: CHART_SRGB8.map(|c| c.map(|v| srgb_to_linear(f64::from(v) / 255.0))),
             primitives,
             cell_start,
@@ -709,39 +794,53 @@ impl Procedural {
         }
     }
 
-    /// The untextured colour and the texture strength at (`x`, `y`).
+    /// The grid cell of (`x`, `y`), as signed cell coordinates (possibly outside the grid).
     #[inline(always)]
-    fn base(&self, x: f64, y: f64) -> ([f64; 3], f64) {
-        let gx = floor_i64((x - self.grid_origin[0]) * (1.0 / GRID_CELL));
-        let gy = floor_i64((y - self.grid_origin[1]) * (1.0 / GRID_CELL));
-        if gx >= 0
-            && gy >= 0
-            && (gx as usize) < self.grid_size[0]
-            && (gy as usize) < self.grid_size[1]
-        {
-            let cell = gy as usize * self.grid_size[0] + gx as usize;
-            let items = &self.cell_items
-                [self.cell_start[cell] as usize..self.cell_start[cell + 1] as usize];
-            for &i in items {
-                if let Some(hit) = self.primitives[usize::from(i)].hit(x, y, &self.chart) {
-                    return hit;
-                }
-            }
+    fn cell_of(&self, x: f64, y: f64) -> (i64, i64) {
+        (
+            floor_i64((x - self.grid_origin[0]) * (1.0 / GRID_CELL)),
+            floor_i64((y - self.grid_origin[1]) * (1.0 / GRID_CELL)),
+        )
+    }
+
+    /// The primitives listed for cell (`gx`, `gy`), topmost first (none outside the grid).
+    #[inline(always)]
+    fn cell_items(&self, (gx, gy): (i64, i64)) -> &[u16] {
+        let [nx, ny] = self.grid_size;
+        if gx < 0 || gy < 0 || gx as usize >= nx || gy as usize >= ny {
+            return &[];
         }
-        let u = (x / self.size[0]).clamp(0.0, 1.0);
-        let v = (y / self.size[1]).clamp(0.0, 1.0);
+        let cell = gy as usize * nx + gx as usize;
+        &self.cell_items[self.cell_start[cell] as usize..self.cell_start[cell + 1] as usize]
+    }
+
+    /// The background colour at (`x`, `y`).
+    #[inline(always)]
+    fn background(&self, x: f64, y: f64) -> [f64; 3] {
+        let u = (x * self.inv_size[0]).clamp(0.0, 1.0);
+        let v = (y * self.inv_size[1]).clamp(0.0, 1.0);
         let [c00, c10, c01, c11] = &self.corners;
-        let bg = std::array::from_fn(|c| {
+        std::array::from_fn(|c| {
             let top = c00[c] + (c10[c] - c00[c]) * u;
             let bottom = c01[c] + (c11[c] - c01[c]) * u;
             top + (bottom - top) * v
-        });
-        (bg, BACKGROUND_TEXTURE)
+        })
     }
 
+    /// The untextured colour and the texture strength at (`x`, `y`).
     #[inline(always)]
-    fn sample(&self, x: f64, y: f64) -> [f64; 3] {
-        let (rgb, strength) = self.base(x, y);
+    fn base(&self, x: f64, y: f64) -> ([f64; 3], f64) {
+        for &i in self.cell_items(self.cell_of(x, y)) {
+            if let Some(hit) = self.primitives[usize::from(i)].hit(x, y, &self.chart) {
+                return hit;
+            }
+        }
+        (self.background(x, y), BACKGROUND_TEXTURE)
+    }
+
+    /// Applies the texture at (`x`, `y`) with `strength` to an untextured colour.
+    #[inline(always)]
+    fn shade(&self, rgb: [f64; 3], strength: f64, x: f64, y: f64) -> [f64; 3] {
         if strength == 0.0 {
             return rgb;
         }
@@ -749,6 +848,40 @@ impl Procedural {
         let v = -self.tex_b * x + self.tex_a * y + self.tex_offset[1];
         let t = self.tile.sample(u, v);
         std::array::from_fn(|c| rgb[c] * gain(strength * f64::from(t[c])))
+    }
+
+    #[inline(always)]
+    fn sample(&self, x: f64, y: f64) -> [f64; 3] {
+        let (rgb, strength) = self.base(x, y);
+        self.shade(rgb, strength, x, y)
+    }
+
+    /// [`Scene::grid_sum`] for this scene. When the whole grid lies in one cell that lists no
+    /// primitive (or outside the grid), every sample is background, so the per-sample cell
+    /// lookup is skipped; the arithmetic per sample is the same as in [`Procedural::sample`],
+    /// so the sum is bit-identical either way.
+    #[inline]
+    fn grid_sum(&self, g: &SampleGrid) -> [f64; 3] {
+        // Bounding box of the grid's corners, widened by 1e-9 px to absorb any rounding
+        // difference between this corner arithmetic and the sample positions in `sum`.
+        let last = (g.k - 1) as f64;
+        let (ex, ey) = (g.dx.map(|d| last * d), g.dy.map(|d| last * d));
+        let (mut lo, mut hi) = (g.origin, g.origin);
+        for d in [ex, ey, [ex[0] + ey[0], ex[1] + ey[1]]] {
+            for axis in 0..2 {
+                lo[axis] = lo[axis].min(g.origin[axis] + d[axis]);
+                hi[axis] = hi[axis].max(g.origin[axis] + d[axis]);
+            }
+        }
+        let first = self.cell_of(lo[0] - 1e-9, lo[1] - 1e-9);
+        // Cell coordinates grow monotonically with x and y: opposite corners of the box in
+        // one cell mean the whole grid is in it.
+        let one_cell = first == self.cell_of(hi[0] + 1e-9, hi[1] + 1e-9);
+        if one_cell && self.cell_items(first).is_empty() {
+            g.sum(|x, y| self.shade(self.background(x, y), BACKGROUND_TEXTURE, x, y))
+        } else {
+            g.sum(|x, y| self.sample(x, y))
+        }
     }
 }
 

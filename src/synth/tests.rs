@@ -121,7 +121,7 @@ fn translated_blob_lands_where_displacement_says() {
         let ck = centroid(&burst.frames[k]);
         let err = [ck[0] - c0[0] - d[0], ck[1] - c0[1] - d[1]];
         assert!(
-            err[0].abs() < 0.02 && err[1].abs() < 0.02,
+            err[0].abs() < 0.01 && err[1].abs() < 0.01,
             "frame {k}: error {err:?}"
         );
     }
@@ -153,7 +153,7 @@ fn rotated_blob_lands_where_displacement_says() {
         let ck = centroid(&burst.frames[k]);
         let err = [ck[0] - c0[0] - d[0], ck[1] - c0[1] - d[1]];
         assert!(
-            err[0].abs() < 0.02 && err[1].abs() < 0.02,
+            err[0].abs() < 0.01 && err[1].abs() < 0.01,
             "frame {k}: error {err:?}"
         );
     }

@@ -1,20 +1,7 @@
 //! The ground truth of a synthetic burst: per-frame motion, exposure and the moving object,
 //! with the geometry to map points between the reference frame and any other frame.
 //!
-//! # Convention
-//! Positions are continuous pixel coordinates: pixel `(i, j)` covers `[i, i+1) x [j, j+1)` and
-//! its centre is `(i + 0.5, j + 0.5)`; the frame centre is `c = (width / 2, height / 2)`.
-//! Frame `k` has translation `t_k` and rotation `theta_k` (degrees; positive turns +x towards
-//! +y, i.e. clockwise on screen since y points down). The scene point seen at reference
-//! position `p` (frame 0 is the reference and equals scene coordinates) appears in frame `k`
-//! at
-//!
-//! `q = R(theta_k) (p - c) + c + t_k`,  `R(a) = [[cos a, -sin a], [sin a, cos a]]`,
-//!
-//! so frame `k`'s pixel at `q` shows scene point `R(-theta_k) (q - c - t_k) + c`, and
-//! [`Truth::displacement`] is `q - p`. The moving object is a disc whose centre in scene
-//! coordinates is `centres[k]` in frame `k`; it moves by `centres[k] - centres[0]` on top of
-//! the camera motion.
+//! The coordinate convention is documented on [`Truth`].
 
 use std::path::Path;
 
@@ -57,6 +44,26 @@ pub struct MovingObject {
 
 /// Everything a test needs to score a result against a synthetic burst; written as
 /// `truth.json` next to the frames.
+///
+/// # Convention
+/// Positions are continuous pixel coordinates: pixel `(i, j)` covers `[i, i+1) x [j, j+1)` and
+/// its centre is `(i + 0.5, j + 0.5)`; the frame centre is `c = (width / 2, height / 2)`.
+/// Frame `k` has translation `t_k` and rotation `theta_k` (degrees; positive turns +x towards
+/// +y, i.e. clockwise on screen since y points down). The scene point seen at reference
+/// position `p` (frame 0 is the reference and its coordinates are the scene's) appears in
+/// frame `k` at
+///
+/// `q = R(theta_k) (p - c) + c + t_k`,  `R(a) = [[cos a, -sin a], [sin a, cos a]]`,
+///
+/// so frame `k`'s pixel at `q` shows scene point `R(-theta_k) (q - c - t_k) + c`, and
+/// [`Truth::displacement`] is `q - p`. To compare with an alignment result for pixel
+/// `(i, j)`, pass `(i + 0.5, j + 0.5)`. The moving object is a disc whose centre in scene
+/// coordinates is `centres[k]` in frame `k`; it moves by `centres[k] - centres[0]` on top of
+/// the camera motion ([`Truth::flow`]).
+///
+/// All motion values are rounded to multiples of 1e-9 (exposure times to 12 significant
+/// digits) before rendering, so `truth.json` reloads bit for bit and describes the frames
+/// exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Truth {
     /// The parameters the burst was made with.

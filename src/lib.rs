@@ -4,19 +4,17 @@
 //! with less noise and more dynamic range out.
 //!
 //! ```text
-//!   RAW files ──decode──▶ RawFrame ──burst──▶ Burst ──align──▶ ──merge──▶ ──finish──▶ image
-//!   (raw)                 (raw)               (burst)   (later stages arrive with their issues)
-//!                                  synth: synthetic bursts with ground truth for tests and benches
+//!   RAW files ──raw──▶ RawFrame ──burst──▶ Burst ──align──▶ BurstAlignment ──merge──▶ Merged
+//!                                                                       (RawFrame, 16-bit DNG)
+//!   synth: synthetic bursts with ground truth for tests and benches; finish: demosaic (more to come)
 //! ```
 //!
 //! ```no_run
-//! use obscura::{Burst, RawFrame};
+//! use obscura::{Burst, align, merge};
 //! let burst = Burst::open(&["samples/burst".into()])?;
-//! for f in &burst.frames {
-//!     println!("{}: {}x{} {}", f.path.display(), f.mosaic.width, f.mosaic.height, f.cfa);
-//! }
-//! let one = RawFrame::open("samples/burst/frame_00.dng")?;
-//! obscura::raw::write_dng(&one, std::path::Path::new("copy.dng"))?;
+//! let al = align::align(&burst, &align::AlignParams::default())?;
+//! let merged = merge::merge(&burst, &al, &merge::MergeParams::default())?;
+//! obscura::raw::write_dng(&merged.frame, std::path::Path::new("merged.dng"))?;
 //! # Ok::<(), obscura::Error>(())
 //! ```
 #![warn(missing_docs)]

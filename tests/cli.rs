@@ -202,3 +202,129 @@ fn help_explains_the_commands() {
         "{t}"
     );
 }
+
+#[test]
+fn align_json_has_the_documented_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    obscura()
+        .args([
+            "synth", "--frames", "3", "--width", "256", "--height", "192", "--motion", "6", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let o = obscura()
+        .args(["align", "--reference", "1", "--json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["reference"], 1);
+    let frames = v["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 3);
+    let truth = obscura::synth::Truth::load(out.join("truth.json")).unwrap();
+    for (k, f) in frames.iter().enumerate() {
+        let mut keys: Vec<&str> = f.as_object().unwrap().keys().map(|s| s.as_str()).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "field",
+                "file",
+                "tile_size",
+                "tile_step",
+                "tiles_x",
+                "tiles_y"
+            ]
+        );
+        assert_eq!(f["file"], format!("frame_{k:02}.dng"));
+        let (nx, ny) = (
+            f["tiles_x"].as_u64().unwrap(),
+            f["tiles_y"].as_u64().unwrap(),
+        );
+        let field = f["field"].as_array().unwrap();
+        assert_eq!(field.len() as u64, nx * ny);
+        // tile (i, j) centre, and the field against the truth (relative to frame 1)
+        let (s, t) = (
+            f["tile_step"].as_f64().unwrap(),
+            f["tile_size"].as_f64().unwrap(),
+        );
+        let (i, j) = (ny / 2, nx / 2);
+        let (cx, cy) = (j as f64 * s + t / 2.0, i as f64 * s + t / 2.0);
+        let d = &field[(i * nx + j) as usize];
+        // reference point p (in frame 1) is at truth.to_reference(1, p) in frame 0 coordinates
+        let p0 = truth.to_reference(1, cx, cy);
+        let q = truth.to_frame(k, p0[0], p0[1]);
+        let (ex, ey) = (q[0] - cx, q[1] - cy);
+        let (gx, gy) = (d[0].as_f64().unwrap(), d[1].as_f64().unwrap());
+        assert!(
+            (gx - ex).abs() < 0.5 && (gy - ey).abs() < 0.5,
+            "frame {k}: {gx},{gy} vs {ex},{ey}"
+        );
+        if k == 1 {
+            assert!(field.iter().all(|d| d[0] == 0.0 && d[1] == 0.0));
+        }
+    }
+}
+
+#[test]
+fn merge_writes_a_dng_and_refuses_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    obscura()
+        .args([
+            "synth", "--frames", "4", "--width", "192", "--height", "128", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let dng = dir.path().join("merged.dng");
+    let o = obscura()
+        .arg("merge")
+        .arg(&out)
+        .arg("-o")
+        .arg(&dng)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = obscura::RawFrame::open(&dng).unwrap();
+    assert_eq!((f.mosaic.width, f.mosaic.height), (192, 128));
+
+    let o = obscura()
+        .arg("merge")
+        .arg(&out)
+        .args(["--merge", "median", "-o"])
+        .arg(&dng)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("robust, hdrplus or average"),
+        "{}",
+        stderr(&o)
+    );
+
+    let missing = dir.path().join("no/such/dir/m.dng");
+    let o = obscura()
+        .arg("merge")
+        .arg(&out)
+        .arg("-o")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
+    assert!(!missing.exists());
+
+    // --frames 2 keeps the first two frames
+    let two = dir.path().join("two.dng");
+    obscura()
+        .arg("merge")
+        .arg(&out)
+        .args(["--frames", "2", "-o"])
+        .arg(&two)
+        .assert()
+        .success();
+}

@@ -116,6 +116,22 @@ impl Padded {
         out: &mut [f32],
     ) {
         let (x0, y0) = ((tx * STEP) as isize + dx, (ty * STEP) as isize + dy);
+        if x0 >= 0 && y0 >= 0 && x0 as usize + TILE <= self.w && y0 as usize + TILE <= self.h {
+            let (x0, y0) = (x0 as usize, y0 as usize);
+            for (k, o) in out.chunks_exact_mut(TILE).enumerate() {
+                let row = &self.data[(y0 + k) * self.w + x0..(y0 + k) * self.w + x0 + TILE];
+                match win {
+                    Some(wn) => {
+                        let wk = wn[k];
+                        for ((o, r), wi) in o.iter_mut().zip(row).zip(wn) {
+                            *o = r * wi * wk;
+                        }
+                    }
+                    None => o.copy_from_slice(row),
+                }
+            }
+            return;
+        }
         for k in 0..TILE {
             let sy = (y0 + k as isize).clamp(0, self.h as isize - 1) as usize;
             let row = &self.data[sy * self.w..(sy + 1) * self.w];

@@ -59,6 +59,34 @@ fn centroid(frame: &RawFrame) -> [f64; 2] {
 }
 
 #[test]
+fn floor_matches_the_standard_library() {
+    let mut r = Rng::new(3);
+    let mut values = vec![
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        1.0,
+        -1.0,
+        2.5,
+        -2.5,
+        1e15,
+        -1e15 - 0.5,
+    ];
+    values.extend([
+        1.0 - 1e-16,
+        -1e-300,
+        2251799813685247.5,
+        -2251799813685247.5,
+    ]);
+    values.extend((0..100_000).map(|i| r.range(-1e6, 1e6) * if i % 2 == 0 { 1.0 } else { 1e-6 }));
+    values.extend((-2000..2000).map(|i| f64::from(i) * 0.25));
+    for x in values {
+        assert_eq!(floor_i64(x), x.floor() as i64, "{x}");
+    }
+}
+
+#[test]
 fn same_seed_same_pixels_different_seed_differs() {
     let p = SynthParams {
         moving: 2.0,

@@ -21,7 +21,7 @@ theta in degrees, y down; moving object centre in frame k = centres[k] in refere
 pub struct FrameTruth {
     /// File name of the frame inside the burst folder, e.g. "frame_03.dng".
     pub file: String,
-    /// Translation `t_k` in pixels, `[tx, ty]` (see the module docs).
+    /// Translation `t_k` in pixels, `[tx, ty]` (see [`Truth`] for the convention).
     pub translation: [f64; 2],
     /// Rotation `theta_k` in degrees about the frame centre.
     pub rotation_deg: f64,
@@ -38,7 +38,7 @@ pub struct MovingObject {
     pub radius: f64,
     /// Centre in scene (reference) coordinates for each frame.
     pub centres: Vec<[f64; 2]>,
-    /// Motion per frame in pixels (`centres[k] = centres[0] + k * velocity`).
+    /// Motion per frame in pixels (`centres[k] = centres[0] + k * velocity`, to 1e-9 px).
     pub velocity: [f64; 2],
 }
 

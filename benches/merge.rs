@@ -1,0 +1,61 @@
+//! Merge speed on a 12-megapixel (4000x3000) synthetic burst of a reference and one alternate
+//! frame: `merge/robust/12MP` is the full robust merge of one alternate frame (demosaic and
+//! resampling, Wiener tile merge of four Bayer planes, spatial denoise), so its time is the
+//! cost per alternate frame plus the once-per-burst denoise; `merge/robust-no-denoise/12MP`
+//! leaves the denoise out; `merge/hdrplus/12MP` is the baseline (no resampling).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use obscura::Burst;
+use obscura::align::{AlignParams, align};
+use obscura::merge::{MergeMethod, MergeParams, merge};
+use obscura::synth::{SynthParams, synthesize};
+
+fn bench(c: &mut Criterion) {
+    let (w, h) = (4000, 3000);
+    let sb = synthesize(&SynthParams {
+        frames: 2,
+        width: w,
+        height: h,
+        motion: 16.0,
+        rotate: 0.3,
+        supersample: 1,
+        ..SynthParams::default()
+    })
+    .expect("synthesize the benchmark burst");
+    let burst = Burst::from_frames(sb.frames).unwrap();
+    let al = align(
+        &burst,
+        &AlignParams {
+            reference: Some(0),
+            ..AlignParams::default()
+        },
+    )
+    .unwrap();
+    let mut g = c.benchmark_group("merge");
+    g.throughput(Throughput::Elements((w * h) as u64));
+    g.sample_size(10);
+    for (id, params) in [
+        ("robust/12MP", MergeParams::default()),
+        (
+            "robust-no-denoise/12MP",
+            MergeParams {
+                spatial_denoise: 0.0,
+                ..MergeParams::default()
+            },
+        ),
+        (
+            "hdrplus/12MP",
+            MergeParams {
+                method: MergeMethod::HdrPlus,
+                spatial_denoise: 0.0,
+                ..MergeParams::default()
+            },
+        ),
+    ] {
+        g.bench_function(id, |b| b.iter(|| merge(&burst, &al, &params).unwrap()));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -53,6 +53,30 @@ impl<'a> Field<'a> {
     }
 }
 
+/// How far (photosites) a clipped photosite spoils the demosaiced values around it.
+const CLIP_REACH: usize = 4;
+
+/// Separable square dilation of a 0/1 mask by `r`.
+fn dilate(mask: &mut [u8], w: usize, h: usize, r: usize) {
+    let mut tmp = vec![0u8; mask.len()];
+    for y in 0..h {
+        let row = &mask[y * w..(y + 1) * w];
+        for x in 0..w {
+            tmp[y * w + x] = row[x.saturating_sub(r)..(x + r + 1).min(w)]
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(0);
+        }
+    }
+    for y in 0..h {
+        for x in 0..w {
+            let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+            mask[y * w + x] = (y0..y1).map(|yy| tmp[yy * w + x]).max().unwrap_or(0);
+        }
+    }
+}
+
 /// An alternate frame resampled onto the reference's active area: one value per reference
 /// photosite, in the reference's CFA colour, scaled to the reference's exposure.
 pub(crate) struct Warped {
@@ -75,20 +99,12 @@ pub(crate) fn warp_to_reference(
     let (w, h) = (area.width, area.height);
     let src = frame.mosaic.crop(area);
     let rgb = demosaic(&src, frame.cfa_at(area), method);
-    // clipped photosites, dilated by 2 (the demosaic's reach), as a mask
-    let mut clipped = vec![0u8; w * h];
-    let mut any_clip = false;
-    for y in 0..h {
-        for x in 0..w {
-            if src.data[y * w + x] >= clip {
-                any_clip = true;
-                for yy in y.saturating_sub(2)..(y + 3).min(h) {
-                    for xx in x.saturating_sub(2)..(x + 3).min(w) {
-                        clipped[yy * w + xx] = 1;
-                    }
-                }
-            }
-        }
+    // clipped photosites, dilated by CLIP_REACH (most of the demosaic's weight: RCD's
+    // stencil reaches further, with small weights), as a mask
+    let mut clipped: Vec<u8> = src.data.iter().map(|&v| u8::from(v >= clip)).collect();
+    let any_clip = clipped.contains(&1);
+    if any_clip {
+        dilate(&mut clipped, w, h, CLIP_REACH);
     }
     let field = Field::new(al);
     let mut mosaic = Plane::new(w, h);
@@ -119,6 +135,20 @@ pub(crate) fn warp_to_reference(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dilation_grows_a_point_into_a_square() {
+        let (w, h) = (9, 7);
+        let mut m = vec![0u8; w * h];
+        m[3 * w + 4] = 1;
+        dilate(&mut m, w, h, 2);
+        for y in 0..h {
+            for x in 0..w {
+                let inside = (2..=6).contains(&x) && (1..=5).contains(&y);
+                assert_eq!(m[y * w + x] == 1, inside, "{x},{y}");
+            }
+        }
+    }
 
     #[test]
     fn field_interpolates_between_tile_centres() {

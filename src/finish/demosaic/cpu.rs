@@ -7,8 +7,9 @@
 //! same order, only more lanes at a time, so their results are identical to the last bit
 //! (tested). `OBSCURA_CPU=scalar` in the environment forces the baseline build.
 //!
-//! Measured (RCD, 12 MP, 1 thread, Xeon Sapphire Rapids under load): baseline 230 ms, AVX2
-//! 160 ms, AVX-512 140 ms. The linear methods are limited by memory bandwidth and gain little.
+//! Only RCD uses it: on 12 MP, one thread, Xeon Sapphire Rapids (best of several runs on a
+//! loaded machine), baseline 210-230 ms, AVX2 145-155 ms, AVX-512 125-135 ms. Bilinear and
+//! Malvar are limited by memory traffic (about 30 ms either way), so they stay baseline only.
 
 use std::sync::OnceLock;
 

@@ -135,7 +135,17 @@ impl std::str::FromStr for Demosaic {
 /// see the module docs for mosaics under 2 x 2 and non-Bayer patterns.
 ///
 /// # Timing
-/// TODO
+/// `cargo bench --bench demosaic`: 4000 x 3000 (12 MP), 2 threads, Intel Xeon (Sapphire
+/// Rapids, KVM), measured while other jobs loaded the machine (CPU pressure 60-90%), so these
+/// are upper bounds:
+///
+/// | method   | [`demosaic`] (fresh output) | [`demosaic_into`] (reused output) |
+/// |----------|-----------------------------|-----------------------------------|
+/// | bilinear | 146 ms                      | 32 ms                             |
+/// | Malvar   | 168 ms                      | 44 ms                             |
+/// | RCD      | 227 ms                      | 138 ms                            |
+///
+/// The difference is the page faults of 144 MB of new output planes.
 pub fn demosaic(mosaic: &Plane<f32>, cfa: Cfa, method: Demosaic) -> [Plane<f32>; 3] {
     let mut out = Default::default();
     demosaic_into(mosaic, cfa, method, &mut out);
@@ -145,8 +155,8 @@ pub fn demosaic(mosaic: &Plane<f32>, cfa: Cfa, method: Demosaic) -> [Plane<f32>;
 /// [`demosaic`] into planes the caller owns: `out` is reshaped to the mosaic's size (its
 /// allocations reused when large enough) and every sample overwritten.
 ///
-/// Worth it when demosaicing many frames: fresh output planes cost page faults that take
-/// about as long as the whole bilinear or Malvar kernel.
+/// Worth it when demosaicing many frames: the page faults of fresh output planes cost more
+/// than the bilinear or Malvar kernel itself (see the timings of [`demosaic`]).
 pub fn demosaic_into(mosaic: &Plane<f32>, cfa: Cfa, method: Demosaic, out: &mut [Plane<f32>; 3]) {
     let phase = Phase::of(cfa).filter(|_| mosaic.width >= 2 && mosaic.height >= 2);
     match (phase, method) {

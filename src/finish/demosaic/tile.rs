@@ -154,12 +154,13 @@ pub(crate) struct BayerRow<'a> {
     green: &'a mut [f32],
     /// The colour the row lacks (blue in a red row).
     opposite: &'a mut [f32],
-    /// Column parity of the non-green photosites, in tile coordinates of output pixel 0.
+    /// Parity of the output indices (0 = the tile's first output column) of the non-green
+    /// photosites.
     parity: usize,
 }
 
 impl<'a> BayerRow<'a> {
-    /// Row `j` of `out`, which is row `y` of the tile.
+    /// Output row `j` of `out` (tile row `j + pad`).
     #[inline(always)]
     pub fn new(out: &'a mut OutTile, t: &Tile, j: usize) -> Self {
         let (parity, red) = t.phase.row(j + t.pad);

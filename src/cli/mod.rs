@@ -488,14 +488,10 @@ fn merge(a: MergeArgs) -> Result<()> {
     if a.frames == Some(0) {
         return Err(crate::Error::parameter("--frames", "0 (at least 1)"));
     }
-    let mut files = crate::burst::expand_inputs(&a.burst)?;
+    let mut burst = crate::Burst::open(&a.burst)?;
     if let Some(n) = a.frames {
-        // decode all to sort by capture time, then keep the first n
-        let mut burst = crate::Burst::open(&files)?;
-        burst.frames.truncate(n);
-        files = burst.frames.iter().map(|f| f.path.clone()).collect();
+        burst.frames.truncate(n); // the first n by capture time
     }
-    let burst = crate::Burst::open(&files)?;
     let al = crate::align::align(
         &burst,
         &crate::align::AlignParams {

@@ -282,56 +282,49 @@ pub fn merge(burst: &Burst, alignment: &BurstAlignment, params: &MergeParams) ->
                 (v0, vz as f32)
             };
             let before: usize = used[p].iter().map(|&u| usize::from(u)).sum();
-            match &warped {
+            // the alternate frame as this plane's merge sees it
+            let (plane, valid, offsets);
+            let alt = match &warped {
                 Some(wp) => {
-                    let plane =
+                    plane =
                         padded_plane(&wp.mosaic, Rect::new(0, 0, area.width, area.height), px, py);
-                    let valid = Padded::new(area.width / 2, area.height / 2, |x, y| {
+                    valid = Padded::new(area.width / 2, area.height / 2, |x, y| {
                         f32::from(wp.valid[(2 * y + py) * area.width + 2 * x + px])
                     });
-                    let alt = Alt::Warped {
+                    Alt::Warped {
                         plane: &plane,
                         valid: &valid,
-                    };
-                    wiener::accumulate(
-                        &ref_planes[p],
-                        &alt,
-                        &mut acc[p],
-                        &mut used[p],
-                        &excluded,
-                        mode,
-                        &noise,
-                        &fft,
-                    );
+                    }
                 }
                 None => {
                     // HDR+: the alternate frame's own plane (exposure-scaled), whole-pixel
                     // shifts: half the full-resolution displacement, rounded
-                    let mut plane = padded_plane(&frame.mosaic, area, px, py);
-                    plane.data.iter_mut().for_each(|v| *v *= g);
-                    let offsets: Vec<(isize, isize)> = nearest
+                    let mut own = padded_plane(&frame.mosaic, area, px, py);
+                    own.data.iter_mut().for_each(|v| *v *= g);
+                    plane = own;
+                    offsets = nearest
                         .iter()
                         .map(|&t| {
                             let d = al.field[t];
                             ((d[0] / 2.0).round() as isize, (d[1] / 2.0).round() as isize)
                         })
-                        .collect();
-                    let alt = Alt::Shifted {
+                        .collect::<Vec<_>>();
+                    Alt::Shifted {
                         plane: &plane,
                         offsets: &offsets,
-                    };
-                    wiener::accumulate(
-                        &ref_planes[p],
-                        &alt,
-                        &mut acc[p],
-                        &mut used[p],
-                        &excluded,
-                        mode,
-                        &noise,
-                        &fft,
-                    );
+                    }
                 }
-            }
+            };
+            wiener::accumulate(
+                &ref_planes[p],
+                &alt,
+                &mut acc[p],
+                &mut used[p],
+                &excluded,
+                mode,
+                &noise,
+                &fft,
+            );
             let after: usize = used[p].iter().map(|&u| usize::from(u)).sum();
             rejected += ntiles - (after - before);
             total += ntiles;

@@ -252,15 +252,25 @@ fn orientation_code(o: &str) -> u16 {
     }
 }
 
-/// Normalises integer or float samples to 0 = black, 1 = white, row-parallel.
-fn normalise<T: Copy + Sync>(
+/// Normalises integer or float samples to 0 = black, 1 = white, row-parallel; refuses a
+/// buffer whose length is not `width * height`.
+fn normalise<T: Copy + Sync + Into<f64>>(
+    path: &Path,
     width: usize,
     height: usize,
     data: &[T],
     black: &[f64; 4],
     white: f64,
-    to_f64: impl Fn(T) -> f64 + Sync,
-) -> Plane<f32> {
+) -> Result<Plane<f32>> {
+    if data.len() != width * height {
+        return Err(Error::decode(
+            path,
+            format!(
+                "decoder returned {} samples for {width}x{height}",
+                data.len()
+            ),
+        ));
+    }
     let mut out = Plane::<f32>::new(width, height);
     out.data
         .par_chunks_mut(width.max(1))
@@ -270,10 +280,10 @@ fn normalise<T: Copy + Sync>(
             let b = [black[(y & 1) * 2], black[(y & 1) * 2 + 1]];
             let inv = [1.0 / (white - b[0]), 1.0 / (white - b[1])];
             for (x, (o, &s)) in row.iter_mut().zip(src).enumerate() {
-                *o = ((to_f64(s) - b[x & 1]) * inv[x & 1]) as f32;
+                *o = ((s.into() - b[x & 1]) * inv[x & 1]) as f32;
             }
         });
-    out
+    Ok(out)
 }
 
 fn check_levels(path: &Path, black: &[f64; 4], white: f64) -> Result<()> {
@@ -306,15 +316,9 @@ fn from_rawloader_image(path: &Path, img: rawloader::RawImage) -> Result<RawFram
     let white = f64::from(img.whitelevels[..3].iter().copied().min().unwrap_or(0));
     check_levels(path, &black, white)?;
     let mosaic = match &img.data {
-        rawloader::RawImageData::Integer(d) => normalise(w, h, d, &black, white, f64::from),
-        rawloader::RawImageData::Float(d) => normalise(w, h, d, &black, white, f64::from),
+        rawloader::RawImageData::Integer(d) => normalise(path, w, h, d, &black, white)?,
+        rawloader::RawImageData::Float(d) => normalise(path, w, h, d, &black, white)?,
     };
-    if mosaic.data.len() != w * h {
-        return Err(Error::decode(
-            path,
-            "decoder returned a buffer of the wrong size",
-        ));
-    }
     let [top, right, bottom, left] = img.crops;
     let crop = Rect::new(
         left,
@@ -413,15 +417,9 @@ fn from_rawler_image(
         .unwrap_or(65535.0);
     check_levels(path, &black, white)?;
     let mosaic = match &img.data {
-        rawler::RawImageData::Integer(d) => normalise(w, h, d, &black, white, f64::from),
-        rawler::RawImageData::Float(d) => normalise(w, h, d, &black, white, f64::from),
+        rawler::RawImageData::Integer(d) => normalise(path, w, h, d, &black, white)?,
+        rawler::RawImageData::Float(d) => normalise(path, w, h, d, &black, white)?,
     };
-    if mosaic.data.len() != w * h {
-        return Err(Error::decode(
-            path,
-            "decoder returned a buffer of the wrong size",
-        ));
-    }
     let rect = |r: &rawler::imgop::Rect| Rect::new(r.p.x, r.p.y, r.d.w, r.d.h);
     let full = Rect::new(0, 0, w, h);
     let active_area = img

@@ -229,7 +229,7 @@ fn a_moving_object_is_followed_or_flagged() {
                     inside += 1;
                     let q = truth.to_frame(k, cx + shift[0], cy + shift[1]);
                     let err = (f64::from(f[0]) - (q[0] - cx)).hypot(f64::from(f[1]) - (q[1] - cy));
-                    if err <= 1.5 {
+                    if err <= 1.0 {
                         followed += 1;
                     } else if unreliable[t] {
                         flagged += 1;
@@ -260,8 +260,8 @@ fn a_moving_object_is_followed_or_flagged() {
     );
     assert!(inside > 20);
     assert!(
-        followed * 5 > inside * 2,
-        "at least 40% of object tiles should follow the object"
+        followed * 3 >= inside * 2,
+        "at least two thirds of object tiles should follow the object (measured: 363 of 441)"
     );
     assert!(med <= 0.15, "background median {med}");
 }

@@ -159,15 +159,8 @@ fn real_texture_burst(seed: u64) -> Option<SynthBurst> {
     Some(synthesize_scene(&params, &scene).unwrap())
 }
 
-#[test]
-fn handheld_burst_of_real_texture() {
-    let Some(sb) = real_texture_burst(32) else {
-        return;
-    };
-    let truth = truth_mosaic(&sb);
-    let unclipped = |x: usize, y: usize| truth.get(x, y) < 0.97;
-    let (noisy, g) = gains(&sb, &unclipped);
-    eprintln!("handheld real texture: reference {noisy:.2} dB; gains {g:?}");
+/// The bar for handheld bursts: at least +5 dB, and 1 dB above the HDR+ baseline.
+fn assert_handheld_bar(g: &[(MergeMethod, f64)]) {
     let (robust, hdrplus) = (g[0].1, g[1].1);
     assert!(robust >= 5.0, "robust gain {robust:.2} dB");
     assert!(
@@ -177,16 +170,23 @@ fn handheld_burst_of_real_texture() {
 }
 
 #[test]
+fn handheld_burst_of_real_texture() {
+    let Some(sb) = real_texture_burst(32) else {
+        return;
+    };
+    let truth = truth_mosaic(&sb);
+    let unclipped = |x: usize, y: usize| truth.get(x, y) < 0.97;
+    let (noisy, g) = gains(&sb, &unclipped);
+    eprintln!("handheld real texture: reference {noisy:.2} dB; gains {g:?}");
+    assert_handheld_bar(&g);
+}
+
+#[test]
 fn handheld_burst_of_the_procedural_scene() {
     let sb = noisy_burst(16.0, 0.3, 0.0, 33);
     let (noisy, g) = gains(&sb, &|_, _| true);
     eprintln!("handheld procedural: reference {noisy:.2} dB; gains {g:?}");
-    let (robust, hdrplus) = (g[0].1, g[1].1);
-    assert!(robust >= 5.0, "robust gain {robust:.2} dB");
-    assert!(
-        robust >= hdrplus + 1.0,
-        "robust {robust:.2} dB vs hdrplus {hdrplus:.2} dB"
-    );
+    assert_handheld_bar(&g);
 }
 
 /// Wherever the moving disc is in any frame (in reference coordinates), the merge must be no

@@ -150,7 +150,7 @@ fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
                 return Err(Error::decode(
                     path,
                     format!(
-                        "not a raw format obscura can read (rawloader: {}; rawler: {})",
+                        "not a supported raw format, or a corrupt or truncated one (rawloader: {}; rawler: {})",
                         tidy(&loader_err),
                         tidy(&rawler_err)
                     ),

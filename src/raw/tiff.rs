@@ -41,7 +41,6 @@ pub mod tags {
     pub const DATE_TIME_ORIGINAL: u16 = 36867;
     pub const FOCAL_LENGTH: u16 = 37386;
     pub const SUB_SEC_TIME_ORIGINAL: u16 = 37521;
-    pub const TIFFEP_EXPOSURE_TIME: u16 = 33434;
     pub const DNG_VERSION: u16 = 50706;
     pub const DNG_BACKWARD_VERSION: u16 = 50707;
     pub const UNIQUE_CAMERA_MODEL: u16 = 50708;

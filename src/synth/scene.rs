@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize};
 use super::floor_i64;
 use super::rng::Rng;
 use crate::error::{Error, Result};
-use crate::image::Plane;
+use crate::image::{Plane, cubic_weights};
 
 /// Where a synthetic burst's scene comes from.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -306,19 +306,6 @@ struct ImageScene {
     offset: [f64; 2],
 }
 
-/// Catmull-Rom weights for the four taps around a sample at fraction `t` past the second tap.
-#[inline]
-fn catmull_rom(t: f32) -> [f32; 4] {
-    let t2 = t * t;
-    let t3 = t2 * t;
-    [
-        0.5 * (-t3 + 2.0 * t2 - t),
-        0.5 * (3.0 * t3 - 5.0 * t2 + 2.0),
-        0.5 * (-3.0 * t3 + 4.0 * t2 + t),
-        0.5 * (t3 - t2),
-    ]
-}
-
 impl ImageScene {
     #[inline]
     fn sample(&self, x: f64, y: f64) -> [f64; 3] {
@@ -327,8 +314,8 @@ impl ImageScene {
         let u = x * self.scale + self.offset[0] - 0.5;
         let v = y * self.scale + self.offset[1] - 0.5;
         let (iu, iv) = (floor_i64(u), floor_i64(v));
-        let wx = catmull_rom((u - iu as f64) as f32);
-        let wy = catmull_rom((v - iv as f64) as f32);
+        let wx = cubic_weights((u - iu as f64) as f32);
+        let wy = cubic_weights((v - iv as f64) as f32);
         // Taps at iu - 1 ..= iu + 2, clamped to the image (border pixels repeat outward).
         let clamp = |i: i64, n: usize| i.clamp(0, n as i64 - 1) as usize;
         let xs: [usize; 4] = std::array::from_fn(|k| clamp(iu.saturating_add(k as i64 - 1), w));

@@ -22,6 +22,7 @@
 pub mod align;
 pub mod burst;
 pub mod cli;
+pub mod encode;
 pub mod error;
 pub mod finish;
 pub mod image;

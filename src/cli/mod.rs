@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+use crate::encode::EncodeParams;
 use crate::error::Result;
+use crate::finish::FinishParams;
+use crate::finish::color::WhiteBalance;
 use crate::image::{Cfa, Rect};
 use crate::raw::{DecoderKind, Metadata, RawFrame};
 use crate::synth::{SceneSource, SynthParams};
@@ -51,7 +54,143 @@ enum Command {
     Merge(MergeArgs),
     /// Make a synthetic burst with ground truth: DNG frames of a scene moved by simulated hand
     /// shake, with Poisson-Gaussian noise, plus the clean reference and the true motion.
+    /// With --chart, a 24-patch colour chart DNG instead.
     Synth(SynthArgs),
+    /// Develop one RAW file into a JPEG, PNG or 16-bit TIFF: lens shading, white balance,
+    /// highlights, demosaic, colour, exposure, tone mapping, sharpening, EXIF and ICC.
+    Develop(DevelopArgs),
+    /// The whole chain on a burst: decode, align, merge, finish and encode one image.
+    Process(ProcessArgs),
+}
+
+#[derive(Debug, Args)]
+struct DevelopArgs {
+    /// The RAW file.
+    file: PathBuf,
+    /// Output image (.jpg, .png or .tif).
+    #[arg(long, short)]
+    output: PathBuf,
+    #[command(flatten)]
+    finish: FinishArgs,
+}
+
+#[derive(Debug, Args)]
+struct ProcessArgs {
+    /// The burst: a directory of RAW files, or the files themselves (one file: no merge).
+    #[arg(required = true)]
+    burst: Vec<PathBuf>,
+    /// Output image (.jpg, .png or .tif).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Reference frame index (after sorting by capture time); default: the sharpest of the
+    /// first three.
+    #[arg(long, value_name = "N")]
+    reference: Option<usize>,
+    /// Use at most N frames (the first N after sorting).
+    #[arg(long, value_name = "N")]
+    frames: Option<usize>,
+    /// Merge method: robust (default), hdrplus or average.
+    #[arg(long = "merge", default_value = "robust")]
+    method: String,
+    #[command(flatten)]
+    finish: FinishArgs,
+}
+
+/// Options of the finish and encode stages, shared by `develop` and `process`.
+#[derive(Debug, Args)]
+struct FinishArgs {
+    /// White balance multipliers R,G,B (default: as shot).
+    #[arg(long, value_name = "R,G,B", conflicts_with = "wb_temp")]
+    wb: Option<String>,
+    /// White balance as a colour temperature in kelvin, with an optional tint (+ magenta).
+    #[arg(long, value_name = "K[,TINT]", allow_hyphen_values = true)]
+    wb_temp: Option<String>,
+    /// Output colour space: srgb or p3 (Display P3). The ICC profile is embedded.
+    #[arg(long, default_value = "srgb")]
+    colorspace: String,
+    /// Exposure correction in EV (-10 to 10), on top of the file's BaselineExposure.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    exposure: f64,
+    /// Tone mapping: local (HDR+ style, default), global (one curve) or none (clip).
+    #[arg(long, default_value = "local")]
+    tone: String,
+    /// Local tone mapping strength, 0 (= global) to 1.
+    #[arg(long, default_value_t = 1.0)]
+    tone_strength: f32,
+    /// Clipped highlights: reconstruct (default) or clip.
+    #[arg(long, default_value = "reconstruct")]
+    highlights: String,
+    /// Demosaic: rcd (default, best), malvar (fast) or bilinear.
+    #[arg(long, default_value = "rcd")]
+    demosaic: String,
+    /// Look: natural (default) or none (the reference rendering: colour conversion and the
+    /// sRGB curve only, with --tone none; no sharpening or chroma smoothing).
+    #[arg(long, default_value = "natural")]
+    look: String,
+    /// Unsharp-mask amount (0 = off, up to 4).
+    #[arg(long, value_name = "AMOUNT")]
+    sharpen: Option<f32>,
+    /// Output format: jpeg, png or tiff (default: from the output's extension).
+    #[arg(long)]
+    format: Option<String>,
+    /// JPEG quality (1 to 100).
+    #[arg(long, default_value_t = 92)]
+    quality: u8,
+    /// Write 16-bit PNG (default 8-bit; TIFF is always 16-bit).
+    #[arg(long)]
+    png16: bool,
+    /// Keep the GPS location in the output's EXIF (it is stripped by default: photos are
+    /// private data).
+    #[arg(long)]
+    keep_location: bool,
+    /// Skip lens-shading correction (DNG gain maps).
+    #[arg(long)]
+    no_shading: bool,
+}
+
+impl FinishArgs {
+    fn params(&self) -> Result<(FinishParams, EncodeParams)> {
+        let mut fp = match self.look.to_ascii_lowercase().as_str() {
+            "none" => FinishParams::reference(),
+            "natural" => FinishParams::default(),
+            other => {
+                return Err(crate::Error::parameter(
+                    "--look",
+                    format!("{other:?}: expected natural or none"),
+                ));
+            }
+        };
+        if let Some(w) = &self.wb {
+            fp.color.white_balance = WhiteBalance::parse_multipliers(w)?;
+        }
+        if let Some(t) = &self.wb_temp {
+            fp.color.white_balance = WhiteBalance::parse_temperature(t)?;
+        }
+        fp.color.space = self.colorspace.parse()?;
+        fp.exposure = self.exposure;
+        fp.tone.mode = self.tone.parse()?;
+        if !(0.0..=1.0).contains(&self.tone_strength) {
+            return Err(crate::Error::parameter(
+                "--tone-strength",
+                format!("{}: must be between 0 and 1", self.tone_strength),
+            ));
+        }
+        fp.tone.strength = self.tone_strength;
+        fp.highlights = self.highlights.parse()?;
+        fp.demosaic = self.demosaic.parse()?;
+        if let Some(a) = self.sharpen {
+            fp.sharpen.amount = a;
+        }
+        fp.skip_shading = self.no_shading;
+        fp.validate()?;
+        let ep = EncodeParams {
+            format: self.format.as_deref().map(str::parse).transpose()?,
+            quality: self.quality,
+            png16: self.png16,
+            keep_location: self.keep_location,
+        };
+        Ok((fp, ep))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +305,16 @@ struct SynthArgs {
         allow_hyphen_values = true
     )]
     bracket: Vec<f64>,
+    /// Write a 24-patch colour chart DNG (OUT/chart.dng) instead of a burst: the ColorChecker
+    /// patches through a known camera matrix and as-shot neutral.
+    #[arg(long)]
+    chart: bool,
+    /// The chart's illuminant: d65 (default) or a (tungsten).
+    #[arg(long, default_value = "d65", requires = "chart")]
+    light: String,
+    /// Give the chart DNG ForwardMatrix tags as well as ColorMatrix.
+    #[arg(long, requires = "chart")]
+    forward_matrix: bool,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -198,7 +347,96 @@ fn run(cli: Cli) -> Result<()> {
         Command::Synth(a) => synth(a),
         Command::Align(a) => align(a),
         Command::Merge(a) => merge(a),
+        Command::Develop(a) => develop(a),
+        Command::Process(a) => process(a),
     }
+}
+
+/// Checks the output path before any work: its format is known and its folder exists.
+fn check_output(path: &std::path::Path, ep: &EncodeParams) -> Result<()> {
+    if ep.format.is_none() {
+        crate::encode::Format::from_path(path)?;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(crate::Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the output folder does not exist",
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn finish_and_encode(
+    frame: &RawFrame,
+    output: &std::path::Path,
+    fp: &FinishParams,
+    ep: &EncodeParams,
+) -> Result<()> {
+    let img = crate::finish::finish(frame, fp)?;
+    for n in &img.notes {
+        eprintln!("note: {}: {n}", frame.path.display());
+    }
+    crate::encode::encode(&img, &frame.meta, output, ep)?;
+    let c = &img.color;
+    eprintln!(
+        "wrote {} ({}x{}, white {:.0} K tint {:+.0}, {})",
+        output.display(),
+        img.width(),
+        img.height(),
+        c.temperature,
+        c.tint,
+        img.space.name()
+    );
+    Ok(())
+}
+
+fn develop(a: DevelopArgs) -> Result<()> {
+    let (fp, ep) = a.finish.params()?;
+    check_output(&a.output, &ep)?;
+    let frame = RawFrame::open(&a.file)?;
+    finish_and_encode(&frame, &a.output, &fp, &ep)
+}
+
+fn process(a: ProcessArgs) -> Result<()> {
+    let (fp, ep) = a.finish.params()?;
+    check_output(&a.output, &ep)?;
+    let method: crate::merge::MergeMethod = a.method.parse()?;
+    let mp = crate::merge::MergeParams {
+        method,
+        ..Default::default()
+    };
+    if a.frames == Some(0) {
+        return Err(crate::Error::parameter("--frames", "0 (at least 1)"));
+    }
+    let mut burst = crate::Burst::open(&a.burst)?;
+    if let Some(n) = a.frames {
+        burst.frames.truncate(n);
+    }
+    if burst.frames.len() == 1 {
+        return finish_and_encode(&burst.frames[0], &a.output, &fp, &ep);
+    }
+    let al = crate::align::align(
+        &burst,
+        &crate::align::AlignParams {
+            reference: a.reference,
+            ..Default::default()
+        },
+    )?;
+    let merged = crate::merge::merge(&burst, &al, &mp)?;
+    eprintln!(
+        "merged {} frames (reference {}): noise reduced as by {:.1} frames",
+        merged.frames,
+        burst.frames[al.reference].path.display(),
+        merged.effective_frames
+    );
+    finish_and_encode(&merged.frame, &a.output, &fp, &ep)
 }
 
 /// What `obscura info --json` prints per file.
@@ -513,6 +751,9 @@ fn merge(a: MergeArgs) -> Result<()> {
 }
 
 fn synth(a: SynthArgs) -> Result<()> {
+    if a.chart {
+        return synth_chart(&a);
+    }
     let cfa = Cfa::parse(&a.cfa).ok_or_else(|| {
         crate::Error::parameter(
             "--cfa",
@@ -552,5 +793,37 @@ fn synth(a: SynthArgs) -> Result<()> {
     for f in files {
         say!("{}", f.display());
     }
+    Ok(())
+}
+
+fn synth_chart(a: &SynthArgs) -> Result<()> {
+    use crate::synth::chart::{ChartLight, ChartParams, chart};
+    let light = match a.light.to_ascii_lowercase().as_str() {
+        "d65" => ChartLight::D65,
+        "a" => ChartLight::A,
+        other => {
+            return Err(crate::Error::parameter(
+                "--light",
+                format!("{other:?}: expected d65 or a"),
+            ));
+        }
+    };
+    let params = ChartParams {
+        light,
+        forward_matrix: a.forward_matrix,
+        seed: a.seed,
+        cfa: Cfa::parse(&a.cfa).ok_or_else(|| {
+            crate::Error::parameter(
+                "--cfa",
+                format!("{:?}; use RGGB, BGGR, GRBG or GBRG", a.cfa),
+            )
+        })?,
+        ..ChartParams::default()
+    };
+    let frame = chart(&params)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| crate::Error::io(&a.out, e))?;
+    let path = a.out.join("chart.dng");
+    crate::raw::write_dng(&frame, &path)?;
+    say!("{}", path.display());
     Ok(())
 }

@@ -1,6 +1,406 @@
-//! Finish: from a merged raw mosaic to a display-referred image.
+//! Finish: from a linear Bayer raw (a merged burst or a single frame) to a display-encoded
+//! RGB image.
 //!
-//! This stage is being built; so far it holds [`demosaic`], the reconstruction of full RGB
-//! planes from a Bayer mosaic.
+//! [`finish`] runs, in the order of the DNG specification (1.7, chapters 5-6) and HDR+
+//! (Hasinoff et al. 2016, section 6):
+//!
+//! 1. **Lens shading** ([`shading`]): `GainMap` opcodes of `OpcodeList2` on the mosaic.
+//! 2. **White balance** ([`color`]): multipliers from the as-shot neutral, user multipliers or
+//!    a colour temperature, applied to the mosaic (smallest multiplier 1).
+//! 3. **Demosaic** ([`demosaic`]): RCD by default, Malvar-He-Cutler or bilinear on request.
+//!    `OpcodeList3` gain maps follow.
+//! 4. **Highlights** ([`highlights`]): clipped channels rebuilt from unclipped neighbours, or
+//!    clipped to the least sensitive channel's level.
+//! 5. **Crop** to the DNG default crop.
+//! 6. **Colour and exposure** ([`color`]): one 3x3 matrix per pixel, white-balanced camera
+//!    RGB -> XYZ D50 -> linear sRGB or Display P3, times `2^(BaselineExposure + exposure)`.
+//! 7. **Tone mapping** ([`tone`]): HDR+ style local tone mapping by default.
+//! 8. **Transfer curve**: the sRGB curve (both output spaces use it).
+//! 9. **Sharpening and chroma smoothing** ([`sharpen`]) on the encoded values.
+//! 10. **Orientation**: the EXIF orientation is applied, so outputs are upright with
+//!     orientation 1.
+//!
+//! The result, [`Finished`], holds encoded values in [0, 1] as `f32`; [`crate::encode`]
+//! quantises and writes them.
+//!
+//! ```no_run
+//! use obscura::finish::{finish, FinishParams};
+//! let frame = obscura::RawFrame::open("photo.dng")?;
+//! let img = finish(&frame, &FinishParams::default())?;
+//! obscura::encode::encode(&img, &frame.meta, "photo.jpg".as_ref(), &Default::default())?;
+//! # Ok::<(), obscura::Error>(())
+//! ```
 
+pub mod color;
 pub mod demosaic;
+pub(crate) mod filter;
+pub mod highlights;
+pub mod shading;
+pub mod sharpen;
+pub mod tone;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::image::{Plane, Rect};
+use crate::raw::RawFrame;
+use color::{ColorParams, ColorSpace, ColorTransform};
+use demosaic::Demosaic;
+use highlights::Highlights;
+use sharpen::SharpenParams;
+use tone::ToneParams;
+
+/// Parameters of the finish stage. `Default` is the standard rendering.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FinishParams {
+    /// Skip the lens-shading gain maps (DNG `OpcodeList2`/`3`). Default false (applied).
+    pub skip_shading: bool,
+    /// White balance and output colour space. Default: as shot, sRGB.
+    pub color: ColorParams,
+    /// Clipped highlights. Default: reconstruct.
+    pub highlights: Highlights,
+    /// Demosaic method. Default: RCD.
+    pub demosaic: Demosaic,
+    /// Exposure correction in EV, -10..=10, added to the file's `BaselineExposure`.
+    /// Default 0; +1 doubles the brightness.
+    pub exposure: f64,
+    /// Tone mapping. Default: local.
+    pub tone: ToneParams,
+    /// Sharpening and chroma smoothing. Default: on (see [`SharpenParams`]).
+    pub sharpen: SharpenParams,
+    /// Keep the stored orientation instead of turning the image upright. Default false.
+    pub keep_orientation: bool,
+}
+
+impl FinishParams {
+    /// The reference rendering: colour conversion and the sRGB curve only (no tone mapping,
+    /// no sharpening or chroma smoothing), for colour-accuracy measurement.
+    pub fn reference() -> FinishParams {
+        FinishParams {
+            tone: ToneParams {
+                mode: tone::ToneMode::None,
+                ..ToneParams::default()
+            },
+            sharpen: SharpenParams::off(),
+            ..FinishParams::default()
+        }
+    }
+
+    /// Checks every parameter against its documented range.
+    pub fn validate(&self) -> Result<()> {
+        if !self.exposure.is_finite() || !(-10.0..=10.0).contains(&self.exposure) {
+            return Err(Error::parameter(
+                "--exposure",
+                format!("{}: must be between -10 and 10 EV", self.exposure),
+            ));
+        }
+        self.tone.validate()?;
+        self.sharpen.validate()
+    }
+}
+
+/// A finished image: display-encoded RGB planes in [0, 1], upright.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// R, G, B planes, sRGB transfer curve applied, values in [0, 1].
+    pub rgb: [Plane<f32>; 3],
+    /// The colour space of `rgb` (for the ICC profile).
+    pub space: ColorSpace,
+    /// The white balance and matrices used.
+    pub color: ColorTransform,
+    /// Notes for the user (skipped optional opcodes, missing calibrations).
+    pub notes: Vec<String>,
+}
+
+impl Finished {
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.rgb[0].width
+    }
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.rgb[0].height
+    }
+}
+
+/// Develops a raw frame into a finished image (see the module docs for the steps).
+///
+/// Errors: parameters out of range, a required DNG opcode obscura cannot apply, a colour
+/// temperature asked of a file without colour matrices, an empty image.
+pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
+    params.validate()?;
+    let area = frame.active_area;
+    let whole = Rect {
+        x: 0,
+        y: 0,
+        width: frame.mosaic.width,
+        height: frame.mosaic.height,
+    };
+    if area.width < 2 || area.height < 2 || !whole.contains(&area) {
+        return Err(Error::decode(
+            &frame.path,
+            format!(
+                "active area {}x{} at ({},{}) does not fit a {}x{} raw",
+                area.width, area.height, area.x, area.y, frame.mosaic.width, frame.mosaic.height
+            ),
+        ));
+    }
+    let mut notes = Vec::new();
+    let mut mosaic = frame.mosaic.crop(area);
+    let cfa = frame.cfa_at(area);
+    if !frame.meta.opcodes1.is_empty() {
+        notes.push(format!(
+            "OpcodeList1 ({} opcodes) is not applied",
+            frame.meta.opcodes1.len()
+        ));
+    }
+    if params.skip_shading {
+        if !frame.meta.opcodes2.is_empty() || !frame.meta.opcodes3.is_empty() {
+            notes.push("lens shading (OpcodeList2/3) skipped on request".into());
+        }
+    } else {
+        notes.extend(shading::apply_opcodes(
+            &frame.meta.opcodes2,
+            &mut [&mut mosaic],
+            shading::Stage::Mosaic,
+            &frame.path,
+        )?);
+    }
+
+    let ct = color::color_transform(&frame.meta, &params.color)?;
+    notes.extend(ct.notes.iter().cloned());
+    let mult = ct.multipliers.map(|m| m as f32);
+    let w = mosaic.width;
+    mosaic
+        .data
+        .par_chunks_mut(w)
+        .enumerate()
+        .for_each(|(y, row)| {
+            let m = [0, 1].map(|x| mult[cfa.color_at(x, y) as usize]);
+            for (x, v) in row.iter_mut().enumerate() {
+                *v *= m[x & 1];
+            }
+        });
+
+    let mut rgb = demosaic::demosaic(&mosaic, cfa, params.demosaic);
+    drop(mosaic);
+    if !params.skip_shading {
+        let [r, g, b] = &mut rgb;
+        notes.extend(shading::apply_opcodes(
+            &frame.meta.opcodes3,
+            &mut [r, g, b],
+            shading::Stage::Rgb,
+            &frame.path,
+        )?);
+    }
+    highlights::highlights(&mut rgb, mult, params.highlights);
+
+    // default crop, relative to the active area
+    let crop = intersect(frame.crop, area);
+    let local = Rect {
+        x: crop.x - area.x,
+        y: crop.y - area.y,
+        width: crop.width,
+        height: crop.height,
+    };
+    if local.width > 0
+        && local.height > 0
+        && (local.width, local.height) != (area.width, area.height)
+    {
+        rgb = rgb.map(|p| p.crop(local));
+    }
+
+    let gain = 2f64.powf(frame.meta.baseline_exposure + params.exposure);
+    let m = ct
+        .camera_to_output
+        .map(|row| row.map(|v| (v * gain) as f32));
+    apply_matrix(&mut rgb, &m);
+
+    tone::tone_map(&mut rgb, &params.tone);
+    for p in rgb.iter_mut() {
+        encode_srgb_plane(p);
+    }
+    sharpen::sharpen(&mut rgb, &params.sharpen);
+    if !params.keep_orientation {
+        rgb = orient(rgb, frame.meta.orientation);
+    }
+    Ok(Finished {
+        rgb,
+        space: params.color.space,
+        color: ct,
+        notes,
+    })
+}
+
+fn intersect(a: Rect, b: Rect) -> Rect {
+    let x0 = a.x.max(b.x);
+    let y0 = a.y.max(b.y);
+    let x1 = (a.x + a.width).min(b.x + b.width);
+    let y1 = (a.y + a.height).min(b.y + b.height);
+    if x1 <= x0 || y1 <= y0 {
+        return b;
+    }
+    Rect {
+        x: x0,
+        y: y0,
+        width: x1 - x0,
+        height: y1 - y0,
+    }
+}
+
+/// `rgb = m * rgb` per pixel.
+pub fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
+    let [r, g, b] = rgb;
+    r.data
+        .par_chunks_mut(4096)
+        .zip(g.data.par_chunks_mut(4096))
+        .zip(b.data.par_chunks_mut(4096))
+        .for_each(|((r, g), b)| {
+            for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                let (x, y, z) = (*r, *g, *b);
+                *r = m[0][0] * x + m[0][1] * y + m[0][2] * z;
+                *g = m[1][0] * x + m[1][1] * y + m[1][2] * z;
+                *b = m[2][0] * x + m[2][1] * y + m[2][2] * z;
+            }
+        });
+}
+
+/// The sRGB transfer curve (IEC 61966-2-1), linear [0, 1] -> encoded [0, 1]; clamps.
+pub fn srgb_encode(v: f32) -> f32 {
+    let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+    if v <= 0.003_130_8 {
+        12.92 * v
+    } else {
+        // in f64, so that 1 maps to exactly 1
+        (1.055 * f64::from(v).powf(1.0 / 2.4) - 0.055) as f32
+    }
+}
+
+/// The inverse sRGB transfer curve, encoded [0, 1] -> linear [0, 1].
+pub fn srgb_decode(v: f32) -> f32 {
+    let v = v.clamp(0.0, 1.0);
+    if v <= 0.040_45 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// Entries of the transfer-curve table, indexed by sqrt(linear value).
+const LUT_SIZE: usize = 4096;
+
+/// [`srgb_encode`] sampled at `(i / (LUT_SIZE - 1))^2`: interpolating in the square root of
+/// the value keeps the table accurate near black, where the curve is steepest (maximum error
+/// 2e-6, tested).
+fn srgb_lut() -> &'static [f32] {
+    static LUT: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    LUT.get_or_init(|| {
+        (0..=LUT_SIZE)
+            .map(|i| {
+                let s = (i.min(LUT_SIZE - 1)) as f64 / (LUT_SIZE - 1) as f64;
+                srgb_encode((s * s) as f32)
+            })
+            .collect()
+    })
+}
+
+/// Applies the sRGB transfer curve to a plane of linear values (clamped to [0, 1]; NaN -> 0).
+pub fn encode_srgb_plane(p: &mut Plane<f32>) {
+    let lut = srgb_lut();
+    let scale = (LUT_SIZE - 1) as f32;
+    p.data.par_chunks_mut(4096).for_each(|chunk| {
+        for v in chunk {
+            let x = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+            let f = x.sqrt() * scale;
+            let i = f as usize;
+            let t = f - i as f32;
+            *v = lut[i] + (lut[i + 1] - lut[i]) * t;
+        }
+    });
+}
+
+/// Turns an image upright according to its EXIF orientation (1-8; anything else is 1).
+pub fn orient(rgb: [Plane<f32>; 3], orientation: u16) -> [Plane<f32>; 3] {
+    if !(2..=8).contains(&orientation) {
+        return rgb;
+    }
+    let (w, h) = (rgb[0].width, rgb[0].height);
+    let swap = orientation >= 5;
+    let (ow, oh) = if swap { (h, w) } else { (w, h) };
+    // source (x, y) of output pixel (X, Y)
+    let src = move |x_out: usize, y_out: usize| -> (usize, usize) {
+        match orientation {
+            2 => (w - 1 - x_out, y_out),
+            3 => (w - 1 - x_out, h - 1 - y_out),
+            4 => (x_out, h - 1 - y_out),
+            5 => (y_out, x_out),
+            6 => (y_out, h - 1 - x_out),
+            7 => (w - 1 - y_out, h - 1 - x_out),
+            _ => (w - 1 - y_out, x_out), // 8
+        }
+    };
+    rgb.map(|p| {
+        let mut out = Plane::new(ow, oh);
+        out.data
+            .par_chunks_mut(ow.max(1))
+            .enumerate()
+            .for_each(|(y, row)| {
+                for (x, v) in row.iter_mut().enumerate() {
+                    let (sx, sy) = src(x, y);
+                    *v = p.data[sy * w + sx];
+                }
+            });
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_curve_table_matches_the_formula() {
+        let mut worst = 0.0f32;
+        let n = 100_000;
+        let mut p =
+            Plane::from_vec(n + 1, 1, (0..=n).map(|i| i as f32 / n as f32).collect()).unwrap();
+        encode_srgb_plane(&mut p);
+        for (i, v) in p.data.iter().enumerate() {
+            worst = worst.max((v - srgb_encode(i as f32 / n as f32)).abs());
+        }
+        assert!(worst < 2e-6, "{worst}");
+        for v in [0.0f32, 0.001, 0.01, 0.18, 0.5, 1.0] {
+            assert!((srgb_decode(srgb_encode(v)) - v).abs() < 1e-6);
+        }
+        let mut odd = Plane::from_vec(4, 1, vec![f32::NAN, -1.0, 2.0, f32::INFINITY]).unwrap();
+        encode_srgb_plane(&mut odd);
+        assert_eq!(odd.data, vec![0.0, 0.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn orientation_puts_the_top_left_marker_where_exif_says() {
+        // a 3x2 image with a marker at stored (0, 0)
+        let mk = || {
+            let mut p = Plane::new(3, 2);
+            p.set(0, 0, 1.0);
+            [p.clone(), p.clone(), p]
+        };
+        // where the stored top-left pixel appears, per orientation (width x height after)
+        let want = [
+            (1, (0, 0), (3, 2)),
+            (2, (2, 0), (3, 2)),
+            (3, (2, 1), (3, 2)),
+            (4, (0, 1), (3, 2)),
+            (5, (0, 0), (2, 3)),
+            (6, (1, 0), (2, 3)),
+            (7, (1, 2), (2, 3)),
+            (8, (0, 2), (2, 3)),
+        ];
+        for (o, (x, y), (w, h)) in want {
+            let out = orient(mk(), o);
+            assert_eq!((out[0].width, out[0].height), (w, h), "orientation {o}");
+            assert_eq!(out[0].get(x, y), 1.0, "orientation {o}");
+            assert_eq!(out[0].data.iter().sum::<f32>(), 1.0);
+        }
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::tiff::{Entry, Ifd, Tiff, is_tiff, tags};
-use super::{Calibration, DecoderKind, Matrix3, Metadata, NoiseModel, RawFrame, opcodes};
+use super::{Calibration, DecoderKind, Gps, Matrix3, Metadata, NoiseModel, RawFrame, opcodes};
 use crate::error::{Error, Result};
 use crate::image::{Cfa, Channel, Plane, Rect};
 
@@ -681,5 +681,39 @@ fn decode_dng(
                     .as_deref(),
             )
         });
+    meta.gps = root.gps.as_deref().and_then(parse_gps);
     Ok(frame)
+}
+
+/// Latitude, longitude and altitude from an EXIF GPS IFD (tags 1-6); `None` unless both
+/// coordinates are present and in range.
+fn parse_gps(gps: &Ifd) -> Option<Gps> {
+    let dms = |tag: u16| -> Option<f64> {
+        let v = gps.get(tag)?.f64s();
+        (v.len() == 3).then(|| v[0] + v[1] / 60.0 + v[2] / 3600.0)
+    };
+    let sign = |tag: u16, negative: &str| {
+        let r = gps.get(tag).map(Entry::ascii).unwrap_or_default();
+        if r.trim().eq_ignore_ascii_case(negative) {
+            -1.0
+        } else {
+            1.0
+        }
+    };
+    let latitude = dms(2)? * sign(1, "S");
+    let longitude = dms(4)? * sign(3, "W");
+    if !(latitude.abs() <= 90.0 && longitude.abs() <= 180.0) {
+        return None;
+    }
+    let below = gps.get(5).and_then(Entry::u32) == Some(1);
+    let altitude = gps
+        .get(6)
+        .and_then(Entry::f64)
+        .filter(|v| v.is_finite())
+        .map(|a| if below { -a } else { a });
+    Some(Gps {
+        latitude,
+        longitude,
+        altitude,
+    })
 }

@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::image::{Cfa, Plane, Rect};
 pub use opcodes::{GainMap, Opcode};
+pub(crate) use writer::dms;
 pub use writer::write_dng;
 
 /// Which library decoded a frame's pixels.
@@ -112,6 +113,20 @@ pub struct Metadata {
     pub opcodes3: Vec<Opcode>,
     /// Bits per sample of the stored data (informational).
     pub bits_per_sample: u16,
+    /// Where the photo was taken (EXIF GPS), when the file says. Private data: encoders drop
+    /// it unless asked to keep it.
+    pub gps: Option<Gps>,
+}
+
+/// A capture location (EXIF GPS IFD).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Gps {
+    /// Latitude in degrees, north positive.
+    pub latitude: f64,
+    /// Longitude in degrees, east positive.
+    pub longitude: f64,
+    /// Altitude in metres above sea level, when known.
+    pub altitude: Option<f64>,
 }
 
 /// One decoded raw image: the Bayer mosaic, its levels and geometry, and its metadata.

@@ -215,6 +215,8 @@ pub struct Ifd {
     pub sub_ifds: Vec<Ifd>,
     /// The EXIF IFD (tag 34665), if any.
     pub exif: Option<Box<Ifd>>,
+    /// The GPS IFD (tag 34853), if any.
+    pub gps: Option<Box<Ifd>>,
 }
 
 impl Ifd {
@@ -326,6 +328,11 @@ impl Parser<'_> {
             // A broken EXIF IFD should not make the raw unreadable.
             if let Ok((s, _)) = self.ifd(o, depth + 1) {
                 ifd.exif = Some(Box::new(s));
+            }
+        }
+        if let Some(o) = ifd.get(tags::GPS_IFD).and_then(Entry::u32) {
+            if let Ok((s, _)) = self.ifd(o, depth + 1) {
+                ifd.gps = Some(Box::new(s));
             }
         }
         Ok((ifd, next))

@@ -115,6 +115,43 @@ pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
     })
 }
 
+/// Degrees as EXIF degrees/minutes/seconds rationals (seconds to 1/10000).
+pub(crate) fn dms(deg: f64) -> [(u32, u32); 3] {
+    let a = deg.abs();
+    let d = a.floor();
+    let m = ((a - d) * 60.0).floor();
+    let s = ((a - d) * 3600.0 - m * 60.0).max(0.0);
+    [
+        (d as u32, 1),
+        (m as u32, 1),
+        ((s * 10000.0).round() as u32, 10000),
+    ]
+}
+
+fn write_gps<W: Write + std::io::Seek>(
+    g: &super::Gps,
+    tiff: &mut TiffWriter<W>,
+) -> std::result::Result<u32, rawler::formats::tiff::TiffError> {
+    let mut gps = DirectoryWriter::new();
+    let r = |v: [(u32, u32); 3]| v.map(|(n, d)| Rational::new(n, d)).to_vec();
+    gps.add_untyped_tag(0, Value::Byte(vec![2, 3, 0, 0])); // GPSVersionID
+    gps.add_untyped_tag(
+        1,
+        Value::from(if g.latitude < 0.0 { "S" } else { "N" }.to_string()),
+    );
+    gps.add_untyped_tag(2, r(dms(g.latitude)).as_slice());
+    gps.add_untyped_tag(
+        3,
+        Value::from(if g.longitude < 0.0 { "W" } else { "E" }.to_string()),
+    );
+    gps.add_untyped_tag(4, r(dms(g.longitude)).as_slice());
+    if let Some(a) = g.altitude {
+        gps.add_untyped_tag(5, Value::Byte(vec![u8::from(a < 0.0)]));
+        gps.add_untyped_tag(6, vec![urational(a.abs())].as_slice());
+    }
+    gps.build(tiff)
+}
+
 fn ascii(s: &str) -> Option<Value> {
     let s: String = s
         .chars()
@@ -157,6 +194,10 @@ fn write_tiff<W: Write + std::io::Seek>(
         }
     }
     let exif_offset = exif.build(&mut tiff)?;
+    let gps_offset = match &meta.gps {
+        Some(g) => Some(write_gps(g, &mut tiff)?),
+        None => None,
+    };
 
     let mut ifd = DirectoryWriter::new();
     ifd.add_untyped_tag(tags::NEW_SUBFILE_TYPE, 0u32);
@@ -194,6 +235,9 @@ fn write_tiff<W: Write + std::io::Seek>(
         Value::from(format!("obscura {}", env!("CARGO_PKG_VERSION"))),
     );
     ifd.add_untyped_tag(tags::EXIF_IFD, exif_offset);
+    if let Some(o) = gps_offset {
+        ifd.add_untyped_tag(tags::GPS_IFD, o);
+    }
 
     // CFA and black-level patterns are relative to the active area's origin (DNG 1.7).
     let a = frame.active_area;

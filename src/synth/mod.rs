@@ -57,6 +57,7 @@
 //! baked tile, see [`Scene`]), so content that motion brings in is as sharp as content in
 //! the frame, and frame `k` is exactly the reference scene under the recorded motion.
 
+pub mod chart;
 mod render;
 pub mod rng;
 mod scene;
@@ -526,6 +527,22 @@ fn significant(v: f64) -> f64 {
     format!("{v:.11e}").parse().unwrap_or(v)
 }
 
+/// Metadata of a chart frame (colour fields are filled in by [`chart::chart`]).
+fn metadata_for_chart() -> Metadata {
+    Metadata {
+        make: "obscura".into(),
+        model: "synthetic chart".into(),
+        orientation: 1,
+        exposure_time: Some(0.01),
+        iso: Some(100),
+        aperture: Some(4.0),
+        focal_length: Some(50.0),
+        capture_time: Some("2026:01:01 12:00:00".into()),
+        bits_per_sample: 16,
+        ..Metadata::default()
+    }
+}
+
 /// The synthetic camera's metadata for frame `k`.
 fn metadata(p: &SynthParams, f: &FrameTruth, k: usize) -> Metadata {
     let color_matrix = std::array::from_fn(|r| XYZ_TO_LINEAR_SRGB[r].map(|v| v * SENSITIVITY[r]));
@@ -559,6 +576,7 @@ fn metadata(p: &SynthParams, f: &FrameTruth, k: usize) -> Metadata {
         opcodes2: Vec::new(),
         opcodes3: Vec::new(),
         bits_per_sample: 16,
+        gps: None,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: where the real RAW files are.
 #![allow(dead_code)]
 
+pub mod color;
+
 use std::path::PathBuf;
 
 /// `../shared/raw/` beside the repository (or `$OBSCURA_SHARED_RAW`).

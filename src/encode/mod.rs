@@ -1,0 +1,362 @@
+//! Encoding a [`Finished`] image: JPEG, PNG (8 or 16 bits) or TIFF (16 bits), with EXIF and
+//! an ICC profile, written atomically.
+//!
+//! - **EXIF** comes from the reference frame's metadata: make, model, exposure time,
+//!   f-number, ISO, focal length, capture time (with sub-seconds), orientation 1 (the pixels
+//!   are already upright), software. It is written with `kamadak-exif` as a TIFF-structured
+//!   block: embedded in JPEG (APP1) and PNG (`eXIf`) through `image`, and as the file's own
+//!   directories for TIFF.
+//! - **Location** (EXIF GPS) is private data: it is dropped unless
+//!   [`EncodeParams::keep_location`] is set.
+//! - **ICC**: the sRGB or Display P3 profile from `moxcms`, so colour-managed viewers show
+//!   the intended colours.
+//! - **Atomic**: the file is written to a temporary name in the same folder, synced and
+//!   renamed; a failure leaves nothing behind and never a half-written photo.
+
+use std::io::{Cursor, Write};
+use std::path::Path;
+use std::str::FromStr;
+
+use exif::experimental::Writer;
+use exif::{Field, In, Rational, Tag, Value};
+use image::ImageEncoder;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::finish::Finished;
+use crate::finish::color::ColorSpace;
+use crate::raw::Metadata;
+
+/// Output file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Format {
+    /// Baseline JPEG, 8 bits, 4:2:0.
+    Jpeg,
+    /// PNG, 8 or 16 bits.
+    Png,
+    /// Uncompressed 16-bit TIFF.
+    Tiff,
+}
+
+impl FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "jpeg" | "jpg" => Ok(Format::Jpeg),
+            "png" => Ok(Format::Png),
+            "tiff" | "tif" => Ok(Format::Tiff),
+            _ => Err(Error::parameter(
+                "--format",
+                format!("{s:?}: expected jpeg, png or tiff"),
+            )),
+        }
+    }
+}
+
+impl Format {
+    /// The format named by a path's extension.
+    pub fn from_path(path: &Path) -> Result<Format> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        ext.parse().map_err(|_| {
+            Error::parameter(
+                "output",
+                format!(
+                    "{}: cannot tell the format from the extension {ext:?}; use .jpg, .png or \
+                     .tif, or --format",
+                    path.display()
+                ),
+            )
+        })
+    }
+}
+
+/// Encoder settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncodeParams {
+    /// Format; `None` (default) takes it from the file extension.
+    pub format: Option<Format>,
+    /// JPEG quality, 1..=100. Default 92.
+    pub quality: u8,
+    /// Write 16-bit PNG instead of 8-bit. Default false. (TIFF is always 16-bit, JPEG 8.)
+    pub png16: bool,
+    /// Keep the GPS location in the output's EXIF. Default false: location is stripped.
+    pub keep_location: bool,
+}
+
+impl Default for EncodeParams {
+    fn default() -> Self {
+        EncodeParams {
+            format: None,
+            quality: 92,
+            png16: false,
+            keep_location: false,
+        }
+    }
+}
+
+/// Encodes `img` to `path` with EXIF from `meta` (see the module docs).
+pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParams) -> Result<()> {
+    let format = match params.format {
+        Some(f) => f,
+        None => Format::from_path(path)?,
+    };
+    if !(1..=100).contains(&params.quality) {
+        return Err(Error::parameter(
+            "--quality",
+            format!("{}: must be between 1 and 100", params.quality),
+        ));
+    }
+    let (w, h) = (img.width(), img.height());
+    if w == 0 || h == 0 || w > 65_535 || h > 65_535 {
+        return Err(Error::parameter(
+            "image",
+            format!("{w}x{h}: cannot be encoded (1 to 65535 pixels a side)"),
+        ));
+    }
+    let icc = icc_profile(img.space);
+    let enc_err = |e: image::ImageError| Error::io(path, std::io::Error::other(e.to_string()));
+    match format {
+        Format::Jpeg => {
+            let exif = exif_block(meta, w, h, img.space, params.keep_location, None)?;
+            let px = interleave8(img);
+            crate::io::write_atomic(path, |out| {
+                let mut enc =
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut *out, params.quality);
+                enc.set_icc_profile(icc.clone()).ok();
+                enc.set_exif_metadata(exif.clone()).ok();
+                enc.write_image(&px, w as u32, h as u32, image::ExtendedColorType::Rgb8)
+                    .map_err(enc_err)?;
+                out.flush().map_err(|e| Error::io(path, e))
+            })
+        }
+        Format::Png => {
+            let exif = exif_block(meta, w, h, img.space, params.keep_location, None)?;
+            let (px, ct) = if params.png16 {
+                let v = interleave16(img);
+                let mut b = Vec::with_capacity(v.len() * 2);
+                for s in v {
+                    b.extend_from_slice(&s.to_be_bytes());
+                }
+                (b, image::ExtendedColorType::Rgb16)
+            } else {
+                (interleave8(img), image::ExtendedColorType::Rgb8)
+            };
+            crate::io::write_atomic(path, |out| {
+                let mut enc = image::codecs::png::PngEncoder::new(&mut *out);
+                enc.set_icc_profile(icc.clone()).ok();
+                enc.set_exif_metadata(exif.clone()).ok();
+                // image's PNG encoder takes 16-bit samples in native order
+                let px = if params.png16 {
+                    px.chunks_exact(2)
+                        .flat_map(|c| u16::from_be_bytes([c[0], c[1]]).to_ne_bytes())
+                        .collect::<Vec<u8>>()
+                } else {
+                    px.clone()
+                };
+                enc.write_image(&px, w as u32, h as u32, ct)
+                    .map_err(enc_err)?;
+                out.flush().map_err(|e| Error::io(path, e))
+            })
+        }
+        Format::Tiff => {
+            let samples = interleave16(img);
+            let mut bytes = Vec::with_capacity(samples.len() * 2);
+            for s in samples {
+                bytes.extend_from_slice(&s.to_le_bytes());
+            }
+            let tiff = exif_block(
+                meta,
+                w,
+                h,
+                img.space,
+                params.keep_location,
+                Some((&bytes, &icc)),
+            )?;
+            crate::io::write_bytes_atomic(path, &tiff)
+        }
+    }
+}
+
+/// The ICC profile of an output space.
+pub fn icc_profile(space: ColorSpace) -> Vec<u8> {
+    let p = match space {
+        ColorSpace::Srgb => moxcms::ColorProfile::new_srgb(),
+        ColorSpace::DisplayP3 => moxcms::ColorProfile::new_display_p3(),
+    };
+    p.encode().unwrap_or_default()
+}
+
+fn quantise(v: f32, max: f32) -> f32 {
+    let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+    (v * max + 0.5).floor()
+}
+
+/// Interleaved 8-bit RGB.
+pub fn interleave8(img: &Finished) -> Vec<u8> {
+    let n = img.width() * img.height();
+    let mut out = vec![0u8; n * 3];
+    for (i, px) in out.chunks_exact_mut(3).enumerate() {
+        for c in 0..3 {
+            px[c] = quantise(img.rgb[c].data[i], 255.0) as u8;
+        }
+    }
+    out
+}
+
+/// Interleaved 16-bit RGB.
+pub fn interleave16(img: &Finished) -> Vec<u16> {
+    let n = img.width() * img.height();
+    let mut out = vec![0u16; n * 3];
+    for (i, px) in out.chunks_exact_mut(3).enumerate() {
+        for c in 0..3 {
+            px[c] = quantise(img.rgb[c].data[i], 65535.0) as u16;
+        }
+    }
+    out
+}
+
+fn rational(x: f64) -> Rational {
+    // exposure times like 1/250 s are exact as 1/n
+    if x > 0.0 && x < 1.0 && ((1.0 / x) - (1.0 / x).round()).abs() < 1e-6 {
+        return Rational {
+            num: 1,
+            denom: (1.0 / x).round() as u32,
+        };
+    }
+    let d = 10_000u32;
+    Rational {
+        num: (x.max(0.0) * f64::from(d)).round().min(f64::from(u32::MAX)) as u32,
+        denom: d,
+    }
+}
+
+fn ascii(s: &str) -> Value {
+    let s: Vec<u8> = s
+        .bytes()
+        .filter(|b| b.is_ascii() && !b.is_ascii_control())
+        .collect();
+    Value::Ascii(vec![s])
+}
+
+/// Builds the EXIF block (a little-endian TIFF structure). With `image = Some((pixels, icc))`
+/// it is a whole 16-bit RGB TIFF file carrying `pixels` (little-endian samples) and the ICC
+/// profile.
+fn exif_block(
+    meta: &Metadata,
+    width: usize,
+    height: usize,
+    space: ColorSpace,
+    keep_location: bool,
+    image: Option<(&[u8], &[u8])>,
+) -> Result<Vec<u8>> {
+    let mut fields = Vec::new();
+    let mut add = |tag: Tag, value: Value| {
+        fields.push(Field {
+            tag,
+            ifd_num: In::PRIMARY,
+            value,
+        })
+    };
+    if let Some((_, icc)) = image {
+        add(Tag::ImageWidth, Value::Long(vec![width as u32]));
+        add(Tag::ImageLength, Value::Long(vec![height as u32]));
+        add(Tag::BitsPerSample, Value::Short(vec![16, 16, 16]));
+        add(Tag::Compression, Value::Short(vec![1]));
+        add(Tag::PhotometricInterpretation, Value::Short(vec![2]));
+        add(Tag::SamplesPerPixel, Value::Short(vec![3]));
+        add(Tag::RowsPerStrip, Value::Long(vec![height as u32]));
+        add(Tag::PlanarConfiguration, Value::Short(vec![1]));
+        add(
+            Tag::XResolution,
+            Value::Rational(vec![Rational { num: 300, denom: 1 }]),
+        );
+        add(
+            Tag::YResolution,
+            Value::Rational(vec![Rational { num: 300, denom: 1 }]),
+        );
+        add(Tag::ResolutionUnit, Value::Short(vec![2]));
+        add(
+            Tag(exif::Context::Tiff, 34675), // InterColorProfile
+            Value::Undefined(icc.to_vec(), 0),
+        );
+    }
+    if !meta.make.is_empty() {
+        add(Tag::Make, ascii(&meta.make));
+    }
+    if !meta.model.is_empty() {
+        add(Tag::Model, ascii(&meta.model));
+    }
+    add(Tag::Orientation, Value::Short(vec![1]));
+    add(
+        Tag::Software,
+        ascii(concat!("obscura ", env!("CARGO_PKG_VERSION"))),
+    );
+    add(Tag::ExifVersion, Value::Undefined(b"0232".to_vec(), 0));
+    // EXIF ColorSpace: 1 = sRGB, 0xFFFF = uncalibrated (Display P3 is told by the ICC profile)
+    add(
+        Tag::ColorSpace,
+        Value::Short(vec![if space == ColorSpace::Srgb { 1 } else { 0xFFFF }]),
+    );
+    add(Tag::PixelXDimension, Value::Long(vec![width as u32]));
+    add(Tag::PixelYDimension, Value::Long(vec![height as u32]));
+    if let Some(t) = meta.exposure_time.filter(|t| *t > 0.0) {
+        add(Tag::ExposureTime, Value::Rational(vec![rational(t)]));
+    }
+    if let Some(f) = meta.aperture.filter(|f| *f > 0.0) {
+        add(Tag::FNumber, Value::Rational(vec![rational(f)]));
+    }
+    if let Some(iso) = meta.iso {
+        add(
+            Tag::PhotographicSensitivity,
+            Value::Short(vec![iso.min(65535) as u16]),
+        );
+    }
+    if let Some(f) = meta.focal_length.filter(|f| *f > 0.0) {
+        add(Tag::FocalLength, Value::Rational(vec![rational(f)]));
+    }
+    if let Some(t) = &meta.capture_time {
+        let (main, sub) = match t.split_once('.') {
+            Some((m, s)) => (m, Some(s)),
+            None => (t.as_str(), None),
+        };
+        add(Tag::DateTimeOriginal, ascii(main));
+        add(Tag::DateTime, ascii(main));
+        if let Some(s) = sub.filter(|s| !s.is_empty()) {
+            add(Tag::SubSecTimeOriginal, ascii(s));
+        }
+    }
+    if keep_location && let Some(g) = meta.gps {
+        let r = |v: [(u32, u32); 3]| {
+            Value::Rational(v.map(|(num, denom)| Rational { num, denom }).to_vec())
+        };
+        add(Tag::GPSVersionID, Value::Byte(vec![2, 3, 0, 0]));
+        add(
+            Tag::GPSLatitudeRef,
+            ascii(if g.latitude < 0.0 { "S" } else { "N" }),
+        );
+        add(Tag::GPSLatitude, r(crate::raw::dms(g.latitude)));
+        add(
+            Tag::GPSLongitudeRef,
+            ascii(if g.longitude < 0.0 { "W" } else { "E" }),
+        );
+        add(Tag::GPSLongitude, r(crate::raw::dms(g.longitude)));
+        if let Some(a) = g.altitude {
+            add(Tag::GPSAltitudeRef, Value::Byte(vec![u8::from(a < 0.0)]));
+            add(Tag::GPSAltitude, Value::Rational(vec![rational(a.abs())]));
+        }
+    }
+    let mut writer = Writer::new();
+    for f in &fields {
+        writer.push_field(f);
+    }
+    let strips: Vec<&[u8]>;
+    if let Some((pixels, _)) = image {
+        strips = vec![pixels];
+        writer.set_strips(&strips, In::PRIMARY);
+    }
+    let mut buf = Cursor::new(Vec::new());
+    writer
+        .write(&mut buf, true)
+        .map_err(|e| Error::parameter("EXIF", format!("cannot be written: {e}")))?;
+    Ok(buf.into_inner())
+}

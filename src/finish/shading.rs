@@ -10,6 +10,13 @@
 //! that the clipped photosites of a vignetted corner stay at the same clip level as the
 //! centre's.
 //!
+//! `WarpRectilinear` (opcode 1, lens distortion and lateral chromatic aberration, typical of
+//! `OpcodeList3`) is applied too: per plane, a destination pixel at normalised offset
+//! `(dx, dy)` from the optical centre (divided by the distance `m` from the centre to the
+//! farthest corner, `r^2 = dx^2 + dy^2`) is taken from the source at
+//! `centre + m * (f dx + kt0 2 dx dy + kt1 (r^2 + 2 dx^2), f dy + kt1 2 dx dy + kt0 (r^2 + 2 dy^2))`
+//! with `f = kr0 + kr1 r^2 + kr2 r^4 + kr3 r^6`, sampled with Catmull-Rom interpolation.
+//!
 //! Other opcodes are not applied. Those flagged optional are skipped with a note; a required
 //! one is an error, since the image would be wrong without it.
 
@@ -53,6 +60,14 @@ pub fn apply_opcodes(
                     }
                 }
             }
+            Opcode::Other { id: 1, params, .. } if stage == Stage::Rgb => {
+                let warp = WarpRectilinear::parse(params)
+                    .map_err(|e| Error::decode(path, format!("{name}: WarpRectilinear: {e}")))?;
+                for (p, plane) in planes.iter_mut().enumerate() {
+                    let k = warp.coefficients[p.min(warp.coefficients.len() - 1)];
+                    **plane = warp_plane(plane, k, warp.centre);
+                }
+            }
             other if other.is_optional() => notes.push(format!(
                 "{name}: optional opcode {} ({}) skipped",
                 other.name(),
@@ -71,6 +86,88 @@ pub fn apply_opcodes(
         }
     }
     Ok(notes)
+}
+
+/// The parameters of a `WarpRectilinear` opcode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarpRectilinear {
+    /// Per plane (or one for all): kr0, kr1, kr2, kr3, kt0, kt1.
+    pub coefficients: Vec<[f64; 6]>,
+    /// Optical centre, relative to the image (0 = left/top edge, 1 = right/bottom).
+    pub centre: [f64; 2],
+}
+
+impl WarpRectilinear {
+    /// Parses the opcode's parameter bytes (big-endian, as all DNG opcode lists).
+    pub fn parse(b: &[u8]) -> std::result::Result<WarpRectilinear, String> {
+        let u32_at = |o: usize| {
+            b.get(o..o + 4)
+                .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        };
+        let f64_at = |o: usize| {
+            b.get(o..o + 8)
+                .map(|s| f64::from_be_bytes(std::array::from_fn(|i| s[i])))
+        };
+        let n = u32_at(0).ok_or("no plane count")? as usize;
+        if n == 0 || n > 4 || b.len() != 4 + 48 * n + 16 {
+            return Err(format!("{n} coefficient sets in {} bytes", b.len()));
+        }
+        let mut coefficients = Vec::with_capacity(n);
+        for k in 0..n {
+            let c: Vec<f64> = (0..6).filter_map(|i| f64_at(4 + 48 * k + 8 * i)).collect();
+            coefficients.push([c[0], c[1], c[2], c[3], c[4], c[5]]);
+        }
+        let o = 4 + 48 * n;
+        let centre = [f64_at(o).unwrap_or(0.5), f64_at(o + 8).unwrap_or(0.5)];
+        if coefficients
+            .iter()
+            .flatten()
+            .chain(&centre)
+            .any(|v| !v.is_finite())
+            || coefficients.iter().any(|c| c[0] <= 0.0)
+        {
+            return Err("non-finite or non-positive coefficients".into());
+        }
+        Ok(WarpRectilinear {
+            coefficients,
+            centre,
+        })
+    }
+}
+
+/// Resamples one plane through the `WarpRectilinear` model (see the module docs).
+pub fn warp_plane(src: &Plane<f32>, k: [f64; 6], centre: [f64; 2]) -> Plane<f32> {
+    let (w, h) = (src.width, src.height);
+    let mut out = Plane::new(w, h);
+    if w == 0 || h == 0 {
+        return out;
+    }
+    // pixel centres run from 0.5 to w - 0.5; the centre is relative to the image bounds
+    let (cx, cy) = (centre[0] * w as f64, centre[1] * h as f64);
+    let m = [
+        (0.0, 0.0),
+        (w as f64, 0.0),
+        (0.0, h as f64),
+        (w as f64, h as f64),
+    ]
+    .iter()
+    .map(|(x, y)| (x - cx).hypot(y - cy))
+    .fold(0.0f64, f64::max)
+    .max(1e-9);
+    let [kr0, kr1, kr2, kr3, kt0, kt1] = k;
+    out.data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let dy = (y as f64 + 0.5 - cy) / m;
+        for (x, v) in row.iter_mut().enumerate() {
+            let dx = (x as f64 + 0.5 - cx) / m;
+            let r2 = dx * dx + dy * dy;
+            let f = kr0 + r2 * (kr1 + r2 * (kr2 + r2 * kr3));
+            let sx = f * dx + kt0 * 2.0 * dx * dy + kt1 * (r2 + 2.0 * dx * dx);
+            let sy = f * dy + kt1 * 2.0 * dx * dy + kt0 * (r2 + 2.0 * dy * dy);
+            let (px, py) = (cx + m * sx - 0.5, cy + m * sy - 0.5);
+            *v = src.sample_cubic(px as f32, py as f32);
+        }
+    });
+    out
 }
 
 /// The gain of `map` at relative position `f` along one axis: returns (index, fraction) for
@@ -195,10 +292,38 @@ mod tests {
         }
     }
 
+    fn warp_params(k: [f64; 6], c: [f64; 2]) -> Vec<u8> {
+        let mut b = 1u32.to_be_bytes().to_vec();
+        for v in k.iter().chain(&c) {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn warp_rectilinear_identity_and_magnification() {
+        let w = 64;
+        let src = Plane::from_vec(w, 48, (0..w * 48).map(|i| (i % w) as f32).collect()).unwrap();
+        let p = warp_params([1.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.5, 0.5]);
+        let warp = WarpRectilinear::parse(&p).unwrap();
+        let same = warp_plane(&src, warp.coefficients[0], warp.centre);
+        assert!(
+            same.data
+                .iter()
+                .zip(&src.data)
+                .all(|(a, b)| (a - b).abs() < 1e-4)
+        );
+        // kr0 = 0.5 samples half as far from the centre: a 2x zoom of the ramp
+        let zoom = warp_plane(&src, [0.5, 0.0, 0.0, 0.0, 0.0, 0.0], [0.5, 0.5]);
+        let slope = zoom.get(40, 24) - zoom.get(39, 24);
+        assert!((slope - 0.5).abs() < 1e-3, "{slope}");
+        assert!(WarpRectilinear::parse(&p[..20]).is_err());
+    }
+
     #[test]
     fn required_unknown_opcode_is_an_error_optional_is_a_note() {
         let mk = |flags| Opcode::Other {
-            id: 1,
+            id: 4,
             flags,
             version: [1, 3, 0, 0],
             params: vec![],
@@ -206,7 +331,7 @@ mod tests {
         let mut p = Plane::from_vec(2, 2, vec![0.5f32; 4]).unwrap();
         let path = std::path::Path::new("x.dng");
         let notes = apply_opcodes(&[mk(1)], &mut [&mut p], Stage::Rgb, path).unwrap();
-        assert!(notes[0].contains("WarpRectilinear"), "{notes:?}");
+        assert!(notes[0].contains("FixBadPixelsConstant"), "{notes:?}");
         let e = apply_opcodes(&[mk(0)], &mut [&mut p], Stage::Mosaic, path).unwrap_err();
         assert!(
             e.to_string().contains("x.dng") && e.to_string().contains("required"),

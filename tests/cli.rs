@@ -328,3 +328,110 @@ fn merge_writes_a_dng_and_refuses_bad_requests() {
         .assert()
         .success();
 }
+
+fn sample_burst() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/burst")
+}
+
+#[test]
+fn process_the_sample_burst_to_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, extra) in [
+        ("out.jpg", vec![]),
+        ("out.png", vec!["--png16"]),
+        ("out.tif", vec!["--colorspace", "p3"]),
+        ("out.image", vec!["--format", "png", "--tone", "global"]),
+    ] {
+        let out = dir.path().join(name);
+        let o = obscura()
+            .arg("process")
+            .arg(sample_burst())
+            .arg("-o")
+            .arg(&out)
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let img = image::ImageReader::open(&out)
+            .unwrap()
+            .with_guessed_format()
+            .unwrap()
+            .decode()
+            .unwrap();
+        assert_eq!((img.width(), img.height()), (512, 384), "{name}");
+    }
+    // nothing but the outputs was written
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
+}
+
+#[test]
+fn develop_a_chart_with_the_reference_rendering() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = obscura()
+        .args(["synth", "--chart", "--light", "a", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let chart = dir.path().join("chart.dng");
+    let out = dir.path().join("chart.png");
+    let o = obscura()
+        .arg("develop")
+        .arg(&chart)
+        .args(["--look", "none", "--tone", "none", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // the white balance found is the chart's tungsten light
+    assert!(stderr(&o).contains("white 28"), "{}", stderr(&o));
+    assert!(out.is_file());
+}
+
+#[test]
+fn develop_and_process_refuse_bad_requests_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.jpg");
+    let crw = sample_burst().join("frame_00.dng");
+    for (args, code, says) in [
+        (vec!["--wb", "1,2"], 2, "--wb"),
+        (vec!["--wb-temp", "100"], 2, "--wb-temp"),
+        (vec!["--exposure", "99"], 2, "between -10 and 10"),
+        (vec!["--tone", "fancy"], 2, "tone"),
+        (vec!["--quality", "0"], 2, "quality"),
+        (vec!["--colorspace", "adobe"], 2, "srgb or p3"),
+        (vec!["--look", "sepia"], 2, "--look"),
+    ] {
+        let o = obscura()
+            .arg("develop")
+            .arg(&crw)
+            .arg("-o")
+            .arg(&out)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists());
+    }
+    // an output folder that does not exist, an unknown extension
+    for (o_path, says) in [
+        (
+            dir.path().join("no/such/dir/x.jpg"),
+            "output folder does not exist",
+        ),
+        (dir.path().join("x.webp"), "extension"),
+    ] {
+        let o = obscura()
+            .arg("process")
+            .arg(sample_burst())
+            .arg("-o")
+            .arg(&o_path)
+            .output()
+            .unwrap();
+        assert_ne!(o.status.code(), Some(0));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        assert!(!o_path.exists());
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -261,12 +261,12 @@ const MIN_HEADROOM: f32 = 0.5;
 const BASE_SCALE: f32 = 0.02;
 /// Range scale of the base layer, in stops: steps of luminance much larger than this stop
 /// the smoothing (edges), much smaller ones are smoothed over (detail).
-const BASE_SIGMA_R: f32 = 0.5;
+const BASE_SIGMA_R: f32 = 1.0;
 /// Iterations of the domain transform's recursive filter.
 const BASE_ITERATIONS: usize = 3;
 /// Guided filter window (Gaussian sigma, low-resolution pixels) and regularisation
 /// (stops²: luminance variation below about 0.1 stop counts as flat).
-const GUIDE_SIGMA: f32 = 2.0;
+const GUIDE_SIGMA: f32 = 1.0;
 const GUIDE_EPS: f32 = 0.01;
 /// Non-finite samples become 0 and finite ones are limited to ±BIG, so sums stay finite.
 const BIG: f32 = 1e20;

@@ -6,15 +6,18 @@
 //! ```text
 //!   RAW files ──raw──▶ RawFrame ──burst──▶ Burst ──align──▶ BurstAlignment ──merge──▶ Merged
 //!                                                                       (RawFrame, 16-bit DNG)
-//!   synth: synthetic bursts with ground truth for tests and benches; finish: demosaic (more to come)
+//!   Merged.frame (or any RawFrame) ──finish──▶ Finished ──encode──▶ JPEG / PNG / TIFF
+//!   synth: synthetic bursts and a colour chart with ground truth for tests and benches
 //! ```
 //!
 //! ```no_run
-//! use obscura::{Burst, align, merge};
+//! use obscura::{Burst, align, encode, finish, merge};
 //! let burst = Burst::open(&["samples/burst".into()])?;
 //! let al = align::align(&burst, &align::AlignParams::default())?;
 //! let merged = merge::merge(&burst, &al, &merge::MergeParams::default())?;
 //! obscura::raw::write_dng(&merged.frame, std::path::Path::new("merged.dng"))?;
+//! let img = finish::finish(&merged.frame, &finish::FinishParams::default())?;
+//! encode::encode(&img, &merged.frame.meta, "out.jpg".as_ref(), &Default::default())?;
 //! # Ok::<(), obscura::Error>(())
 //! ```
 #![warn(missing_docs)]

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use exif::experimental::Writer;
 use exif::{Field, In, Rational, Tag, Value};
 use image::ImageEncoder;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -195,11 +196,16 @@ fn quantise(v: f32, max: f32) -> f32 {
 pub fn interleave8(img: &Finished) -> Vec<u8> {
     let n = img.width() * img.height();
     let mut out = vec![0u8; n * 3];
-    for (i, px) in out.chunks_exact_mut(3).enumerate() {
-        for c in 0..3 {
-            px[c] = quantise(img.rgb[c].data[i], 255.0) as u8;
-        }
-    }
+    out.par_chunks_mut(3 * 4096)
+        .enumerate()
+        .for_each(|(k, chunk)| {
+            for (j, px) in chunk.chunks_exact_mut(3).enumerate() {
+                let i = k * 4096 + j;
+                for c in 0..3 {
+                    px[c] = quantise(img.rgb[c].data[i], 255.0) as u8;
+                }
+            }
+        });
     out
 }
 
@@ -207,11 +213,16 @@ pub fn interleave8(img: &Finished) -> Vec<u8> {
 pub fn interleave16(img: &Finished) -> Vec<u16> {
     let n = img.width() * img.height();
     let mut out = vec![0u16; n * 3];
-    for (i, px) in out.chunks_exact_mut(3).enumerate() {
-        for c in 0..3 {
-            px[c] = quantise(img.rgb[c].data[i], 65535.0) as u16;
-        }
-    }
+    out.par_chunks_mut(3 * 4096)
+        .enumerate()
+        .for_each(|(k, chunk)| {
+            for (j, px) in chunk.chunks_exact_mut(3).enumerate() {
+                let i = k * 4096 + j;
+                for c in 0..3 {
+                    px[c] = quantise(img.rgb[c].data[i], 65535.0) as u16;
+                }
+            }
+        });
     out
 }
 

@@ -67,9 +67,9 @@ pub const CAMERA_D65: Matrix3 = [
 
 /// XYZ (A) -> camera RGB under standard light A (its DNG ColorMatrix1).
 pub const CAMERA_A: Matrix3 = [
-    [0.6580, -0.0950, -0.0740],
-    [-0.4410, 1.2810, 0.1720],
-    [-0.1050, 0.2620, 0.5030],
+    [0.6310, -0.0620, -0.0950],
+    [-0.4680, 1.3150, 0.1510],
+    [-0.1320, 0.3040, 0.4650],
 ];
 
 /// The light the chart is photographed under.

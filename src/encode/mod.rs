@@ -201,8 +201,8 @@ pub fn interleave8(img: &Finished) -> Vec<u8> {
         .for_each(|(k, chunk)| {
             for (j, px) in chunk.chunks_exact_mut(3).enumerate() {
                 let i = k * 4096 + j;
-                for c in 0..3 {
-                    px[c] = quantise(img.rgb[c].data[i], 255.0) as u8;
+                for (c, v) in px.iter_mut().enumerate() {
+                    *v = quantise(img.rgb[c].data[i], 255.0) as u8;
                 }
             }
         });
@@ -218,8 +218,8 @@ pub fn interleave16(img: &Finished) -> Vec<u16> {
         .for_each(|(k, chunk)| {
             for (j, px) in chunk.chunks_exact_mut(3).enumerate() {
                 let i = k * 4096 + j;
-                for c in 0..3 {
-                    px[c] = quantise(img.rgb[c].data[i], 65535.0) as u16;
+                for (c, v) in px.iter_mut().enumerate() {
+                    *v = quantise(img.rgb[c].data[i], 65535.0) as u16;
                 }
             }
         });

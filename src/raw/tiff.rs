@@ -330,10 +330,10 @@ impl Parser<'_> {
                 ifd.exif = Some(Box::new(s));
             }
         }
-        if let Some(o) = ifd.get(tags::GPS_IFD).and_then(Entry::u32) {
-            if let Ok((s, _)) = self.ifd(o, depth + 1) {
-                ifd.gps = Some(Box::new(s));
-            }
+        if let Some(o) = ifd.get(tags::GPS_IFD).and_then(Entry::u32)
+            && let Ok((s, _)) = self.ifd(o, depth + 1)
+        {
+            ifd.gps = Some(Box::new(s));
         }
         Ok((ifd, next))
     }

@@ -145,10 +145,10 @@ impl ChartParams {
 
     fn validate(&self) -> Result<()> {
         let bad = |what: &str| Err(Error::parameter("chart", what.to_string()));
-        if !(8..=512).contains(&self.patch) || self.patch % 2 != 0 {
+        if !(8..=512).contains(&self.patch) || !self.patch.is_multiple_of(2) {
             return bad("patch size must be even, 8 to 512");
         }
-        if !(2..=256).contains(&self.gap) || self.gap % 2 != 0 {
+        if !(2..=256).contains(&self.gap) || !self.gap.is_multiple_of(2) {
             return bad("gap must be even, 2 to 256");
         }
         if !(0.05..=16.0).contains(&self.exposure) {

@@ -23,6 +23,12 @@
 //! The result, [`Finished`], holds encoded values in [0, 1] as `f32`; [`crate::encode`]
 //! quantises and writes them.
 //!
+//! # Timing
+//! `cargo bench --bench finish`, 4000 x 3000, 2 threads, Intel Xeon (AVX-512): the whole
+//! default finish 534 ms, of which RCD demosaic about 230 ms, colour matrix and transfer
+//! curve 83 ms, local tone mapping 82 ms, sharpening and chroma smoothing 145 ms; the
+//! reference rendering 329 ms. JPEG encoding (not part of finish) adds 485 ms.
+//!
 //! ```no_run
 //! use obscura::finish::{finish, FinishParams};
 //! let frame = obscura::RawFrame::open("photo.dng")?;

@@ -30,6 +30,7 @@ pub mod error;
 pub mod finish;
 pub mod image;
 pub(crate) mod io;
+pub mod look;
 pub mod merge;
 pub mod raw;
 pub mod synth;

@@ -435,3 +435,61 @@ fn develop_and_process_refuse_bad_requests_without_writing() {
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn lut_option_applies_cube_files_and_reports_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = sample_burst().join("frame_00.dng");
+    let run = |extra: &[&str], out: &std::path::Path| {
+        obscura()
+            .arg("develop")
+            .arg(&frame)
+            .arg("-o")
+            .arg(out)
+            .args(["--png16"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let plain = dir.path().join("plain.png");
+    assert!(run(&[], &plain).status.success());
+    // an identity cube changes nothing beyond 1/4096; a channel swap swaps
+    let id = dir.path().join("id.cube");
+    obscura::look::Lut3d::identity(33).save_cube(&id).unwrap();
+    let swap = dir.path().join("swap.cube");
+    obscura::look::Lut3d::from_fn(17, |[r, g, b]| [b, g, r])
+        .save_cube(&swap)
+        .unwrap();
+    let with_id = dir.path().join("id.png");
+    let o = run(&["--lut", id.to_str().unwrap()], &with_id);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let with_swap = dir.path().join("swap.png");
+    assert!(
+        run(&["--lut", swap.to_str().unwrap()], &with_swap)
+            .status
+            .success()
+    );
+    let load = |p: &std::path::Path| image::open(p).unwrap().into_rgb16();
+    let (a, b, c) = (load(&plain), load(&with_id), load(&with_swap));
+    let mut worst = 0i32;
+    for ((pa, pb), pc) in a.pixels().zip(b.pixels()).zip(c.pixels()) {
+        for k in 0..3 {
+            worst = worst.max((i32::from(pa[k]) - i32::from(pb[k])).abs());
+        }
+        assert!((i32::from(pa[0]) - i32::from(pc[2])).abs() <= 16);
+        assert!((i32::from(pa[2]) - i32::from(pc[0])).abs() <= 16);
+    }
+    assert!(worst <= 16, "identity LUT moved a sample by {worst}/65535");
+    // a broken cube: exit 1, the file and line named, nothing written
+    let bad = dir.path().join("bad.cube");
+    std::fs::write(&bad, "LUT_3D_SIZE 2\n0 0 0\n1 1\n").unwrap();
+    let out = dir.path().join("bad.png");
+    let o = run(&["--lut", bad.to_str().unwrap()], &out);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("bad.cube") && stderr(&o).contains("line 3"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+}

@@ -146,9 +146,33 @@ struct FinishArgs {
     /// Skip lens-shading correction (DNG gain maps).
     #[arg(long)]
     no_shading: bool,
+    /// A 3D LUT applied to the finished image: an Adobe/Resolve .cube file or a Hald CLUT
+    /// image, mapping sRGB-encoded values.
+    #[arg(long, value_name = "FILE")]
+    lut: Option<PathBuf>,
+    /// How much of the LUT to apply, 0 to 1.
+    #[arg(long, default_value_t = 1.0, requires = "lut")]
+    lut_strength: f32,
 }
 
+/// A LUT to apply after finishing, with its strength.
+type LutChoice = Option<(crate::look::Lut3d, f32)>;
+
 impl FinishArgs {
+    /// Loads the `--lut` file, if any, before any other work.
+    fn lut(&self) -> Result<LutChoice> {
+        if !self.lut_strength.is_finite() || !(0.0..=1.0).contains(&self.lut_strength) {
+            return Err(crate::Error::parameter(
+                "--lut-strength",
+                format!("{}: must be between 0 and 1", self.lut_strength),
+            ));
+        }
+        match &self.lut {
+            Some(p) => Ok(Some((crate::look::Lut3d::load(p)?, self.lut_strength))),
+            None => Ok(None),
+        }
+    }
+
     fn params(&self) -> Result<(FinishParams, EncodeParams)> {
         let mut fp = match self.look.to_ascii_lowercase().as_str() {
             "none" => FinishParams::reference(),
@@ -378,8 +402,12 @@ fn finish_and_encode(
     output: &std::path::Path,
     fp: &FinishParams,
     ep: &EncodeParams,
+    lut: &LutChoice,
 ) -> Result<()> {
-    let img = crate::finish::finish(frame, fp)?;
+    let mut img = crate::finish::finish(frame, fp)?;
+    if let Some((lut, strength)) = lut {
+        lut.apply(&mut img.rgb, *strength);
+    }
     for n in &img.notes {
         eprintln!("note: {}: {n}", frame.path.display());
     }
@@ -400,13 +428,15 @@ fn finish_and_encode(
 fn develop(a: DevelopArgs) -> Result<()> {
     let (fp, ep) = a.finish.params()?;
     check_output(&a.output, &ep)?;
+    let lut = a.finish.lut()?;
     let frame = RawFrame::open(&a.file)?;
-    finish_and_encode(&frame, &a.output, &fp, &ep)
+    finish_and_encode(&frame, &a.output, &fp, &ep, &lut)
 }
 
 fn process(a: ProcessArgs) -> Result<()> {
     let (fp, ep) = a.finish.params()?;
     check_output(&a.output, &ep)?;
+    let lut = a.finish.lut()?;
     let method: crate::merge::MergeMethod = a.method.parse()?;
     let mp = crate::merge::MergeParams {
         method,
@@ -420,7 +450,7 @@ fn process(a: ProcessArgs) -> Result<()> {
         burst.frames.truncate(n);
     }
     if burst.frames.len() == 1 {
-        return finish_and_encode(&burst.frames[0], &a.output, &fp, &ep);
+        return finish_and_encode(&burst.frames[0], &a.output, &fp, &ep, &lut);
     }
     let al = crate::align::align(
         &burst,
@@ -436,7 +466,7 @@ fn process(a: ProcessArgs) -> Result<()> {
         burst.frames[al.reference].path.display(),
         merged.effective_frames
     );
-    finish_and_encode(&merged.frame, &a.output, &fp, &ep)
+    finish_and_encode(&merged.frame, &a.output, &fp, &ep, &lut)
 }
 
 /// What `obscura info --json` prints per file.

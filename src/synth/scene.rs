@@ -613,34 +613,6 @@ impl Primitive {
     }
 }
 
-/// 8-bit sRGB values of the 24 patches of the classic colour rendition chart (published
-/// reference values), row by row.
-const CHART_SRGB8: [[u8; 3]; 24] = [
-    [115, 82, 68],
-    [194, 150, 130],
-    [98, 122, 157],
-    [87, 108, 67],
-    [133, 128, 177],
-    [103, 189, 170],
-    [214, 126, 44],
-    [80, 91, 166],
-    [193, 90, 99],
-    [94, 60, 108],
-    [157, 188, 64],
-    [224, 163, 46],
-    [56, 61, 150],
-    [70, 148, 73],
-    [175, 54, 60],
-    [231, 199, 31],
-    [187, 86, 149],
-    [8, 133, 161],
-    [243, 243, 242],
-    [200, 200, 200],
-    [160, 160, 160],
-    [122, 122, 121],
-    [85, 85, 85],
-    [52, 52, 52],
-];
 /// Side of a colour patch in pixels (below 16, see the module docs).
 const PATCH: f64 = 14.0;
 /// Distance between patch origins in pixels.
@@ -772,7 +744,8 @@ impl Procedural {
             tex_offset,
             corners,
             inv_size: [1.0 / w, 1.0 / h],
-            chart: CHART_SRGB8.map(|c| c.map(|v| srgb_to_linear(f64::from(v) / 255.0))),
+            chart: super::chart::COLORCHECKER_SRGB
+                .map(|c| c.map(|v| srgb_to_linear(f64::from(v) / 255.0))),
             primitives,
             cell_start,
             cell_items,

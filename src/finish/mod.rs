@@ -23,12 +23,6 @@
 //! The result, [`Finished`], holds encoded values in [0, 1] as `f32`; [`crate::encode`]
 //! quantises and writes them.
 //!
-//! # Timing
-//! `cargo bench --bench finish`, 4000 x 3000, 2 threads, Intel Xeon (AVX-512): the whole
-//! default finish 534 ms, of which RCD demosaic about 230 ms, colour matrix and transfer
-//! curve 83 ms, local tone mapping 82 ms, sharpening and chroma smoothing 145 ms; the
-//! reference rendering 329 ms. JPEG encoding (not part of finish) adds 485 ms.
-//!
 //! ```no_run
 //! use obscura::finish::{finish, FinishParams};
 //! let frame = obscura::RawFrame::open("photo.dng")?;
@@ -36,6 +30,13 @@
 //! obscura::encode::encode(&img, &frame.meta, "photo.jpg".as_ref(), &Default::default())?;
 //! # Ok::<(), obscura::Error>(())
 //! ```
+//!
+//! # Timing
+//! `cargo bench --bench finish`, 4000 x 3000, 2 threads, Intel Xeon (AVX-512): the whole
+//! default finish 440 ms, of which RCD demosaic about 230 ms (half of it the page faults of
+//! its three fresh output planes), colour matrix and transfer curve 83 ms, local tone
+//! mapping 82 ms, sharpening and chroma smoothing 73 ms; the reference rendering 307 ms.
+//! JPEG encoding (not part of finish) adds 485 ms.
 
 pub mod color;
 pub mod demosaic;
@@ -152,7 +153,6 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
         ));
     }
     let mut notes = Vec::new();
-    let mut mosaic = frame.mosaic.crop(area);
     let cfa = frame.cfa_at(area);
     if !frame.meta.opcodes1.is_empty() {
         notes.push(format!(
@@ -160,33 +160,50 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
             frame.meta.opcodes1.len()
         ));
     }
-    if params.skip_shading {
-        if !frame.meta.opcodes2.is_empty() || !frame.meta.opcodes3.is_empty() {
-            notes.push("lens shading (OpcodeList2/3) skipped on request".into());
-        }
-    } else {
-        notes.extend(shading::apply_opcodes(
-            &frame.meta.opcodes2,
-            &mut [&mut mosaic],
-            shading::Stage::Mosaic,
-            &frame.path,
-        )?);
-    }
-
     let ct = color::color_transform(&frame.meta, &params.color)?;
     notes.extend(ct.notes.iter().cloned());
     let mult = ct.multipliers.map(|m| m as f32);
+    let shade = !params.skip_shading && !frame.meta.opcodes2.is_empty();
+    if params.skip_shading && (!frame.meta.opcodes2.is_empty() || !frame.meta.opcodes3.is_empty()) {
+        notes.push("lens shading (OpcodeList2/3) skipped on request".into());
+    }
+    // the active area, white-balanced: in one pass, unless gain maps must come first (they
+    // clip at the raw white level, before white balance)
+    let mut mosaic = Plane::new(area.width, area.height);
     let w = mosaic.width;
     mosaic
         .data
         .par_chunks_mut(w)
         .enumerate()
         .for_each(|(y, row)| {
-            let m = [0, 1].map(|x| mult[cfa.color_at(x, y) as usize]);
-            for (x, v) in row.iter_mut().enumerate() {
-                *v *= m[x & 1];
+            let m = if shade {
+                [1.0; 2]
+            } else {
+                [0, 1].map(|x| mult[cfa.color_at(x, y) as usize])
+            };
+            let src = &frame.mosaic.row(y + area.y)[area.x..area.x + w];
+            for (x, (v, &s)) in row.iter_mut().zip(src).enumerate() {
+                *v = s * m[x & 1];
             }
         });
+    if shade {
+        notes.extend(shading::apply_opcodes(
+            &frame.meta.opcodes2,
+            &mut [&mut mosaic],
+            shading::Stage::Mosaic,
+            &frame.path,
+        )?);
+        mosaic
+            .data
+            .par_chunks_mut(w)
+            .enumerate()
+            .for_each(|(y, row)| {
+                let m = [0, 1].map(|x| mult[cfa.color_at(x, y) as usize]);
+                for (x, v) in row.iter_mut().enumerate() {
+                    *v *= m[x & 1];
+                }
+            });
+    }
 
     let mut rgb = demosaic::demosaic(&mosaic, cfa, params.demosaic);
     drop(mosaic);

@@ -17,7 +17,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::filter::gaussian_blur;
+use super::filter::gaussian_blur_into;
 use crate::error::{Error, Result};
 use crate::image::Plane;
 
@@ -83,59 +83,63 @@ const KG: f32 = 0.7152;
 const KB: f32 = 0.0722;
 
 /// Sharpens luma and smooths chroma of display-encoded RGB in place (see the module docs).
+///
+/// The three planes are reused as the luma and colour-difference planes, so the only new
+/// buffer is one blur target: fresh 12 MP planes cost more in page faults than the blurs.
 pub fn sharpen(rgb: &mut [Plane<f32>; 3], params: &SharpenParams) {
     let sharpen = params.amount > 0.0;
     let smooth = params.chroma_radius > 0.0;
     if !sharpen && !smooth {
         return;
     }
-    let n = rgb[0].data.len();
     let (w, h) = (rgb[0].width, rgb[0].height);
-    let mut luma = Plane::new(w, h);
-    let mut cr = Plane::new(w, h);
-    let mut cb = Plane::new(w, h);
-    luma.data
-        .par_iter_mut()
-        .zip(cr.data.par_iter_mut())
-        .zip(cb.data.par_iter_mut())
-        .enumerate()
-        .for_each(|(i, ((y, r), b))| {
-            let (rv, gv, bv) = (rgb[0].data[i], rgb[1].data[i], rgb[2].data[i]);
-            *y = KR * rv + KG * gv + KB * bv;
-            *r = rv - *y;
-            *b = bv - *y;
-        });
-    if smooth {
-        cr = gaussian_blur(&cr, params.chroma_radius);
-        cb = gaussian_blur(&cb, params.chroma_radius);
-    }
-    if sharpen {
-        let blur = gaussian_blur(&luma, params.radius);
-        let (a, t) = (params.amount, params.threshold);
-        luma.data
-            .par_iter_mut()
-            .zip(blur.data.par_iter())
-            .for_each(|(y, b)| {
-                let d = *y - b;
-                let soft = d.signum() * (d.abs() - t).max(0.0);
-                *y += a * soft;
-            });
-    }
     let [r, g, b] = rgb;
-    debug_assert_eq!(r.data.len(), n);
+    // r <- Cr, g <- Y', b <- Cb
     r.data
-        .par_iter_mut()
-        .zip(g.data.par_iter_mut())
-        .zip(b.data.par_iter_mut())
+        .par_chunks_mut(4096)
+        .zip(g.data.par_chunks_mut(4096))
+        .zip(b.data.par_chunks_mut(4096))
+        .for_each(|((r, g), b)| {
+            for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                let y = KR * *r + KG * *g + KB * *b;
+                *r -= y;
+                *b -= y;
+                *g = y;
+            }
+        });
+    let mut tmp = Plane::new(w, h);
+    if smooth {
+        for p in [&mut *r, &mut *b] {
+            gaussian_blur_into(&*p, params.chroma_radius, &mut tmp);
+            std::mem::swap(p, &mut tmp);
+        }
+    }
+    let (a, t) = (params.amount, params.threshold);
+    if sharpen {
+        gaussian_blur_into(g, params.radius, &mut tmp);
+    }
+    let blur = &tmp;
+    r.data
+        .par_chunks_mut(4096)
+        .zip(g.data.par_chunks_mut(4096))
+        .zip(b.data.par_chunks_mut(4096))
         .enumerate()
-        .for_each(|(i, ((r, g), b))| {
-            let y = luma.data[i];
-            let rv = y + cr.data[i];
-            let bv = y + cb.data[i];
-            let gv = (y - KR * rv - KB * bv) / KG;
-            *r = rv.clamp(0.0, 1.0);
-            *g = gv.clamp(0.0, 1.0);
-            *b = bv.clamp(0.0, 1.0);
+        .for_each(|(k, ((r, g), b))| {
+            let base = k * 4096;
+            for (i, ((r, g), b)) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).enumerate() {
+                let mut y = *g;
+                if sharpen {
+                    let d = y - blur.data[base + i];
+                    let soft = d.signum() * (d.abs() - t).max(0.0);
+                    y += a * soft;
+                }
+                let rv = y + *r;
+                let bv = y + *b;
+                let gv = (y - KR * rv - KB * bv) / KG;
+                *r = rv.clamp(0.0, 1.0);
+                *g = gv.clamp(0.0, 1.0);
+                *b = bv.clamp(0.0, 1.0);
+            }
         });
 }
 

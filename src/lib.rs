@@ -25,6 +25,7 @@
 pub mod align;
 pub mod burst;
 pub mod cli;
+pub(crate) mod cpu;
 pub mod encode;
 pub mod error;
 pub mod finish;

@@ -119,12 +119,12 @@ pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParam
     match format {
         Format::Jpeg => {
             let exif = exif_block(meta, w, h, img.space, params.keep_location, None)?;
-            let px = interleave8(img);
+            let px = interleave(img, u8_sample);
             crate::io::write_atomic(path, |out| {
                 let mut enc =
                     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut *out, params.quality);
-                enc.set_icc_profile(icc.clone()).ok();
-                enc.set_exif_metadata(exif.clone()).ok();
+                enc.set_icc_profile(icc).ok();
+                enc.set_exif_metadata(exif).ok();
                 enc.write_image(&px, w as u32, h as u32, image::ExtendedColorType::Rgb8)
                     .map_err(enc_err)?;
                 out.flush().map_err(|e| Error::io(path, e))
@@ -132,39 +132,25 @@ pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParam
         }
         Format::Png => {
             let exif = exif_block(meta, w, h, img.space, params.keep_location, None)?;
+            // image's PNG encoder takes 16-bit samples in native byte order
             let (px, ct) = if params.png16 {
-                let v = interleave16(img);
-                let mut b = Vec::with_capacity(v.len() * 2);
-                for s in v {
-                    b.extend_from_slice(&s.to_be_bytes());
-                }
-                (b, image::ExtendedColorType::Rgb16)
+                let px = interleave(img, |v| u16_sample(v).to_ne_bytes());
+                (px, image::ExtendedColorType::Rgb16)
             } else {
-                (interleave8(img), image::ExtendedColorType::Rgb8)
+                (interleave(img, u8_sample), image::ExtendedColorType::Rgb8)
             };
             crate::io::write_atomic(path, |out| {
                 let mut enc = image::codecs::png::PngEncoder::new(&mut *out);
-                enc.set_icc_profile(icc.clone()).ok();
-                enc.set_exif_metadata(exif.clone()).ok();
-                // image's PNG encoder takes 16-bit samples in native order
-                let px = if params.png16 {
-                    px.chunks_exact(2)
-                        .flat_map(|c| u16::from_be_bytes([c[0], c[1]]).to_ne_bytes())
-                        .collect::<Vec<u8>>()
-                } else {
-                    px.clone()
-                };
+                enc.set_icc_profile(icc).ok();
+                enc.set_exif_metadata(exif).ok();
                 enc.write_image(&px, w as u32, h as u32, ct)
                     .map_err(enc_err)?;
                 out.flush().map_err(|e| Error::io(path, e))
             })
         }
         Format::Tiff => {
-            let samples = interleave16(img);
-            let mut bytes = Vec::with_capacity(samples.len() * 2);
-            for s in samples {
-                bytes.extend_from_slice(&s.to_le_bytes());
-            }
+            // little-endian samples, as the EXIF writer lays out a little-endian TIFF
+            let bytes = interleave(img, |v| u16_sample(v).to_le_bytes());
             let tiff = exif_block(
                 meta,
                 w,
@@ -192,38 +178,30 @@ fn quantise(v: f32, max: f32) -> f32 {
     (v * max + 0.5).floor()
 }
 
-/// Interleaved 8-bit RGB.
-pub fn interleave8(img: &Finished) -> Vec<u8> {
+/// Interleaved RGB, each sample quantised by `put` into `B` bytes.
+fn interleave<const B: usize>(img: &Finished, put: impl Fn(f32) -> [u8; B] + Sync) -> Vec<u8> {
+    const CHUNK: usize = 4096;
     let n = img.width() * img.height();
-    let mut out = vec![0u8; n * 3];
-    out.par_chunks_mut(3 * 4096)
+    let mut out = vec![0u8; n * 3 * B];
+    out.par_chunks_mut(3 * B * CHUNK)
         .enumerate()
         .for_each(|(k, chunk)| {
-            for (j, px) in chunk.chunks_exact_mut(3).enumerate() {
-                let i = k * 4096 + j;
-                for (c, v) in px.iter_mut().enumerate() {
-                    *v = quantise(img.rgb[c].data[i], 255.0) as u8;
+            for (j, px) in chunk.chunks_exact_mut(3 * B).enumerate() {
+                let i = k * CHUNK + j;
+                for (c, v) in px.chunks_exact_mut(B).enumerate() {
+                    v.copy_from_slice(&put(img.rgb[c].data[i]));
                 }
             }
         });
     out
 }
 
-/// Interleaved 16-bit RGB.
-pub fn interleave16(img: &Finished) -> Vec<u16> {
-    let n = img.width() * img.height();
-    let mut out = vec![0u16; n * 3];
-    out.par_chunks_mut(3 * 4096)
-        .enumerate()
-        .for_each(|(k, chunk)| {
-            for (j, px) in chunk.chunks_exact_mut(3).enumerate() {
-                let i = k * 4096 + j;
-                for (c, v) in px.iter_mut().enumerate() {
-                    *v = quantise(img.rgb[c].data[i], 65535.0) as u16;
-                }
-            }
-        });
-    out
+fn u8_sample(v: f32) -> [u8; 1] {
+    [quantise(v, 255.0) as u8]
+}
+
+fn u16_sample(v: f32) -> u16 {
+    quantise(v, 65535.0) as u16
 }
 
 fn rational(x: f64) -> Rational {

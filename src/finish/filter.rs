@@ -19,7 +19,7 @@
 //! same mirror taken on the fine grid, so downsampling and upsampling agree at the borders.
 //!
 //! # Implementation notes
-//! [`Isa`] and [`kernels!`] compile row kernels for SSE2, AVX2 and AVX-512 and pick one at
+//! The row kernels are compiled for SSE2, AVX2 and AVX-512 by [`crate::cpu`] and picked at
 //! run time (bit-identical results, tested; `OBSCURA_CPU=scalar` forces SSE2).
 //!
 //! Every pass is written for the compiler to vectorise: the vertical taps accumulate whole
@@ -32,99 +32,8 @@
 
 use rayon::prelude::*;
 
+use crate::cpu::{Isa, kernels};
 use crate::image::Plane;
-
-/// The instruction sets the row kernels of the finishing filters ([`gaussian_blur`], and the
-/// tone mapping's full-resolution passes) are compiled for. The kernels are plain Rust that
-/// the compiler vectorises; built for baseline x86-64 that is 4-lane SSE2. [`kernels!`]
-/// compiles each a second and third time with AVX2 and AVX-512 enabled and picks one per
-/// call. The versions perform the same IEEE operations in the same order (no
-/// fused multiply-add, no reassociation), only more lanes at a time, so their results are
-/// identical to the bit (tested). `OBSCURA_CPU=scalar` in the environment forces the
-/// baseline.
-///
-/// Only [`Isa::baseline`], [`Isa::supported`] and [`Isa::detect`] make one, so holding an
-/// `Isa` proves the CPU can run it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Isa(Level);
-
-/// The level inside an [`Isa`], for [`kernels!`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Level {
-    Baseline,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-impl Isa {
-    /// The build's own target: always safe.
-    pub(crate) fn baseline() -> Isa {
-        Isa(Level::Baseline)
-    }
-
-    /// Every level the CPU supports, baseline first.
-    pub(crate) fn supported() -> Vec<Isa> {
-        #[allow(unused_mut)]
-        let mut levels = vec![Isa::baseline()];
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            levels.push(Isa(Level::Avx2));
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                levels.push(Isa(Level::Avx512));
-            }
-        }
-        levels
-    }
-
-    /// The best level, unless `OBSCURA_CPU=scalar`; detected once.
-    pub(crate) fn detect() -> Isa {
-        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-        *BEST.get_or_init(|| {
-            if std::env::var("OBSCURA_CPU").is_ok_and(|v| v.eq_ignore_ascii_case("scalar")) {
-                return Isa::baseline();
-            }
-            Isa::supported().pop().unwrap_or(Isa::baseline())
-        })
-    }
-
-    /// The level, for [`kernels!`].
-    pub(crate) fn level(self) -> Level {
-        self.0
-    }
-}
-
-/// `kernels! { fn name(args) = body; ... }` defines `fn name(isa: Isa, args)` running `body`
-/// (an `#[inline(always)]` function whose helpers are `#[inline(always)]` too) compiled for
-/// `isa`.
-macro_rules! kernels {
-    ($(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $body:path;)*) => {$(
-        fn $name(isa: $crate::finish::filter::Isa, $($arg: $ty),*) {
-            use $crate::finish::filter::Level;
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2")]
-            fn avx2($($arg: $ty),*) {
-                $body($($arg),*)
-            }
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f")]
-            fn avx512($($arg: $ty),*) {
-                $body($($arg),*)
-            }
-            match isa.level() {
-                Level::Baseline => $body($($arg),*),
-                // SAFETY: an `Isa` at this level exists only if the CPU has AVX2.
-                #[cfg(target_arch = "x86_64")]
-                Level::Avx2 => unsafe { avx2($($arg),*) },
-                // SAFETY: an `Isa` at this level exists only if the CPU has AVX-512F.
-                #[cfg(target_arch = "x86_64")]
-                Level::Avx512 => unsafe { avx512($($arg),*) },
-            }
-        }
-    )*};
-}
-pub(crate) use kernels;
 
 /// Mirrors index `i` into `0..n` without repeating the edge sample, periodically (period
 /// `2 (n - 1)`), so any `i` maps to a valid index. `n` must be at least 1.

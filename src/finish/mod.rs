@@ -167,42 +167,20 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
     if params.skip_shading && (!frame.meta.opcodes2.is_empty() || !frame.meta.opcodes3.is_empty()) {
         notes.push("lens shading (OpcodeList2/3) skipped on request".into());
     }
-    // the active area, white-balanced: in one pass, unless gain maps must come first (they
-    // clip at the raw white level, before white balance)
+    // the active area, white-balanced, in one pass; gain maps come first when there are
+    // any, since they clip at the raw white level
     let mut mosaic = Plane::new(area.width, area.height);
-    let w = mosaic.width;
-    mosaic
-        .data
-        .par_chunks_mut(w)
-        .enumerate()
-        .for_each(|(y, row)| {
-            let m = if shade {
-                [1.0; 2]
-            } else {
-                [0, 1].map(|x| mult[cfa.color_at(x, y) as usize])
-            };
-            let src = &frame.mosaic.row(y + area.y)[area.x..area.x + w];
-            for (x, (v, &s)) in row.iter_mut().zip(src).enumerate() {
-                *v = s * m[x & 1];
-            }
-        });
     if shade {
+        let mut raw = frame.mosaic.crop(area);
         notes.extend(shading::apply_opcodes(
             &frame.meta.opcodes2,
-            &mut [&mut mosaic],
+            &mut [&mut raw],
             shading::Stage::Mosaic,
             &frame.path,
         )?);
-        mosaic
-            .data
-            .par_chunks_mut(w)
-            .enumerate()
-            .for_each(|(y, row)| {
-                let m = [0, 1].map(|x| mult[cfa.color_at(x, y) as usize]);
-                for (x, v) in row.iter_mut().enumerate() {
-                    *v *= m[x & 1];
-                }
-            });
+        white_balance(&mut mosaic, &raw, [0, 0], cfa, mult);
+    } else {
+        white_balance(&mut mosaic, &frame.mosaic, [area.x, area.y], cfa, mult);
     }
 
     let mut rgb = demosaic::demosaic(&mosaic, cfa, params.demosaic);
@@ -255,6 +233,28 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
     })
 }
 
+/// `dst` = the `dst`-sized window of `src` at `origin`, each photosite times the multiplier
+/// of its colour (`cfa` is the pattern at the window's top-left corner).
+fn white_balance(
+    dst: &mut Plane<f32>,
+    src: &Plane<f32>,
+    origin: [usize; 2],
+    cfa: crate::image::Cfa,
+    mult: [f32; 3],
+) {
+    let w = dst.width;
+    dst.data
+        .par_chunks_mut(w.max(1))
+        .enumerate()
+        .for_each(|(y, row)| {
+            let m = [0, 1].map(|x| mult[cfa.color_at(x, y) as usize]);
+            let s = &src.row(y + origin[1])[origin[0]..origin[0] + w];
+            for (x, (v, &s)) in row.iter_mut().zip(s).enumerate() {
+                *v = s * m[x & 1];
+            }
+        });
+}
+
 fn intersect(a: Rect, b: Rect) -> Rect {
     let x0 = a.x.max(b.x);
     let y0 = a.y.max(b.y);
@@ -299,9 +299,13 @@ pub fn srgb_encode(v: f32) -> f32 {
     }
 }
 
-/// The inverse sRGB transfer curve, encoded [0, 1] -> linear [0, 1].
+/// The inverse sRGB transfer curve, encoded [0, 1] -> linear [0, 1] (clamped).
 pub fn srgb_decode(v: f32) -> f32 {
-    let v = v.clamp(0.0, 1.0);
+    srgb_to_linear(f64::from(v.clamp(0.0, 1.0))) as f32
+}
+
+/// The inverse sRGB transfer curve (IEC 61966-2-1) in `f64`, unclamped.
+pub fn srgb_to_linear(v: f64) -> f64 {
     if v <= 0.040_45 {
         v / 12.92
     } else {

@@ -120,7 +120,7 @@
 //!   reused, and the few low-resolution planes are too, since the page faults of fresh
 //!   planes cost as much as the filters on them.
 //! - The two full-resolution row kernels (and the Global pass) are compiled for SSE2, AVX2
-//!   and AVX-512 and chosen at run time (`Isa` in the `filter` module; identical results,
+//!   and AVX-512 and chosen at run time (`Isa` in the crate's `cpu` module; identical results,
 //!   tested; `OBSCURA_CPU=scalar` forces SSE2). `log2` and `exp2` there are polynomial
 //!   approximations (errors below 1e-5, tested against the standard library), and `min`,
 //!   `max` and the non-finite test are plain comparisons: with `f32::max` or `floor` the
@@ -133,7 +133,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::filter::{Isa, gaussian_blur_into, kernels};
+use super::filter::gaussian_blur_into;
+use crate::cpu::{Isa, kernels};
 use crate::error::{Error, Result};
 use crate::image::Plane;
 

@@ -163,7 +163,7 @@ impl ChartParams {
 
 /// Linear sRGB of an 8-bit sRGB colour.
 pub fn srgb8_to_linear(c: [u8; 3]) -> [f64; 3] {
-    c.map(|v| f64::from(crate::finish::srgb_decode(f32::from(v) / 255.0)))
+    c.map(|v| crate::finish::srgb_to_linear(f64::from(v) / 255.0))
 }
 
 fn white_xyz(light: ChartLight) -> [f64; 3] {

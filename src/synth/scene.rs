@@ -53,6 +53,7 @@ use serde::{Deserialize, Serialize};
 use super::floor_i64;
 use super::rng::Rng;
 use crate::error::{Error, Result};
+use crate::finish::srgb_to_linear;
 use crate::image::{Plane, cubic_weights};
 
 /// Where a synthetic burst's scene comes from.
@@ -282,15 +283,6 @@ impl SampleGrid {
             }
         }
         acc
-    }
-}
-
-/// The sRGB decoding curve (IEC 61966-2-1): encoded value in 0..1 to linear.
-pub(crate) fn srgb_to_linear(v: f64) -> f64 {
-    if v <= 0.04045 {
-        v / 12.92
-    } else {
-        ((v + 0.055) / 1.055).powf(2.4)
     }
 }
 

@@ -59,7 +59,7 @@
 //!   by photosite colour with a bit mask, not a branch or a stride-2 loop: a branch would let
 //!   the compiler keep the expensive estimate out of the common path and stop vectorising.
 //! - RCD, compute-bound, is also compiled for AVX2 and AVX-512 and picked at run time (the
-//!   `cpu` submodule; `OBSCURA_CPU=scalar` forces the baseline; results are identical to the
+//!   `crate::cpu` module; `OBSCURA_CPU=scalar` forces the baseline; results are identical to the
 //!   bit, tested). Bilinear and Malvar are bound by memory traffic and gain nothing from it.
 //! - Malvar's fast path shares the sums of symmetric taps between its four filters; a direct
 //!   per-pixel 5x5 convolution (test-only `malvar::reference`) is the specification it is
@@ -68,16 +68,15 @@
 //! Timings are in [`demosaic`]'s docs.
 
 mod bilinear;
-mod cpu;
 mod malvar;
 mod rcd;
 mod tile;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cpu::Isa;
 use crate::error::Error;
 use crate::image::{Cfa, Plane};
-use cpu::Isa;
 use tile::Phase;
 
 /// A demosaicing method; see the [module docs](self) for the algorithms.

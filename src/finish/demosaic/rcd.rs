@@ -47,8 +47,8 @@
 //! picked at run time (see the `cpu` module): 12 MP on one thread takes about 220, 150 and
 //! 130 ms.
 
-use super::cpu::{Isa, kernel_versions};
 use super::tile::{self, OutTile, Phase, Tile, win};
+use crate::cpu::{Isa, kernels};
 use crate::image::Plane;
 
 /// Reach of the method: an output pixel depends on the mosaic up to 10 pixels away.
@@ -95,7 +95,9 @@ pub(crate) fn rcd(
     )
 }
 
-kernel_versions!(kernel, Scratch, kernel_body);
+kernels! {
+    fn kernel(t: &Tile, s: &mut Scratch, out: &mut OutTile) = kernel_body;
+}
 
 #[inline(always)]
 fn kernel_body(t: &Tile, s: &mut Scratch, out: &mut OutTile) {

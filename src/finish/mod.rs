@@ -33,9 +33,9 @@
 //!
 //! # Timing
 //! `cargo bench --bench finish`, 4000 x 3000, 2 threads, Intel Xeon (AVX-512): the whole
-//! default finish 440 ms, of which RCD demosaic about 230 ms (half of it the page faults of
-//! its three fresh output planes), colour matrix and transfer curve 83 ms, local tone
-//! mapping 82 ms, sharpening and chroma smoothing 73 ms; the reference rendering 307 ms.
+//! default finish 440 ms; RCD demosaic 130 ms (57 ms into reused planes: the rest is page
+//! faults of its fresh output), colour matrix and transfer curve 83 ms, local tone mapping
+//! 80 ms, sharpening and chroma smoothing 74 ms; the reference rendering 307 ms.
 //! JPEG encoding (not part of finish) adds 485 ms.
 
 pub mod color;

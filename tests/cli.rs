@@ -400,7 +400,11 @@ fn develop_and_process_refuse_bad_requests_without_writing() {
         (vec!["--tone", "fancy"], 2, "tone"),
         (vec!["--quality", "0"], 2, "quality"),
         (vec!["--colorspace", "adobe"], 2, "srgb or p3"),
-        (vec!["--look", "sepia"], 2, "--look"),
+        (
+            vec!["--look", "sepia"],
+            2,
+            "\"sepia\" is neither a built-in look",
+        ),
     ] {
         let o = obscura()
             .arg("develop")
@@ -492,4 +496,111 @@ fn lut_option_applies_cube_files_and_reports_bad_ones() {
         stderr(&o)
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn looks_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // every built-in look, and a look file, through the whole chain
+    let custom = dir.path().join("faded.toml");
+    std::fs::write(
+        &custom,
+        "name = \"faded\"\ndescription = \"lifted blacks\"\ncurve = [[0, 0.08], [1, 0.95]]\n",
+    )
+    .unwrap();
+    let mut means = Vec::new();
+    for look in [
+        "natural",
+        "authentic",
+        "vibrant",
+        "mono",
+        custom.to_str().unwrap(),
+    ] {
+        let out = dir.path().join("out.png");
+        let o = obscura()
+            .arg("process")
+            .arg(sample_burst())
+            .args(["--look", look, "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{look}: {}", stderr(&o));
+        let img = image::open(&out).unwrap().into_rgb8();
+        let n = img.pixels().len() as f64;
+        let mean: f64 = img.pixels().map(|p| f64::from(p[1])).sum::<f64>() / n;
+        let min = img.pixels().map(|p| p[1]).min().unwrap();
+        let grey = img.pixels().all(|p| p[0] == p[1] && p[1] == p[2]);
+        means.push((mean, min, grey));
+    }
+    eprintln!("mean green, darkest green, all grey per look: {means:?}");
+    let [natural, authentic, vibrant, mono, faded] = means.try_into().unwrap();
+    assert!(authentic.0 < natural.0 - 5.0 && vibrant.0 > natural.0 + 5.0);
+    assert!(mono.2 && !natural.2);
+    // the faded curve lifts black to 0.08 (20 codes)
+    assert!(faded.1 >= 19, "{faded:?}");
+
+    // list, export
+    let o = obscura().args(["look", "list"]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    for name in obscura::look::Look::BUILTIN {
+        assert!(text.contains(name), "{text}");
+    }
+    let cube = dir.path().join("authentic.cube");
+    let o = obscura()
+        .args(["look", "export", "authentic", "-o"])
+        .arg(&cube)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lut = obscura::look::Lut3d::load(&cube).unwrap();
+    let want = obscura::look::Look::builtin("authentic")
+        .unwrap()
+        .bake(65)
+        .unwrap();
+    assert_eq!(lut.size, 65);
+    let worst = lut
+        .table
+        .iter()
+        .zip(&want.table)
+        .flat_map(|(a, b)| (0..3).map(move |k| (a[k] - b[k]).abs()))
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "{worst}");
+
+    // a broken look file: exit 1, the file and line named, nothing written; a bad export
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nsaturation = \"lots\"\n").unwrap();
+    let out = dir.path().join("bad.jpg");
+    let o = obscura()
+        .arg("develop")
+        .arg(sample_burst().join("frame_00.dng"))
+        .args(["--look", bad.to_str().unwrap(), "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bad.toml") && stderr(&o).contains("line 2"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    for (args, says) in [
+        (
+            vec!["look", "export", "authentic", "--size", "1"],
+            "2 to 256",
+        ),
+        (vec!["look", "export", "sepia"], "neither a built-in look"),
+    ] {
+        let out = dir.path().join("x.cube");
+        let o = obscura().args(&args).arg("-o").arg(&out).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists());
+    }
+    let o = obscura()
+        .args(["look", "export", "authentic", "-o"])
+        .arg(dir.path().join("x.png"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

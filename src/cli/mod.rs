@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::finish::FinishParams;
 use crate::finish::color::WhiteBalance;
 use crate::image::{Cfa, Rect};
+use crate::look::Look;
 use crate::raw::{DecoderKind, Metadata, RawFrame};
 use crate::synth::{SceneSource, SynthParams};
 
@@ -61,6 +62,32 @@ enum Command {
     Develop(DevelopArgs),
     /// The whole chain on a burst: decode, align, merge, finish and encode one image.
     Process(ProcessArgs),
+    /// Looks: list the built-in ones, or bake one's colour into a .cube LUT for other tools.
+    #[command(subcommand)]
+    Look(LookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LookCommand {
+    /// Print the built-in looks with what each does.
+    List,
+    /// Write a look's colour (curve, table, saturation, channel mix) as a .cube 3D LUT on
+    /// sRGB-encoded values. Vignette, grain, tone mapping and sharpening cannot be part of a
+    /// LUT and are left out.
+    Export(LookExportArgs),
+}
+
+#[derive(Debug, Args)]
+struct LookExportArgs {
+    /// A built-in look's name or a look .toml file.
+    look: String,
+    /// Output .cube file.
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Entries per axis (2 to 256). 65 keeps every built-in look within 1/255 of the look
+    /// itself; 33 can be off by 2/255 on saturated reds.
+    #[arg(long, default_value_t = 65)]
+    size: usize,
 }
 
 #[derive(Debug, Args)]
@@ -114,20 +141,22 @@ struct FinishArgs {
     /// Tone mapping: local (HDR+ style, default), global (one curve) or none (clip).
     #[arg(long, default_value = "local")]
     tone: String,
-    /// Local tone mapping strength, 0 (= global) to 1.
-    #[arg(long, default_value_t = 1.0)]
-    tone_strength: f32,
+    /// Local tone mapping strength, 0 (= global) to 1 (default: the look's, 1 for natural).
+    #[arg(long)]
+    tone_strength: Option<f32>,
     /// Clipped highlights: reconstruct (default) or clip.
     #[arg(long, default_value = "reconstruct")]
     highlights: String,
     /// Demosaic: rcd (default, best), malvar (fast) or bilinear.
     #[arg(long, default_value = "rcd")]
     demosaic: String,
-    /// Look: natural (default) or none (the reference rendering: colour conversion and the
-    /// sRGB curve only, with --tone none; no sharpening or chroma smoothing).
-    #[arg(long, default_value = "natural")]
+    /// Look: natural (default, faithful), authentic (moody, deep blacks, vignette), vibrant
+    /// (bright, saturated, skin protected), mono (black and white), a look .toml file, or none
+    /// (the reference rendering: colour conversion and the sRGB curve only, with --tone none;
+    /// no sharpening or chroma smoothing). `obscura look list` describes them.
+    #[arg(long, default_value = "natural", value_name = "NAME|FILE")]
     look: String,
-    /// Unsharp-mask amount (0 = off, up to 4).
+    /// Unsharp-mask amount (0 = off, up to 4; default: the look's, 0.5 for natural).
     #[arg(long, value_name = "AMOUNT")]
     sharpen: Option<f32>,
     /// Output format: jpeg, png or tiff (default: from the output's extension).
@@ -174,15 +203,10 @@ impl FinishArgs {
     }
 
     fn params(&self) -> Result<(FinishParams, EncodeParams)> {
-        let mut fp = match self.look.to_ascii_lowercase().as_str() {
-            "none" => FinishParams::reference(),
-            "natural" => FinishParams::default(),
-            other => {
-                return Err(crate::Error::parameter(
-                    "--look",
-                    format!("{other:?}: expected natural or none"),
-                ));
-            }
+        let mut fp = if self.look.eq_ignore_ascii_case("none") {
+            FinishParams::reference()
+        } else {
+            FinishParams::with_look(Look::resolve(&self.look)?)
         };
         if let Some(w) = &self.wb {
             fp.color.white_balance = WhiteBalance::parse_multipliers(w)?;
@@ -193,13 +217,15 @@ impl FinishArgs {
         fp.color.space = self.colorspace.parse()?;
         fp.exposure = self.exposure;
         fp.tone.mode = self.tone.parse()?;
-        if !(0.0..=1.0).contains(&self.tone_strength) {
-            return Err(crate::Error::parameter(
-                "--tone-strength",
-                format!("{}: must be between 0 and 1", self.tone_strength),
-            ));
+        if let Some(s) = self.tone_strength {
+            if !(0.0..=1.0).contains(&s) {
+                return Err(crate::Error::parameter(
+                    "--tone-strength",
+                    format!("{s}: must be between 0 and 1"),
+                ));
+            }
+            fp.tone.strength = s;
         }
-        fp.tone.strength = self.tone_strength;
         fp.highlights = self.highlights.parse()?;
         fp.demosaic = self.demosaic.parse()?;
         if let Some(a) = self.sharpen {
@@ -373,7 +399,37 @@ fn run(cli: Cli) -> Result<()> {
         Command::Merge(a) => merge(a),
         Command::Develop(a) => develop(a),
         Command::Process(a) => process(a),
+        Command::Look(LookCommand::List) => {
+            for name in Look::BUILTIN {
+                if let Some(l) = Look::builtin(name) {
+                    say!("{name:<10} {}", l.description);
+                }
+            }
+            Ok(())
+        }
+        Command::Look(LookCommand::Export(a)) => look_export(a),
     }
+}
+
+fn look_export(a: LookExportArgs) -> Result<()> {
+    let ext = a.output.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !ext.eq_ignore_ascii_case("cube") {
+        return Err(crate::Error::parameter(
+            "--output",
+            format!("{}: a LUT is written as .cube", a.output.display()),
+        ));
+    }
+    let look = Look::resolve(&a.look)?;
+    let lut = look.bake(a.size)?;
+    lut.save_cube(&a.output)?;
+    eprintln!(
+        "wrote {} ({}^3 LUT of look {:?}; its vignette, grain, tone and sharpening are not \
+         part of a LUT)",
+        a.output.display(),
+        lut.size,
+        look.name
+    );
+    Ok(())
 }
 
 /// Checks the output path before any work: its format is known and its folder exists.

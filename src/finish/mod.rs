@@ -17,7 +17,8 @@
 //! 7. **Tone mapping** ([`tone`]): HDR+ style local tone mapping by default.
 //! 8. **Transfer curve**: the sRGB curve (both output spaces use it).
 //! 9. **Sharpening and chroma smoothing** ([`sharpen`]) on the encoded values.
-//! 10. **Orientation**: the EXIF orientation is applied, so outputs are upright with
+//! 10. **Look** ([`crate::look`]): colour, vignette and grain, in one pass.
+//! 11. **Orientation**: the EXIF orientation is applied, so outputs are upright with
 //!     orientation 1.
 //!
 //! The result, [`Finished`], holds encoded values in [0, 1] as `f32`; [`crate::encode`]
@@ -50,6 +51,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::image::{Plane, Rect};
+use crate::look::Look;
 use crate::raw::RawFrame;
 use color::{ColorParams, ColorSpace, ColorTransform};
 use demosaic::Demosaic;
@@ -77,6 +79,10 @@ pub struct FinishParams {
     pub sharpen: SharpenParams,
     /// Keep the stored orientation instead of turning the image upright. Default false.
     pub keep_orientation: bool,
+    /// The look's colour, vignette and grain, applied after sharpening (its tone and
+    /// sharpening settings are taken over by [`FinishParams::with_look`]). Default:
+    /// `natural`, which changes nothing here.
+    pub look: Look,
 }
 
 impl FinishParams {
@@ -93,6 +99,26 @@ impl FinishParams {
         }
     }
 
+    /// The standard rendering in a look: `look`'s local tone mapping strength, target
+    /// brightness and sharpening amount, and the look itself for its colour, vignette and
+    /// grain. `with_look(Look::default())` equals `FinishParams::default()`.
+    pub fn with_look(look: Look) -> FinishParams {
+        let d = FinishParams::default();
+        FinishParams {
+            tone: ToneParams {
+                strength: look.tone.strength,
+                shadow_key: look.tone.key,
+                ..d.tone
+            },
+            sharpen: SharpenParams {
+                amount: look.sharpen,
+                ..d.sharpen
+            },
+            look,
+            ..d
+        }
+    }
+
     /// Checks every parameter against its documented range.
     pub fn validate(&self) -> Result<()> {
         if !self.exposure.is_finite() || !(-10.0..=10.0).contains(&self.exposure) {
@@ -102,7 +128,8 @@ impl FinishParams {
             ));
         }
         self.tone.validate()?;
-        self.sharpen.validate()
+        self.sharpen.validate()?;
+        self.look.validate()
     }
 }
 
@@ -222,6 +249,7 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
         encode_srgb_plane(p);
     }
     sharpen::sharpen(&mut rgb, &params.sharpen);
+    params.look.apply(&mut rgb)?;
     if !params.keep_orientation {
         rgb = orient(rgb, frame.meta.orientation);
     }
@@ -331,19 +359,68 @@ fn srgb_lut() -> &'static [f32] {
     })
 }
 
+/// [`srgb_encode`] through the table `lut` (from [`srgb_lut`]): clamps, NaN -> 0.
+#[inline(always)]
+fn encode_with(lut: &[f32], v: f32) -> f32 {
+    let x = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+    let f = x.sqrt() * (LUT_SIZE - 1) as f32;
+    let i = f as usize;
+    let t = f - i as f32;
+    lut[i] + (lut[i + 1] - lut[i]) * t
+}
+
 /// Applies the sRGB transfer curve to a plane of linear values (clamped to [0, 1]; NaN -> 0).
 pub fn encode_srgb_plane(p: &mut Plane<f32>) {
     let lut = srgb_lut();
-    let scale = (LUT_SIZE - 1) as f32;
     p.data.par_chunks_mut(4096).for_each(|chunk| {
         for v in chunk {
-            let x = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
-            let f = x.sqrt() * scale;
-            let i = f as usize;
-            let t = f - i as f32;
-            *v = lut[i] + (lut[i + 1] - lut[i]) * t;
+            *v = encode_with(lut, *v);
         }
     });
+}
+
+/// Table versions of the sRGB transfer curve and its inverse for per-pixel use in kernels:
+/// `encode` within 2e-6 of [`srgb_encode`], `decode` within 1e-6 of [`srgb_decode`]
+/// (tested). Both clamp to `[0, 1]` and map NaN to 0.
+#[derive(Clone, Copy)]
+pub(crate) struct SrgbTables {
+    enc: &'static [f32],
+    dec: &'static [f32],
+}
+
+/// Entries of the inverse-curve table, indexed by the encoded value.
+const DECODE_SIZE: usize = 4096;
+
+impl SrgbTables {
+    /// The shared tables (built on first use).
+    pub(crate) fn get() -> SrgbTables {
+        static DEC: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+        let dec = DEC.get_or_init(|| {
+            (0..=DECODE_SIZE + 1)
+                .map(|i| srgb_to_linear(i.min(DECODE_SIZE) as f64 / DECODE_SIZE as f64) as f32)
+                .collect()
+        });
+        SrgbTables {
+            enc: srgb_lut(),
+            dec,
+        }
+    }
+
+    /// Linear -> encoded.
+    #[inline(always)]
+    pub(crate) fn encode(self, v: f32) -> f32 {
+        encode_with(self.enc, v)
+    }
+
+    /// Encoded -> linear.
+    #[inline(always)]
+    pub(crate) fn decode(self, v: f32) -> f32 {
+        let x = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+        let f = x * DECODE_SIZE as f32;
+        let i = f as usize;
+        let t = f - i as f32;
+        self.dec[i] + (self.dec[i + 1] - self.dec[i]) * t
+    }
 }
 
 /// Turns an image upright according to its EXIF orientation (1-8; anything else is 1).
@@ -396,6 +473,14 @@ mod tests {
             worst = worst.max((v - srgb_encode(i as f32 / n as f32)).abs());
         }
         assert!(worst < 2e-6, "{worst}");
+        let t = SrgbTables::get();
+        let (mut we, mut wd) = (0.0f32, 0.0f32);
+        for i in 0..=n {
+            let v = i as f32 / n as f32;
+            we = we.max((t.encode(v) - srgb_encode(v)).abs());
+            wd = wd.max((t.decode(v) - srgb_decode(v)).abs());
+        }
+        assert!(we < 2e-6 && wd < 1e-6, "encode {we}, decode {wd}");
         for v in [0.0f32, 0.001, 0.01, 0.18, 0.5, 1.0] {
             assert!((srgb_decode(srgb_encode(v)) - v).abs() < 1e-6);
         }

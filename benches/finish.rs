@@ -7,6 +7,9 @@
 //! - `finish/color/12MP`: the colour matrix and transfer curve alone;
 //! - `finish/tone-local/12MP`, `finish/tone-global/12MP`: tone mapping alone;
 //! - `finish/sharpen/12MP`: unsharp mask and chroma smoothing alone;
+//! - `finish/look-<name>/12MP`: a compiled look applied alone (LUT, vignette, grain), for
+//!   `authentic` (LUT and vignette), `vibrant` (LUT only) and `mono` (all three);
+//! - `finish/look-compile`: sampling a look into its 65^3 LUT;
 //! - `finish/encode-jpeg/12MP`: quantising and JPEG encoding to memory-backed temp file.
 //!
 //! Demosaicing alone is in `benches/demosaic.rs`.
@@ -71,6 +74,23 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    for name in ["authentic", "vibrant", "mono"] {
+        let look = obscura::look::Look::builtin(name)
+            .expect("built-in look")
+            .compile()
+            .expect("compile");
+        g.bench_function(format!("look-{name}/12MP"), |b| {
+            b.iter_batched_ref(
+                || base.rgb.clone(),
+                |rgb| look.apply(rgb),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    let authentic = obscura::look::Look::builtin("authentic").expect("built-in look");
+    g.bench_function("look-compile", |b| {
+        b.iter(|| authentic.compile().expect("compile"))
+    });
     g.bench_function("sharpen/12MP", |b| {
         b.iter_batched_ref(
             || base.rgb.clone(),

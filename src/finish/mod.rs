@@ -379,50 +379,6 @@ pub fn encode_srgb_plane(p: &mut Plane<f32>) {
     });
 }
 
-/// Table versions of the sRGB transfer curve and its inverse for per-pixel use in kernels:
-/// `encode` within 2e-6 of [`srgb_encode`], `decode` within 1e-6 of [`srgb_decode`]
-/// (tested). Both clamp to `[0, 1]` and map NaN to 0.
-#[derive(Clone, Copy)]
-pub(crate) struct SrgbTables {
-    enc: &'static [f32],
-    dec: &'static [f32],
-}
-
-/// Entries of the inverse-curve table, indexed by the encoded value.
-const DECODE_SIZE: usize = 4096;
-
-impl SrgbTables {
-    /// The shared tables (built on first use).
-    pub(crate) fn get() -> SrgbTables {
-        static DEC: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
-        let dec = DEC.get_or_init(|| {
-            (0..=DECODE_SIZE + 1)
-                .map(|i| srgb_to_linear(i.min(DECODE_SIZE) as f64 / DECODE_SIZE as f64) as f32)
-                .collect()
-        });
-        SrgbTables {
-            enc: srgb_lut(),
-            dec,
-        }
-    }
-
-    /// Linear -> encoded.
-    #[inline(always)]
-    pub(crate) fn encode(self, v: f32) -> f32 {
-        encode_with(self.enc, v)
-    }
-
-    /// Encoded -> linear.
-    #[inline(always)]
-    pub(crate) fn decode(self, v: f32) -> f32 {
-        let x = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
-        let f = x * DECODE_SIZE as f32;
-        let i = f as usize;
-        let t = f - i as f32;
-        self.dec[i] + (self.dec[i + 1] - self.dec[i]) * t
-    }
-}
-
 /// Turns an image upright according to its EXIF orientation (1-8; anything else is 1).
 pub fn orient(rgb: [Plane<f32>; 3], orientation: u16) -> [Plane<f32>; 3] {
     if !(2..=8).contains(&orientation) {
@@ -473,14 +429,6 @@ mod tests {
             worst = worst.max((v - srgb_encode(i as f32 / n as f32)).abs());
         }
         assert!(worst < 2e-6, "{worst}");
-        let t = SrgbTables::get();
-        let (mut we, mut wd) = (0.0f32, 0.0f32);
-        for i in 0..=n {
-            let v = i as f32 / n as f32;
-            we = we.max((t.encode(v) - srgb_encode(v)).abs());
-            wd = wd.max((t.decode(v) - srgb_decode(v)).abs());
-        }
-        assert!(we < 2e-6 && wd < 1e-6, "encode {we}, decode {wd}");
         for v in [0.0f32, 0.001, 0.01, 0.18, 0.5, 1.0] {
             assert!((srgb_decode(srgb_encode(v)) - v).abs() < 1e-6);
         }

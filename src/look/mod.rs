@@ -73,7 +73,7 @@ pub use lut::Lut3d;
 pub use table::HsvTable;
 
 use crate::error::{Error, Result};
-use crate::finish::{SrgbTables, srgb_decode, srgb_encode};
+use crate::finish::{srgb_decode, srgb_encode};
 use crate::image::Plane;
 
 /// Entries per axis of the LUT a look is compiled to.
@@ -408,41 +408,53 @@ impl CompiledLook {
     /// parallel pass over rows. The grain is a fixed function of the pixel position, so
     /// results are reproducible.
     ///
+    /// The fast path of the scalar reference kept for the tests: the vignette's gain comes
+    /// from a table over the squared radius and is applied to encoded values in closed form
+    /// (on the sRGB curve's power segment, scaling linear light by `g` is
+    /// `e' = (e + 0.055) g^(1/2.4) - 0.055`; on its linear segment `e' = e g`); the LUT is
+    /// sampled without branches; each row's grain lattice is hashed once. Equal to the
+    /// reference within 2e-5 (tested).
+    ///
+    /// Speed (`cargo bench --bench finish`, 12 MP, 2 threads, Xeon with AVX-512):
+    /// `vibrant` (LUT only) 185 ms, `authentic` (LUT and vignette) 283 ms, `mono` (LUT,
+    /// vignette and grain) 361 ms; the reference takes 248, 568 and 737 ms. The LUT pass is
+    /// bound by its scalar arithmetic (about 100 instructions a pixel; a 33^3 table is no
+    /// faster than 65^3), so the next step is gathering 16 pixels at a time with AVX-512.
+    ///
     /// # Panics
     /// If the planes differ in size.
     pub fn apply(&self, rgb: &mut [Plane<f32>; 3]) {
         if self.is_identity() {
             return;
         }
-        let [r, g, b] = rgb;
-        let (w, h) = (r.width, r.height);
-        assert!(
-            (g.width, g.height, b.width, b.height) == (w, h, w, h),
-            "planes differ in size"
-        );
-        let srgb = SrgbTables::get();
-        let vig = VignetteMap::new(self.vignette, w, h);
+        let w = check_sizes(rgb);
+        let h = rgb[0].height;
+        let vig = VignetteMap::new(self.vignette, w, h).map(|v| v.table());
+        let sampler = self.lut.as_ref().map(lut::Sampler::new);
         let grain = self.grain;
+        let [r, g, b] = rgb;
         r.data
             .par_chunks_mut(w.max(1))
             .zip(g.data.par_chunks_mut(w.max(1)))
             .zip(b.data.par_chunks_mut(w.max(1)))
             .enumerate()
             .for_each(|(y, ((rr, gr), br))| {
+                let grain_row = (grain.amount > 0.0).then(|| GrainRow::new(y, w, grain.size));
+                let vig_row = vig.as_ref().map(|v| v.row(y));
                 for x in 0..rr.len() {
                     let mut c = [rr[x], gr[x], br[x]];
-                    if let Some(v) = &vig {
-                        let gain = v.gain(x, y);
-                        if gain < 1.0 {
-                            c = c.map(|e| srgb.encode(srgb.decode(e) * gain));
+                    if let (Some(v), Some(dy2)) = (&vig, vig_row) {
+                        let (g, gp) = v.gain(x, dy2);
+                        if g < 1.0 {
+                            c = c.map(|e| scale_encoded(e, g, gp));
                         }
                     }
-                    if let Some(l) = &self.lut {
-                        c = l.sample(c);
+                    if let Some(s) = &sampler {
+                        c = s.sample(c);
                     }
-                    if grain.amount > 0.0 {
+                    if let Some(gr) = &grain_row {
                         let l = (c[0] + c[1] + c[2]) / 3.0;
-                        let n = grain.amount * grain_noise(x, y, grain.size) * 4.0 * l * (1.0 - l);
+                        let n = grain.amount * gr.noise(x) * 4.0 * l * (1.0 - l);
                         c = c.map(|e| e + n);
                     }
                     rr[x] = c[0].clamp(0.0, 1.0);
@@ -450,6 +462,102 @@ impl CompiledLook {
                     br[x] = c[2].clamp(0.0, 1.0);
                 }
             });
+    }
+
+    /// The scalar reference of [`CompiledLook::apply`]: per pixel, the exact vignette gain,
+    /// decode / multiply / encode, the reference LUT sampler, the grain evaluated alone.
+    #[cfg(test)]
+    fn apply_reference(&self, rgb: &mut [Plane<f32>; 3]) {
+        let w = check_sizes(rgb);
+        let h = rgb[0].height;
+        let vig = VignetteMap::new(self.vignette, w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                let mut c = [rgb[0].data[i], rgb[1].data[i], rgb[2].data[i]];
+                if let Some(v) = &vig {
+                    let g = v.gain(x, y);
+                    c = c.map(|e| srgb_encode(srgb_decode(e) * g));
+                }
+                if let Some(l) = &self.lut {
+                    c = l.sample(c);
+                }
+                if self.grain.amount > 0.0 {
+                    let l = (c[0] + c[1] + c[2]) / 3.0;
+                    let n = self.grain.amount
+                        * grain_noise(x, y, self.grain.size)
+                        * 4.0
+                        * l
+                        * (1.0 - l);
+                    c = c.map(|e| e + n);
+                }
+                for k in 0..3 {
+                    rgb[k].data[i] = c[k].clamp(0.0, 1.0);
+                }
+            }
+        }
+    }
+}
+
+/// The planes' common width.
+///
+/// # Panics
+/// If the planes differ in size.
+fn check_sizes(rgb: &[Plane<f32>; 3]) -> usize {
+    let (w, h) = (rgb[0].width, rgb[0].height);
+    assert!(
+        rgb.iter().all(|p| (p.width, p.height) == (w, h)),
+        "planes differ in size"
+    );
+    w
+}
+
+/// An encoded value whose linear light is scaled by `g` (in `(0, 1]`), given
+/// `gp = g^(1/2.4)`: closed form on either segment of the sRGB curve, the exact formula
+/// where the result crosses from the power segment into the linear one.
+#[inline(always)]
+fn scale_encoded(e: f32, g: f32, gp: f32) -> f32 {
+    const KNEE: f32 = 0.040_45;
+    let e = if e.is_nan() { 0.0 } else { e.clamp(0.0, 1.0) };
+    if e <= KNEE {
+        return e * g;
+    }
+    let e1 = (e + 0.055) * gp - 0.055;
+    if e1 > KNEE {
+        e1
+    } else {
+        // linear light L g = ((e1 + 0.055) / 1.055)^2.4 is below the knee
+        12.92 * ((e1 + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// Entries of the vignette's table over the squared radius.
+const VIGNETTE_TABLE: usize = 1024;
+
+/// The vignette as a table of `(g, g^(1/2.4))` over the squared normalised radius.
+struct VignetteTable {
+    map: VignetteMap,
+    /// `(g, g^(1/2.4))` at `r^2 = i / (VIGNETTE_TABLE - 1)`, one spare entry.
+    table: Vec<(f32, f32)>,
+}
+
+impl VignetteTable {
+    /// The squared, normalised vertical distance of row `y` from the centre.
+    #[inline]
+    fn row(&self, y: usize) -> f32 {
+        let dy = (y as f32 + 0.5 - self.map.centre[1]) * self.map.inv_half_diagonal;
+        dy * dy
+    }
+
+    /// `(g, g^(1/2.4))` at column `x` of the row whose [`VignetteTable::row`] is `dy2`.
+    #[inline(always)]
+    fn gain(&self, x: usize, dy2: f32) -> (f32, f32) {
+        let dx = (x as f32 + 0.5 - self.map.centre[0]) * self.map.inv_half_diagonal;
+        let f = ((dx * dx + dy2) * (VIGNETTE_TABLE - 1) as f32).min((VIGNETTE_TABLE - 1) as f32);
+        let i = f as usize;
+        let t = f - i as f32;
+        let (a, b) = (self.table[i], self.table[i + 1]);
+        (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
     }
 }
 
@@ -462,6 +570,18 @@ struct VignetteMap {
 }
 
 impl VignetteMap {
+    /// The table form for the fast path.
+    fn table(self) -> VignetteTable {
+        let table = (0..=VIGNETTE_TABLE)
+            .map(|i| {
+                let r = (i.min(VIGNETTE_TABLE - 1) as f32 / (VIGNETTE_TABLE - 1) as f32).sqrt();
+                let g = self.gain_at(r);
+                (g, g.powf(1.0 / 2.4))
+            })
+            .collect();
+        VignetteTable { map: self, table }
+    }
+
     fn new(v: Vignette, w: usize, h: usize) -> Option<VignetteMap> {
         (v.strength > 0.0).then(|| {
             let (hw, hh) = (w as f32 / 2.0, h as f32 / 2.0);
@@ -476,11 +596,15 @@ impl VignetteMap {
 
     /// Linear gain at pixel (x, y): `2^(-strength * smoothstep(radius, 1, r))`, `r` the
     /// distance of the pixel centre from the image centre over the half-diagonal.
-    #[inline]
+    #[cfg(test)]
     fn gain(&self, x: usize, y: usize) -> f32 {
         let dx = x as f32 + 0.5 - self.centre[0];
         let dy = y as f32 + 0.5 - self.centre[1];
-        let r = (dx * dx + dy * dy).sqrt() * self.inv_half_diagonal;
+        self.gain_at((dx * dx + dy * dy).sqrt() * self.inv_half_diagonal)
+    }
+
+    /// The gain at normalised radius `r`.
+    fn gain_at(&self, r: f32) -> f32 {
         let t = ((r - self.radius) / (1.0 - self.radius)).clamp(0.0, 1.0);
         let s = t * t * (3.0 - 2.0 * t);
         (-self.strength * s).exp2()
@@ -510,9 +634,69 @@ fn lattice_noise(x: u32, y: u32) -> f32 {
     (u1 + u2 - 1.0) * 6f32.sqrt()
 }
 
+/// One row's grain: the lattice noise of the two lattice rows around it, hashed once.
+struct GrainRow {
+    size: f32,
+    /// Vertical smoothstep weight of the lower lattice row.
+    ty: f32,
+    /// Lattice noise at (ix, iy) and (ix, iy + 1) for every ix the row touches.
+    top: Vec<f32>,
+    bottom: Vec<f32>,
+}
+
+impl GrainRow {
+    fn new(y: usize, w: usize, size: f32) -> GrainRow {
+        if size <= 1.0 {
+            let top = (0..w).map(|x| lattice_noise(x as u32, y as u32)).collect();
+            return GrainRow {
+                size,
+                ty: 0.0,
+                top,
+                bottom: Vec::new(),
+            };
+        }
+        let fy = y as f32 / size;
+        let iy = fy.floor();
+        let t = fy - iy;
+        let n = (w as f32 / size) as usize + 2;
+        let iy = iy as u32;
+        GrainRow {
+            size,
+            ty: t * t * (3.0 - 2.0 * t),
+            top: (0..n).map(|ix| lattice_noise(ix as u32, iy)).collect(),
+            bottom: (0..n).map(|ix| lattice_noise(ix as u32, iy + 1)).collect(),
+        }
+    }
+
+    /// [`grain_noise`] at column `x` of this row.
+    #[inline(always)]
+    fn noise(&self, x: usize) -> f32 {
+        if self.size <= 1.0 {
+            return self.top[x];
+        }
+        let fx = x as f32 / self.size;
+        let ix = fx.floor();
+        let t = fx - ix;
+        let tx = t * t * (3.0 - 2.0 * t);
+        let ix = ix as usize;
+        let ty = self.ty;
+        let w = [
+            (1.0 - tx) * (1.0 - ty),
+            tx * (1.0 - ty),
+            (1.0 - tx) * ty,
+            tx * ty,
+        ];
+        let v = w[0] * self.top[ix]
+            + w[1] * self.top[ix + 1]
+            + w[2] * self.bottom[ix]
+            + w[3] * self.bottom[ix + 1];
+        v / (w.iter().map(|a| a * a).sum::<f32>()).sqrt()
+    }
+}
+
 /// Grain at pixel (x, y): lattice noise, smoothly interpolated between lattice points
 /// `size` pixels apart (and renormalised, so the standard deviation stays about 1).
-#[inline]
+#[cfg(test)]
 fn grain_noise(x: usize, y: usize, size: f32) -> f32 {
     if size <= 1.0 {
         return lattice_noise(x as u32, y as u32);
@@ -537,4 +721,79 @@ fn grain_noise(x: usize, y: usize, size: f32) -> f32 {
     // the variance of a weighted sum of independent unit variables is the sum of the squared
     // weights
     v / (w.iter().map(|a| a * a).sum::<f32>()).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_planes(w: usize, h: usize, seed: u32) -> [Plane<f32>; 3] {
+        std::array::from_fn(|k| {
+            let data = (0..w * h)
+                .map(|i| {
+                    let u = hash2(i as u32, seed * 3 + k as u32) as f32 / u32::MAX as f32;
+                    // a spread over the whole range, with exact 0 and 1 among them
+                    ((u - 0.05) * 1.1).clamp(0.0, 1.0)
+                })
+                .collect();
+            Plane::from_vec(w, h, data).unwrap()
+        })
+    }
+
+    #[test]
+    fn fast_apply_matches_the_reference() {
+        for name in Look::BUILTIN {
+            let mut look = Look::builtin(name).unwrap();
+            // grain of both kinds (per pixel, and interpolated), a strong vignette
+            look.grain = Grain {
+                amount: 0.05,
+                size: if name == "vibrant" { 1.0 } else { 2.5 },
+            };
+            look.vignette = Vignette {
+                strength: 2.0,
+                radius: 0.2,
+            };
+            let compiled = look.compile().unwrap();
+            for (w, h) in [
+                (1, 1),
+                (7, 3),
+                (8, 8),
+                (9, 5),
+                (15, 2),
+                (16, 16),
+                (17, 9),
+                (31, 4),
+                (33, 33),
+                (65, 7),
+            ] {
+                let input = random_planes(w, h, w as u32 * 7 + h as u32);
+                let mut fast = input.clone();
+                let mut slow = input;
+                compiled.apply(&mut fast);
+                compiled.apply_reference(&mut slow);
+                let mut worst = 0.0f32;
+                for k in 0..3 {
+                    for (a, b) in fast[k].data.iter().zip(&slow[k].data) {
+                        worst = worst.max((a - b).abs());
+                    }
+                }
+                assert!(worst < 2e-5, "{name} {w}x{h}: {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn encoded_scaling_matches_decode_scale_encode() {
+        let mut worst = 0.0f32;
+        for gi in 1..=50 {
+            let g = gi as f32 / 50.0;
+            let gp = g.powf(1.0 / 2.4);
+            for i in 0..=4000 {
+                let e = i as f32 / 4000.0;
+                let want = srgb_encode(srgb_decode(e) * g);
+                worst = worst.max((scale_encoded(e, g, gp) - want).abs());
+            }
+        }
+        assert!(worst < 2e-6, "{worst}");
+    }
 }

@@ -6,7 +6,7 @@
 //! ```text
 //!   RAW files ──raw──▶ RawFrame ──burst──▶ Burst ──align──▶ BurstAlignment ──merge──▶ Merged
 //!                                                                       (RawFrame, 16-bit DNG)
-//!   Merged.frame (or any RawFrame) ──finish──▶ Finished ──encode──▶ JPEG / PNG / TIFF
+//!   Merged.frame (or any RawFrame) ──finish (+ look)──▶ Finished ──encode──▶ JPEG / PNG / TIFF
 //!   synth: synthetic bursts and a colour chart with ground truth for tests and benches
 //! ```
 //!

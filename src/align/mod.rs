@@ -4,11 +4,11 @@
 //! HDR+ (Hasinoff et al., SIGGRAPH Asia 2016, section 4; parameters as analysed by Monod,
 //! Delon and Veit, IPOL 2021), then refined:
 //! 1. the alignment image: each 2x2 Bayer quad averaged to one grey pixel, scaled by the
-//!    frame's exposure relative to the reference ([`pyramid`]);
+//!    frame's exposure relative to the reference (`pyramid.rs`);
 //! 2. a Gaussian pyramid decimated by 1, 2, 4, 4;
 //! 3. coarse to fine tile search: L2 distance and +-4 pixels at the coarse levels, L1 and +-1
 //!    at the finest; each tile starts from the best of the three nearest coarse tiles'
-//!    displacements ([`search`]);
+//!    displacements (`search.rs`);
 //! 4. sub-pixel: a 2-D quadratic fitted to the 3x3 distances around the best offset at every
 //!    level, then inverse-compositional Lucas-Kanade iterations on bicubic samples at the
 //!    finest level ([`Refinement`]).

@@ -8,7 +8,7 @@
 //! - With two calibrations, the matrices are interpolated **linearly in inverse correlated
 //!   colour temperature** between the two calibration illuminants. The temperature is that of
 //!   the white's chromaticity, which itself depends on the interpolated `ColorMatrix`: the
-//!   specification's fixed-point iteration ([`white_xy`]).
+//!   specification's fixed-point iteration (`white_xy`).
 //! - With `ForwardMatrix` tags the white-balanced camera RGB maps straight to XYZ D50
 //!   (normalised so that camera (1,1,1) is the D50 white, as the DNG SDK does). Without them,
 //!   `Inverse(ColorMatrix)` gives XYZ under the scene white, and a **Bradford** adaptation

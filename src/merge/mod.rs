@@ -6,11 +6,11 @@
 //! 1. **Noise model** per CFA colour, variance = S x + O, from the DNG NoiseProfile or
 //!    estimated from the frame ([`noise`]).
 //! 2. **Resampling** ([`MergeMethod::Robust`], default): each alternate frame is demosaiced
-//!    and resampled at sub-pixel precision onto the reference's photosites ([`warp`]), instead
+//!    and resampled at sub-pixel precision onto the reference's photosites (`warp.rs`), instead
 //!    of shifting each aliased Bayer plane by whole pixels as HDR+ does
 //!    ([`MergeMethod::HdrPlus`], kept as the baseline).
 //! 3. **Pairwise robust Wiener merge** of each Bayer plane in 16x16 half-overlapping tiles
-//!    ([`wiener`]), with the robustness constant tuned by measurement (HDR+'s c = 8 shrinks
+//!    (`wiener.rs`), with the robustness constant tuned by measurement (HDR+'s c = 8 shrinks
 //!    too much towards the reference and throws away most of the averaging gain on static
 //!    scenes), and tiles that the alignment marks unreliable kept from the reference.
 //! 4. **Spatial denoising** of the merged tiles with the noise reduced by the number of

@@ -25,7 +25,8 @@ pub struct Burst {
     pub frames: Vec<RawFrame>,
 }
 
-fn is_raw_name(p: &Path) -> bool {
+/// Whether the file name has one of [`RAW_EXTENSIONS`] (ignoring case).
+pub(crate) fn is_raw_name(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| RAW_EXTENSIONS.iter().any(|r| r.eq_ignore_ascii_case(e)))

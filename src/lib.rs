@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod align;
+pub mod batch;
 pub mod burst;
 pub mod cli;
 pub(crate) mod cpu;
@@ -33,6 +34,7 @@ pub mod image;
 pub(crate) mod io;
 pub mod look;
 pub mod merge;
+pub mod pipeline;
 pub mod raw;
 pub mod synth;
 

@@ -604,3 +604,185 @@ fn looks_from_the_command_line() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn process_writes_a_report_and_the_merged_dng() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report, dng) = (
+        dir.path().join("out.tif"),
+        dir.path().join("report.json"),
+        dir.path().join("merged.dng"),
+    );
+    let o = obscura()
+        .arg("process")
+        .arg(sample_burst())
+        .args(["--look", "authentic", "-v", "--report"])
+        .arg(&report)
+        .arg("--dng")
+        .arg(&dng)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // -v prints the stage times and every frame
+    assert!(
+        stderr(&o).contains("time: decode") && stderr(&o).contains("frame_07.dng"),
+        "{}",
+        stderr(&o)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let s = &r["seconds"];
+    let parts: f64 = ["decode", "align", "merge", "finish", "encode"]
+        .iter()
+        .map(|k| s[k].as_f64().unwrap())
+        .sum();
+    let total = s["total"].as_f64().unwrap();
+    assert!(
+        parts <= total + 1e-6 && parts >= 0.95 * total,
+        "{parts} of {total}"
+    );
+    assert!(s["align"].as_f64().unwrap() > 0.0 && s["merge"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["frames_used"], 8);
+    assert_eq!(r["look"], "authentic");
+    assert_eq!(r["frames"].as_array().unwrap().len(), 8);
+    // the reported displacement is the true motion (samples/burst/truth.json): within 1 px
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sample_burst().join("truth.json")).unwrap())
+            .unwrap();
+    let reference = r["reference_index"].as_u64().unwrap() as usize;
+    let shift = |k: usize| {
+        let t = &truth["frames"][k]["translation"];
+        [t[0].as_f64().unwrap(), t[1].as_f64().unwrap()]
+    };
+    for (k, f) in r["frames"].as_array().unwrap().iter().enumerate() {
+        let d = &f["median_displacement"];
+        let (t, t0) = (shift(k), shift(reference));
+        let err = ((d[0].as_f64().unwrap() - (t[0] - t0[0])).powi(2)
+            + (d[1].as_f64().unwrap() - (t[1] - t0[1])).powi(2))
+        .sqrt();
+        assert!(err < 1.0, "frame {k}: {err} px off");
+    }
+    assert!(r["peak_memory_bytes"].as_u64().unwrap() > 1_000_000);
+    // the merged DNG decodes, at the burst's size
+    let merged = obscura::RawFrame::open(&dng).unwrap();
+    assert_eq!((merged.mosaic.width, merged.mosaic.height), (512, 384));
+}
+
+/// Three bursts for a batch: two copies of the sample and one broken (a truncated file).
+fn batch_input(dir: &std::path::Path) -> std::path::PathBuf {
+    let input = dir.join("bursts");
+    for name in ["beach", "city"] {
+        let d = input.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for k in 0..3 {
+            let f = format!("frame_0{k}.dng");
+            std::fs::copy(sample_burst().join(&f), d.join(&f)).unwrap();
+        }
+    }
+    let broken = input.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    let bytes = std::fs::read(sample_burst().join("frame_00.dng")).unwrap();
+    std::fs::write(broken.join("frame_00.dng"), &bytes[..bytes.len() / 3]).unwrap();
+    input
+}
+
+#[test]
+fn batch_processes_each_burst_resumes_and_lists_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = batch_input(dir.path());
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        obscura()
+            .args(["process", "--batch"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("failed: broken") && stderr(&o).contains("frame_00.dng"),
+        "{}",
+        stderr(&o)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["beach.jpg", "city.jpg"]);
+    // a rerun skips what exists
+    let before = std::fs::metadata(out.join("beach.jpg"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let o = run(&["--report", dir.path().join("batch.json").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("0 processed, 2 skipped"),
+        "{}",
+        stderr(&o)
+    );
+    let after = std::fs::metadata(out.join("beach.jpg"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("batch.json")).unwrap())
+            .unwrap();
+    assert_eq!(r["skipped"].as_array().unwrap().len(), 2);
+    assert_eq!(r["failed"][0]["burst"], "broken");
+}
+
+#[test]
+fn shards_split_a_batch_without_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = batch_input(dir.path());
+    // a manifest of the two good bursts plus two more names for the same frames
+    let manifest = dir.path().join("bursts.txt");
+    std::fs::write(
+        &manifest,
+        format!(
+            "# name: the directory's name\n{0}/beach\n{0}/city\n\n{0}/beach/frame_00.dng\t{0}/beach/frame_01.dng\n{0}/city/frame_02.dng\n",
+            input.display()
+        ),
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let out = dir.path().join(format!("out{}", &shard[..1]));
+        let o = obscura()
+            .args(["process", "-q", "--png16", "--format", "png", "--manifest"])
+            .arg(&manifest)
+            .args(["--shard", shard, "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{shard}: {}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "quiet: {}", stderr(&o));
+        for e in std::fs::read_dir(&out).unwrap() {
+            seen.push(e.unwrap().file_name().to_string_lossy().into_owned());
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["beach.png", "city.png", "frame_00.png", "frame_02.png"],
+        "each burst exactly once"
+    );
+    let o = obscura()
+        .args(["process", "--manifest"])
+        .arg(&manifest)
+        .args(["--shard", "3/2", "-o"])
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--shard"), "{}", stderr(&o));
+}

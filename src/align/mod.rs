@@ -476,6 +476,15 @@ pub fn choose_reference(burst: &Burst) -> usize {
 /// # Ok::<(), obscura::Error>(())
 /// ```
 pub fn align(burst: &Burst, params: &AlignParams) -> Result<BurstAlignment> {
+    align_with(burst, params, &mut |_| {})
+}
+
+/// [`align`], calling `done(k)` after frame `k` is aligned (for progress reports).
+pub fn align_with(
+    burst: &Burst,
+    params: &AlignParams,
+    done: &mut dyn FnMut(usize),
+) -> Result<BurstAlignment> {
     let reference = match params.reference {
         Some(r) if r >= burst.frames.len() => {
             return Err(Error::parameter(
@@ -492,11 +501,13 @@ pub fn align(burst: &Burst, params: &AlignParams) -> Result<BurstAlignment> {
         .iter()
         .enumerate()
         .map(|(k, f)| {
-            if k == reference {
+            let a = if k == reference {
                 Ok(plan.identity())
             } else {
                 plan.align(f)
-            }
+            };
+            done(k);
+            a
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(BurstAlignment { reference, frames })

@@ -18,6 +18,8 @@ use crate::look::Look;
 use crate::raw::{DecoderKind, Metadata, RawFrame};
 use crate::synth::{SceneSource, SynthParams};
 
+mod process;
+
 /// Prints a line to stdout, ignoring a closed pipe (`obscura info ... | head`).
 macro_rules! say {
     ($($t:tt)*) => {{
@@ -40,6 +42,15 @@ parameter out of range)."
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print more: the run's report (stage times, frames, reference, noise, displacements).
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Print only errors: no progress bars, no summaries.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,9 +115,10 @@ struct DevelopArgs {
 #[derive(Debug, Args)]
 struct ProcessArgs {
     /// The burst: a directory of RAW files, or the files themselves (one file: no merge).
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["batch", "manifest"], conflicts_with_all = ["batch", "manifest"])]
     burst: Vec<PathBuf>,
-    /// Output image (.jpg, .png or .tif).
+    /// Output image (.jpg, .png or .tif); with --batch or --manifest, the output folder
+    /// (created if missing), which receives one BURST_NAME.jpg (or --format) per burst.
     #[arg(long, short)]
     output: PathBuf,
     /// Reference frame index (after sorting by capture time); default: the sharpest of the
@@ -119,6 +131,27 @@ struct ProcessArgs {
     /// Merge method: robust (default), hdrplus or average.
     #[arg(long = "merge", default_value = "robust")]
     method: String,
+    /// Also write the merged raw as a 16-bit DNG.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["batch", "manifest"])]
+    dng: Option<PathBuf>,
+    /// Write the run's report as JSON: stage times, frames, reference, noise, per-frame
+    /// displacement and unreliable tiles, peak memory (a batch writes one object with every
+    /// burst's report, the failures and the skipped).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Batch: each sub-directory of DIR is one burst.
+    #[arg(long, value_name = "DIR", conflicts_with = "manifest")]
+    batch: Option<PathBuf>,
+    /// Batch: one burst per line (a directory, or raw files separated by tabs; # comments).
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Batch: process only the I-th of N deterministic shares (e.g. a Slurm array task).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Batch: redo bursts whose output exists (by default they are skipped, so a killed run
+    /// resumes where it stopped).
+    #[arg(long)]
+    overwrite: bool,
     #[command(flatten)]
     finish: FinishArgs,
 }
@@ -185,7 +218,7 @@ struct FinishArgs {
 }
 
 /// A LUT to apply after finishing, with its strength.
-type LutChoice = Option<(crate::look::Lut3d, f32)>;
+type LutChoice = Option<(std::sync::Arc<crate::look::Lut3d>, f32)>;
 
 impl FinishArgs {
     /// Loads the `--lut` file, if any, before any other work.
@@ -197,7 +230,10 @@ impl FinishArgs {
             ));
         }
         match &self.lut {
-            Some(p) => Ok(Some((crate::look::Lut3d::load(p)?, self.lut_strength))),
+            Some(p) => Ok(Some((
+                std::sync::Arc::new(crate::look::Lut3d::load(p)?),
+                self.lut_strength,
+            ))),
             None => Ok(None),
         }
     }
@@ -392,13 +428,29 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Some(n) = cli.threads {
+        if !(1..=1024).contains(&n) {
+            return Err(crate::Error::parameter(
+                "--threads",
+                format!("{n}: must be 1 to 1024"),
+            ));
+        }
+        // fails only if a pool exists already, which cannot happen this early
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    let talk = process::Talk {
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
     match cli.command {
         Command::Info(a) => info(a),
         Command::Synth(a) => synth(a),
         Command::Align(a) => align(a),
         Command::Merge(a) => merge(a),
-        Command::Develop(a) => develop(a),
-        Command::Process(a) => process(a),
+        Command::Develop(a) => process::develop(a, talk),
+        Command::Process(a) => process::process(a, talk),
         Command::Look(LookCommand::List) => {
             for name in Look::BUILTIN {
                 if let Some(l) = Look::builtin(name) {
@@ -451,78 +503,6 @@ fn check_output(path: &std::path::Path, ep: &EncodeParams) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn finish_and_encode(
-    frame: &RawFrame,
-    output: &std::path::Path,
-    fp: &FinishParams,
-    ep: &EncodeParams,
-    lut: &LutChoice,
-) -> Result<()> {
-    let mut img = crate::finish::finish(frame, fp)?;
-    if let Some((lut, strength)) = lut {
-        lut.apply(&mut img.rgb, *strength);
-    }
-    for n in &img.notes {
-        eprintln!("note: {}: {n}", frame.path.display());
-    }
-    crate::encode::encode(&img, &frame.meta, output, ep)?;
-    let c = &img.color;
-    eprintln!(
-        "wrote {} ({}x{}, white {:.0} K tint {:+.0}, {})",
-        output.display(),
-        img.width(),
-        img.height(),
-        c.temperature,
-        c.tint,
-        img.space.name()
-    );
-    Ok(())
-}
-
-fn develop(a: DevelopArgs) -> Result<()> {
-    let (fp, ep) = a.finish.params()?;
-    check_output(&a.output, &ep)?;
-    let lut = a.finish.lut()?;
-    let frame = RawFrame::open(&a.file)?;
-    finish_and_encode(&frame, &a.output, &fp, &ep, &lut)
-}
-
-fn process(a: ProcessArgs) -> Result<()> {
-    let (fp, ep) = a.finish.params()?;
-    check_output(&a.output, &ep)?;
-    let lut = a.finish.lut()?;
-    let method: crate::merge::MergeMethod = a.method.parse()?;
-    let mp = crate::merge::MergeParams {
-        method,
-        ..Default::default()
-    };
-    if a.frames == Some(0) {
-        return Err(crate::Error::parameter("--frames", "0 (at least 1)"));
-    }
-    let mut burst = crate::Burst::open(&a.burst)?;
-    if let Some(n) = a.frames {
-        burst.frames.truncate(n);
-    }
-    if burst.frames.len() == 1 {
-        return finish_and_encode(&burst.frames[0], &a.output, &fp, &ep, &lut);
-    }
-    let al = crate::align::align(
-        &burst,
-        &crate::align::AlignParams {
-            reference: a.reference,
-            ..Default::default()
-        },
-    )?;
-    let merged = crate::merge::merge(&burst, &al, &mp)?;
-    eprintln!(
-        "merged {} frames (reference {}): noise reduced as by {:.1} frames",
-        merged.frames,
-        burst.frames[al.reference].path.display(),
-        merged.effective_frames
-    );
-    finish_and_encode(&merged.frame, &a.output, &fp, &ep, &lut)
 }
 
 /// What `obscura info --json` prints per file.

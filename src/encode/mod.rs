@@ -55,6 +55,15 @@ impl FromStr for Format {
 }
 
 impl Format {
+    /// The usual file extension: "jpg", "png" or "tif".
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+            Format::Tiff => "tif",
+        }
+    }
+
     /// The format named by a path's extension.
     pub fn from_path(path: &Path) -> Result<Format> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");

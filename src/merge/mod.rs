@@ -182,6 +182,17 @@ fn nearest_alignment_tiles(p: &Padded, al: &Alignment) -> Vec<usize> {
 /// # Ok::<(), obscura::Error>(())
 /// ```
 pub fn merge(burst: &Burst, alignment: &BurstAlignment, params: &MergeParams) -> Result<Merged> {
+    merge_with(burst, alignment, params, &mut |_| {})
+}
+
+/// [`merge`], calling `done(k)` after alternate frame `k` is merged (for progress reports;
+/// the reference is not reported).
+pub fn merge_with(
+    burst: &Burst,
+    alignment: &BurstAlignment,
+    params: &MergeParams,
+    done: &mut dyn FnMut(usize),
+) -> Result<Merged> {
     params.validate()?;
     let n = burst.frames.len();
     if alignment.frames.len() != n || alignment.reference >= n {
@@ -329,6 +340,7 @@ pub fn merge(burst: &Burst, alignment: &BurstAlignment, params: &MergeParams) ->
             rejected += ntiles - (after - before);
             total += ntiles;
         }
+        done(z);
     }
     let inv = 1.0 / n as f32;
     for a in &mut acc {

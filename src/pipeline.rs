@@ -1,0 +1,400 @@
+//! The whole chain in one call: decode → align → merge → finish (with a look) → encode, with
+//! progress callbacks and a report of what happened.
+//!
+//! [`Pipeline`] holds every stage's parameters (plain structs with documented defaults, so a
+//! pipeline is built by setting fields or through the builder methods); [`Pipeline::run`]
+//! processes one burst into one image file and returns an [`Output`] with the [`Report`]:
+//! per-stage wall time, frames used, the reference, the noise model, each frame's median
+//! displacement and share of unreliable tiles, the merge's rejected share and effective
+//! frame count, and the process's peak memory.
+//!
+//! ```no_run
+//! use obscura::look::Look;
+//! use obscura::pipeline::Pipeline;
+//! let out = Pipeline::new()
+//!     .look(Look::resolve("vibrant")?)
+//!     .dng("merged.dng")
+//!     .run(&["samples/burst".into()], "out.jpg".as_ref())?;
+//! println!("{}", serde_json::to_string_pretty(&out.report).unwrap());
+//! # Ok::<(), obscura::Error>(())
+//! ```
+//!
+//! A single raw file is developed without aligning or merging.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::align::{self, AlignParams};
+use crate::burst::{Burst, expand_inputs};
+use crate::encode::{self, EncodeParams};
+use crate::error::Result;
+use crate::finish::{self, FinishParams, Finished};
+use crate::look::{Look, Lut3d};
+use crate::merge::{self, MergeParams, noise::FrameNoise};
+use crate::raw::RawFrame;
+
+/// A stage of the pipeline, as progress reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Reading and decoding the raw files (one step per frame).
+    Decode,
+    /// Aligning the frames to the reference (one step per frame).
+    Align,
+    /// Merging the alternate frames into the reference (one step per alternate frame).
+    Merge,
+    /// Developing the merged raw (one step).
+    Finish,
+    /// Writing the image file (and the merged DNG when asked; one step).
+    Encode,
+}
+
+impl Stage {
+    /// The stage's name in lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Decode => "decode",
+            Stage::Align => "align",
+            Stage::Merge => "merge",
+            Stage::Finish => "finish",
+            Stage::Encode => "encode",
+        }
+    }
+}
+
+/// Receives progress from [`Pipeline::run_with`]. Every method has an empty default, so an
+/// implementation overrides only what it shows. Calls come from the thread that called
+/// `run_with`, except [`Progress::advance`] during decoding, which comes from rayon's
+/// workers (hence `Sync`).
+pub trait Progress: Sync {
+    /// `stage` starts, with `steps` steps to do.
+    fn start(&self, stage: Stage, steps: usize) {
+        let _ = (stage, steps);
+    }
+    /// One step of `stage` is done.
+    fn advance(&self, stage: Stage) {
+        let _ = stage;
+    }
+    /// `stage` is done; it took `seconds`.
+    fn finish(&self, stage: Stage, seconds: f64) {
+        let _ = (stage, seconds);
+    }
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// Every stage's parameters. `Default`: the standard rendering in the `natural` look, JPEG
+/// quality 92 (or the output's extension), all frames, the sharpest of the first three as
+/// reference, the robust merge.
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    /// Alignment (reference choice, tile search).
+    pub align: AlignParams,
+    /// Merging (method, robustness, denoising).
+    pub merge: MergeParams,
+    /// Finishing, look included (see [`FinishParams::with_look`]).
+    pub finish: FinishParams,
+    /// Encoding (format, quality, metadata).
+    pub encode: EncodeParams,
+    /// A 3D LUT applied to the finished image, and how much of it (0 to 1). Default none.
+    pub lut: Option<(Arc<Lut3d>, f32)>,
+    /// Use at most this many frames (the first after sorting by capture time; all are
+    /// decoded to sort them). Default all.
+    pub max_frames: Option<usize>,
+    /// Also write the merged raw as a 16-bit DNG here. Default none.
+    pub dng: Option<PathBuf>,
+}
+
+/// Seconds spent in each stage of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StageTimes {
+    /// Reading and decoding every frame.
+    pub decode: f64,
+    /// Aligning (0 for a single frame).
+    pub align: f64,
+    /// Merging (0 for a single frame).
+    pub merge: f64,
+    /// Finishing, look and LUT included.
+    pub finish: f64,
+    /// Writing the image (and the merged DNG).
+    pub encode: f64,
+    /// The whole run, from the first file read to the last byte written.
+    pub total: f64,
+}
+
+/// One frame's part in the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameReport {
+    /// The raw file.
+    pub file: PathBuf,
+    /// Median displacement from the reference over all tiles, `[dx, dy]` in pixels.
+    pub median_displacement: [f32; 2],
+    /// Share of the frame's tiles whose match is unreliable (merged from the reference).
+    pub unreliable_fraction: f32,
+}
+
+/// What a run did and how long it took. Serialises to the JSON `--report` writes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The image written.
+    pub output: PathBuf,
+    /// The merged DNG written, if asked.
+    pub dng: Option<PathBuf>,
+    /// Frames found in the inputs.
+    pub frames_found: usize,
+    /// Frames processed (after `max_frames`).
+    pub frames_used: usize,
+    /// The reference frame's file.
+    pub reference: PathBuf,
+    /// The reference's index among the frames used (sorted by capture time).
+    pub reference_index: usize,
+    /// The reference's noise model (variance = scale * signal + offset per colour,
+    /// normalised signal), from its NoiseProfile or estimated from its pixels.
+    pub noise: FrameNoise,
+    /// Every frame used, in order; the reference's displacement is zero.
+    pub frames: Vec<FrameReport>,
+    /// Share of (alternate frame, tile) pairs the merge kept from the reference.
+    pub rejected_fraction: f32,
+    /// The noise reduction reached, as an equivalent number of averaged frames.
+    pub effective_frames: f32,
+    /// The look's name.
+    pub look: String,
+    /// Output size in pixels, `[width, height]`.
+    pub size: [usize; 2],
+    /// Wall time per stage.
+    pub seconds: StageTimes,
+    /// The process's peak resident memory in bytes so far (Linux `VmHWM`; `None` elsewhere).
+    pub peak_memory_bytes: Option<u64>,
+    /// Notes from the stages (skipped optional opcodes and the like).
+    pub notes: Vec<String>,
+}
+
+/// The result of [`Pipeline::run`].
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The finished image that was encoded.
+    pub image: Finished,
+    /// What happened.
+    pub report: Report,
+}
+
+impl Pipeline {
+    /// The default pipeline (see [`Pipeline`]).
+    pub fn new() -> Pipeline {
+        Pipeline::default()
+    }
+
+    /// Finishes in `look` (its tone, sharpening, colour, vignette and grain), keeping the
+    /// other finish settings.
+    pub fn look(mut self, look: Look) -> Pipeline {
+        let with = FinishParams::with_look(look);
+        self.finish.tone.strength = with.tone.strength;
+        self.finish.tone.shadow_key = with.tone.shadow_key;
+        self.finish.sharpen.amount = with.sharpen.amount;
+        self.finish.look = with.look;
+        self
+    }
+
+    /// Applies `lut` at `strength` (0 to 1) to the finished image.
+    pub fn lut(mut self, lut: Lut3d, strength: f32) -> Pipeline {
+        self.lut = Some((Arc::new(lut), strength));
+        self
+    }
+
+    /// Uses frame `index` (after sorting) as the reference.
+    pub fn reference(mut self, index: usize) -> Pipeline {
+        self.align.reference = Some(index);
+        self
+    }
+
+    /// Uses at most `n` frames.
+    pub fn max_frames(mut self, n: usize) -> Pipeline {
+        self.max_frames = Some(n);
+        self
+    }
+
+    /// Merges with `method`.
+    pub fn merge_method(mut self, method: merge::MergeMethod) -> Pipeline {
+        self.merge.method = method;
+        self
+    }
+
+    /// Also writes the merged raw as a DNG at `path`.
+    pub fn dng(mut self, path: impl Into<PathBuf>) -> Pipeline {
+        self.dng = Some(path.into());
+        self
+    }
+
+    /// Checks every parameter before any work.
+    pub fn validate(&self) -> Result<()> {
+        self.align.validate()?;
+        self.merge.validate()?;
+        self.finish.validate()?;
+        if self.max_frames == Some(0) {
+            return Err(crate::Error::parameter("frames", "0 (at least 1)"));
+        }
+        if let Some((_, s)) = &self.lut
+            && (!s.is_finite() || !(0.0..=1.0).contains(s))
+        {
+            return Err(crate::Error::parameter(
+                "LUT strength",
+                format!("{s}: must be between 0 and 1"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Processes the burst in `inputs` (directories and/or raw files) into the image file
+    /// `output`; see the [module docs](self).
+    pub fn run(&self, inputs: &[PathBuf], output: &Path) -> Result<Output> {
+        self.run_with(inputs, output, &NoProgress)
+    }
+
+    /// [`Pipeline::run`], reporting progress to `progress`.
+    pub fn run_with(
+        &self,
+        inputs: &[PathBuf],
+        output: &Path,
+        progress: &dyn Progress,
+    ) -> Result<Output> {
+        self.validate()?;
+        let t0 = Instant::now();
+        let mut times = StageTimes::default();
+
+        // decode, in parallel, reporting each frame
+        let mut t = Instant::now();
+        let files = expand_inputs(inputs)?;
+        let found = files.len();
+        progress.start(Stage::Decode, files.len());
+        let decoded: Vec<Result<RawFrame>> = files
+            .par_iter()
+            .map(|f| {
+                let r = RawFrame::open(f);
+                progress.advance(Stage::Decode);
+                r
+            })
+            .collect();
+        let frames = decoded.into_iter().collect::<Result<Vec<_>>>()?;
+        let mut burst = Burst::from_frames(frames)?;
+        if let Some(n) = self.max_frames {
+            burst.frames.truncate(n);
+        }
+        times.decode = t.elapsed().as_secs_f64();
+        progress.finish(Stage::Decode, times.decode);
+
+        // align and merge (a single frame is developed as it is)
+        let n = burst.frames.len();
+        let (raw, reference, frames, rejected, effective, noise) = if n == 1 {
+            let f = burst.frames.remove(0);
+            let noise = merge::noise::noise_model(&f);
+            let report = FrameReport {
+                file: f.path.clone(),
+                median_displacement: [0.0; 2],
+                unreliable_fraction: 0.0,
+            };
+            (f, 0, vec![report], 0.0, 1.0, noise)
+        } else {
+            t = Instant::now();
+            progress.start(Stage::Align, n);
+            let al =
+                align::align_with(&burst, &self.align, &mut |_| progress.advance(Stage::Align))?;
+            times.align = t.elapsed().as_secs_f64();
+            progress.finish(Stage::Align, times.align);
+
+            t = Instant::now();
+            progress.start(Stage::Merge, n - 1);
+            let merged = merge::merge_with(&burst, &al, &self.merge, &mut |_| {
+                progress.advance(Stage::Merge)
+            })?;
+            times.merge = t.elapsed().as_secs_f64();
+            progress.finish(Stage::Merge, times.merge);
+            let frames = burst
+                .frames
+                .iter()
+                .zip(&al.frames)
+                .enumerate()
+                .map(|(k, (f, a))| {
+                    let bad = a.unreliable();
+                    let unreliable = bad.iter().filter(|&&b| b).count() as f32;
+                    FrameReport {
+                        file: f.path.clone(),
+                        median_displacement: a.median(),
+                        unreliable_fraction: if k == al.reference {
+                            0.0
+                        } else {
+                            unreliable / bad.len().max(1) as f32
+                        },
+                    }
+                })
+                .collect();
+            (
+                merged.frame,
+                al.reference,
+                frames,
+                merged.rejected_fraction,
+                merged.effective_frames,
+                merge::noise::noise_model(&burst.frames[al.reference]),
+            )
+        };
+        let reference_file = frames[reference].file.clone();
+        drop(burst);
+
+        // finish
+        t = Instant::now();
+        progress.start(Stage::Finish, 1);
+        let mut image = finish::finish(&raw, &self.finish)?;
+        if let Some((lut, strength)) = &self.lut {
+            lut.apply(&mut image.rgb, *strength);
+        }
+        progress.advance(Stage::Finish);
+        times.finish = t.elapsed().as_secs_f64();
+        progress.finish(Stage::Finish, times.finish);
+
+        // encode (and the merged DNG)
+        t = Instant::now();
+        progress.start(Stage::Encode, 1);
+        if let Some(d) = &self.dng {
+            crate::raw::write_dng(&raw, d)?;
+        }
+        encode::encode(&image, &raw.meta, output, &self.encode)?;
+        progress.advance(Stage::Encode);
+        times.encode = t.elapsed().as_secs_f64();
+        progress.finish(Stage::Encode, times.encode);
+        times.total = t0.elapsed().as_secs_f64();
+
+        let report = Report {
+            output: output.to_path_buf(),
+            dng: self.dng.clone(),
+            frames_found: found,
+            frames_used: n,
+            reference: reference_file,
+            reference_index: reference,
+            noise,
+            frames,
+            rejected_fraction: rejected,
+            effective_frames: effective,
+            look: self.finish.look.name.clone(),
+            size: [image.width(), image.height()],
+            seconds: times,
+            peak_memory_bytes: peak_memory(),
+            notes: image.notes.clone(),
+        };
+        Ok(Output { image, report })
+    }
+}
+
+/// The process's peak resident set size (Linux `/proc/self/status` `VmHWM`).
+pub fn peak_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -7,19 +7,39 @@
 //!   RAW files ──raw──▶ RawFrame ──burst──▶ Burst ──align──▶ BurstAlignment ──merge──▶ Merged
 //!                                                                       (RawFrame, 16-bit DNG)
 //!   Merged.frame (or any RawFrame) ──finish (+ look)──▶ Finished ──encode──▶ JPEG / PNG / TIFF
+//!   pipeline: all of it in one call, with progress and a report; batch: many bursts
 //!   synth: synthetic bursts and a colour chart with ground truth for tests and benches
 //! ```
 //!
+//! One call runs the whole chain and reports what happened ([`pipeline`]):
+//!
 //! ```no_run
-//! use obscura::{Burst, align, encode, finish, merge};
+//! use obscura::look::Look;
+//! use obscura::pipeline::Pipeline;
+//!
+//! let out = Pipeline::new()
+//!     .look(Look::resolve("authentic")?) // or a look file: Look::resolve("my.toml")
+//!     .dng("merged.dng") // keep the merged raw too
+//!     .run(&["samples/burst".into()], "out.jpg".as_ref())?;
+//! println!("{} frames, {:.2} s", out.report.frames_used, out.report.seconds.total);
+//! # Ok::<(), obscura::Error>(())
+//! ```
+//!
+//! Every stage is also a function of its own, with a plain parameters struct:
+//!
+//! ```no_run
+//! use obscura::{Burst, align, encode, finish, look::Look, merge};
 //! let burst = Burst::open(&["samples/burst".into()])?;
 //! let al = align::align(&burst, &align::AlignParams::default())?;
 //! let merged = merge::merge(&burst, &al, &merge::MergeParams::default())?;
 //! obscura::raw::write_dng(&merged.frame, std::path::Path::new("merged.dng"))?;
-//! let img = finish::finish(&merged.frame, &finish::FinishParams::default())?;
+//! let params = finish::FinishParams::with_look(Look::resolve("vibrant")?);
+//! let img = finish::finish(&merged.frame, &params)?;
 //! encode::encode(&img, &merged.frame.meta, "out.jpg".as_ref(), &Default::default())?;
 //! # Ok::<(), obscura::Error>(())
 //! ```
+//!
+//! `examples/` holds complete programs: `single_raw.rs`, `merge_to_dng.rs`, `custom_look.rs`.
 #![warn(missing_docs)]
 
 pub mod align;

@@ -266,6 +266,10 @@ impl Pipeline {
         progress: &dyn Progress,
     ) -> Result<Output> {
         self.validate()?;
+        check_output(output, Some(&self.encode))?;
+        if let Some(d) = &self.dng {
+            check_output(d, None)?;
+        }
         let t0 = Instant::now();
         let mut times = StageTimes::default();
 
@@ -321,18 +325,14 @@ impl Pipeline {
                 .iter()
                 .zip(&al.frames)
                 .enumerate()
-                .map(|(k, (f, a))| {
-                    let bad = a.unreliable();
-                    let unreliable = bad.iter().filter(|&&b| b).count() as f32;
-                    FrameReport {
-                        file: f.path.clone(),
-                        median_displacement: a.median(),
-                        unreliable_fraction: if k == al.reference {
-                            0.0
-                        } else {
-                            unreliable / bad.len().max(1) as f32
-                        },
-                    }
+                .map(|(k, (f, a))| FrameReport {
+                    file: f.path.clone(),
+                    median_displacement: a.median(),
+                    unreliable_fraction: if k == al.reference {
+                        0.0
+                    } else {
+                        a.unreliable_fraction()
+                    },
                 })
                 .collect();
             (
@@ -388,6 +388,31 @@ impl Pipeline {
             notes: image.notes.clone(),
         };
         Ok(Output { image, report })
+    }
+}
+
+/// Checks an output path before any work: its folder exists, and (for an image, when
+/// `encode` does not name the format) its extension names a format.
+pub fn check_output(path: &Path, encode: Option<&EncodeParams>) -> Result<()> {
+    if let Some(e) = encode
+        && e.format.is_none()
+    {
+        encode::Format::from_path(path)?;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(crate::Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the output folder does not exist; create it first",
+            ),
+        ))
     }
 }
 

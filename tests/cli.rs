@@ -616,7 +616,7 @@ fn process_writes_a_report_and_the_merged_dng() {
     let o = obscura()
         .arg("process")
         .arg(sample_burst())
-        .args(["--look", "authentic", "-v", "--report"])
+        .args(["--look", "authentic", "-v", "--threads", "1", "--report"])
         .arg(&report)
         .arg("--dng")
         .arg(&dng)
@@ -776,6 +776,15 @@ fn shards_split_a_batch_without_overlap() {
         ["beach.png", "city.png", "frame_00.png", "frame_02.png"],
         "each burst exactly once"
     );
+    let o = obscura()
+        .args(["process", "--threads", "0", "--manifest"])
+        .arg(&manifest)
+        .arg("-o")
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
     let o = obscura()
         .args(["process", "--manifest"])
         .arg(&manifest)

@@ -158,6 +158,12 @@ impl Alignment {
             .collect()
     }
 
+    /// The share of tiles [`Alignment::unreliable`] flags (0 for an empty field).
+    pub fn unreliable_fraction(&self) -> f32 {
+        let bad = self.unreliable();
+        bad.iter().filter(|&&b| b).count() as f32 / bad.len().max(1) as f32
+    }
+
     /// Median displacement over all tiles (per component).
     pub fn median(&self) -> [f32; 2] {
         let med = |k: usize| {

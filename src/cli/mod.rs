@@ -484,27 +484,6 @@ fn look_export(a: LookExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Checks the output path before any work: its format is known and its folder exists.
-fn check_output(path: &std::path::Path, ep: &EncodeParams) -> Result<()> {
-    if ep.format.is_none() {
-        crate::encode::Format::from_path(path)?;
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(crate::Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the output folder does not exist",
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// What `obscura info --json` prints per file.
 #[derive(Debug, Serialize)]
 struct FrameInfo {

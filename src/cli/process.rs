@@ -9,10 +9,10 @@ use std::sync::Mutex;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use super::{DevelopArgs, FinishArgs, ProcessArgs, check_output};
+use super::{DevelopArgs, FinishArgs, ProcessArgs};
 use crate::batch::{self, Shard};
 use crate::error::{Error, Result};
-use crate::pipeline::{Output, Pipeline, Progress, Report, Stage};
+use crate::pipeline::{Output, Pipeline, Progress, Report, Stage, check_output};
 
 /// How much the command prints (stderr).
 #[derive(Debug, Clone, Copy)]
@@ -201,29 +201,10 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     crate::io::write_bytes_atomic(path, text.as_bytes())
 }
 
-/// Checks that a side output (`--dng`, `--report`) can be written: its folder exists.
-fn check_side_output(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the output folder does not exist",
-            ),
-        ))
-    }
-}
-
 /// `obscura develop FILE -o OUT`.
 pub(super) fn develop(a: DevelopArgs, talk: Talk) -> Result<()> {
     let p = pipeline(&a.finish, None)?;
-    check_output(&a.output, &p.encode)?;
+    check_output(&a.output, Some(&p.encode))?;
     let bars = Bars::new(talk.bars());
     let out = p.run_with(std::slice::from_ref(&a.file), &a.output, &bars)?;
     summary(&out, talk, &bars);
@@ -234,7 +215,7 @@ pub(super) fn develop(a: DevelopArgs, talk: Talk) -> Result<()> {
 pub(super) fn process(a: ProcessArgs, talk: Talk) -> Result<()> {
     let p = pipeline(&a.finish, Some(&a))?;
     if let Some(r) = &a.report {
-        check_side_output(r)?;
+        check_output(r, None)?;
     }
     if a.batch.is_some() || a.manifest.is_some() {
         return process_batch(&a, &p, talk);
@@ -245,9 +226,9 @@ pub(super) fn process(a: ProcessArgs, talk: Talk) -> Result<()> {
             "only for a batch (--batch DIR or --manifest FILE)",
         ));
     }
-    check_output(&a.output, &p.encode)?;
+    check_output(&a.output, Some(&p.encode))?;
     if let Some(d) = &a.dng {
-        check_side_output(d)?;
+        check_output(d, None)?;
     }
     let bars = Bars::new(talk.bars());
     let out = p.run_with(&a.burst, &a.output, &bars)?;

@@ -336,13 +336,25 @@ fn sample_burst() -> std::path::PathBuf {
 #[test]
 fn process_the_sample_burst_to_each_format() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, extra) in [
-        ("out.jpg", vec![]),
-        ("out.png", vec!["--png16"]),
-        ("out.tif", vec!["--colorspace", "p3"]),
-        ("out.image", vec!["--format", "png", "--tone", "global"]),
-    ] {
-        let out = dir.path().join(name);
+    // every format in every look (three frames, to keep it quick), and the options
+    let mut runs: Vec<(String, Vec<&str>)> = Vec::new();
+    for look in obscura::look::Look::BUILTIN {
+        for ext in ["jpg", "png", "tif"] {
+            runs.push((
+                format!("{look}.{ext}"),
+                vec!["--look", look, "--frames", "3"],
+            ));
+        }
+    }
+    runs.push(("out.png".into(), vec!["--png16"]));
+    runs.push(("out.tif".into(), vec!["--colorspace", "p3"]));
+    runs.push((
+        "out.image".into(),
+        vec!["--format", "png", "--tone", "global"],
+    ));
+    let n = runs.len();
+    for (name, extra) in runs {
+        let out = dir.path().join(&name);
         let o = obscura()
             .arg("process")
             .arg(sample_burst())
@@ -361,7 +373,7 @@ fn process_the_sample_burst_to_each_format() {
         assert_eq!((img.width(), img.height()), (512, 384), "{name}");
     }
     // nothing but the outputs was written
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), n);
 }
 
 #[test]

@@ -73,8 +73,16 @@ impl Burst {
     /// the frames and validates that they match. The first error met (in input order) is
     /// returned.
     pub fn open(inputs: &[PathBuf]) -> Result<Burst> {
+        Burst::open_with(inputs, &crate::raw::DecodeLimits::default())
+    }
+
+    /// [`Burst::open`] with resource limits checked before each frame is decoded.
+    pub fn open_with(inputs: &[PathBuf], limits: &crate::raw::DecodeLimits) -> Result<Burst> {
         let files = expand_inputs(inputs)?;
-        let decoded: Vec<Result<RawFrame>> = files.par_iter().map(RawFrame::open).collect();
+        let decoded: Vec<Result<RawFrame>> = files
+            .par_iter()
+            .map(|f| RawFrame::open_with(f, limits))
+            .collect();
         let frames = decoded.into_iter().collect::<Result<Vec<_>>>()?;
         Burst::from_frames(frames)
     }

@@ -71,6 +71,10 @@ pub enum Error {
         /// Which limit and by how much.
         reason: String,
     },
+    /// The run was cancelled (Ctrl-C, or [`crate::pipeline::Progress::cancelled`]) between
+    /// two stages; nothing was written for it.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// `Result` with obscura's [`Error`].

@@ -11,11 +11,26 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `path` atomically: `write` fills a temporary file in the same folder, which is
 /// flushed, synced and renamed over `path` only if `write` succeeded. On any failure the
-/// temporary file is removed and `path` is left as it was.
+/// temporary file is removed and `path` is left as it was. An existing path that is not a
+/// regular file (a device such as `/dev/null`, a pipe) is written in place instead.
 pub fn write_atomic<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> Result<()>,
 {
+    // an existing device, pipe or socket (`-o /dev/stdout`, `/dev/null`) is written in place:
+    // renaming a temporary file over it would replace the device node itself
+    if let Ok(md) = std::fs::metadata(path)
+        && !md.is_file()
+        && !md.is_dir()
+    {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let mut w = BufWriter::new(file);
+        write(&mut w)?;
+        return w.flush().map_err(|e| Error::io(path, e));
+    }
     let name = path.file_name().ok_or_else(|| {
         Error::parameter(
             "output path",

@@ -35,7 +35,7 @@ use crate::error::Result;
 use crate::finish::{self, FinishParams, Finished};
 use crate::look::{Look, Lut3d};
 use crate::merge::{self, MergeParams, noise::FrameNoise};
-use crate::raw::RawFrame;
+use crate::raw::{DecodeLimits, RawFrame};
 
 /// A stage of the pipeline, as progress reports name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -83,6 +83,11 @@ pub trait Progress: Sync {
     fn finish(&self, stage: Stage, seconds: f64) {
         let _ = (stage, seconds);
     }
+    /// Asked between stages: `true` stops the run with [`crate::Error::Interrupted`] before
+    /// anything is written. Default `false`.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Progress`] that ignores everything.
@@ -111,6 +116,8 @@ pub struct Pipeline {
     pub max_frames: Option<usize>,
     /// Also write the merged raw as a 16-bit DNG here. Default none.
     pub dng: Option<PathBuf>,
+    /// Limits checked before decoding each frame. Default: 400 million photosites.
+    pub limits: DecodeLimits,
 }
 
 /// Seconds spent in each stage of one run.
@@ -281,7 +288,7 @@ impl Pipeline {
         let decoded: Vec<Result<RawFrame>> = files
             .par_iter()
             .map(|f| {
-                let r = RawFrame::open(f);
+                let r = RawFrame::open_with(f, &self.limits);
                 progress.advance(Stage::Decode);
                 r
             })
@@ -295,6 +302,9 @@ impl Pipeline {
         progress.finish(Stage::Decode, times.decode);
 
         // align and merge (a single frame is developed as it is)
+        if progress.cancelled() {
+            return Err(crate::Error::Interrupted);
+        }
         let n = burst.frames.len();
         let (raw, reference, frames, rejected, effective, noise) = if n == 1 {
             let f = burst.frames.remove(0);
@@ -314,6 +324,9 @@ impl Pipeline {
             progress.finish(Stage::Align, times.align);
 
             t = Instant::now();
+            if progress.cancelled() {
+                return Err(crate::Error::Interrupted);
+            }
             progress.start(Stage::Merge, n - 1);
             let merged = merge::merge_with(&burst, &al, &self.merge, &mut |_| {
                 progress.advance(Stage::Merge)
@@ -348,6 +361,9 @@ impl Pipeline {
         drop(burst);
 
         // finish
+        if progress.cancelled() {
+            return Err(crate::Error::Interrupted);
+        }
         t = Instant::now();
         progress.start(Stage::Finish, 1);
         let mut image = finish::finish(&raw, &self.finish)?;
@@ -359,6 +375,9 @@ impl Pipeline {
         progress.finish(Stage::Finish, times.finish);
 
         // encode (and the merged DNG)
+        if progress.cancelled() {
+            return Err(crate::Error::Interrupted);
+        }
         t = Instant::now();
         progress.start(Stage::Encode, 1);
         if let Some(d) = &self.dng {

@@ -56,7 +56,7 @@ fn text_file_renamed_dng() {
     assert_names(
         &RawFrame::open(&p).unwrap_err(),
         &p,
-        "not a supported raw format",
+        "not a raw format obscura reads",
     );
 }
 

@@ -20,6 +20,14 @@ use crate::synth::{SceneSource, SynthParams};
 
 mod process;
 
+/// The `--max-pixels` limit, set once at start.
+static LIMITS: std::sync::OnceLock<crate::raw::DecodeLimits> = std::sync::OnceLock::new();
+
+/// The decoding limits the command line asked for.
+fn limits() -> crate::raw::DecodeLimits {
+    LIMITS.get().copied().unwrap_or_default()
+}
+
 /// Prints a line to stdout, ignoring a closed pipe (`obscura info ... | head`).
 macro_rules! say {
     ($($t:tt)*) => {{
@@ -36,8 +44,9 @@ macro_rules! say {
     about = "obscura: a computational photography pipeline for RAW bursts",
     long_about = "obscura turns a handheld burst of RAW frames into one image with less noise and \
 more dynamic range than any single frame.\n\nExit codes: 0 success, 1 processing error (a file \
-could not be read or written; the message names it), 2 usage error (unknown option, \
-parameter out of range)."
+could not be read or written; the message names it; in a batch, a burst failed), 2 usage \
+error (unknown option, parameter out of range), 130 interrupted (Ctrl-C: the current step \
+finishes, nothing half-written is left; a batch rerun resumes)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -51,6 +60,9 @@ pub struct Cli {
     /// Worker threads (default: one per core).
     #[arg(long, global = true, value_name = "N")]
     threads: Option<usize>,
+    /// Refuse raw files that declare more photosites than this (checked before decoding).
+    #[arg(long, global = true, value_name = "N", default_value_t = 400_000_000)]
+    max_pixels: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -417,11 +429,12 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            // a parameter out of range is the caller's mistake, like a usage error
-            ExitCode::from(if matches!(e, crate::Error::Parameter { .. }) {
-                2
-            } else {
-                1
+            // a parameter out of range is the caller's mistake, like a usage error; an
+            // interruption exits as a shell expects after SIGINT
+            ExitCode::from(match e {
+                crate::Error::Parameter { .. } => 2,
+                crate::Error::Interrupted => 130,
+                _ => 1,
             })
         }
     }
@@ -440,6 +453,15 @@ fn run(cli: Cli) -> Result<()> {
             .num_threads(n)
             .build_global();
     }
+    if cli.max_pixels == 0 {
+        return Err(crate::Error::parameter(
+            "--max-pixels",
+            "0: must be at least 1",
+        ));
+    }
+    let _ = LIMITS.set(crate::raw::DecodeLimits {
+        max_pixels: cli.max_pixels,
+    });
     let talk = process::Talk {
         verbose: cli.verbose,
         quiet: cli.quiet,
@@ -449,8 +471,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Synth(a) => synth(a),
         Command::Align(a) => align(a),
         Command::Merge(a) => merge(a),
-        Command::Develop(a) => process::develop(a, talk),
-        Command::Process(a) => process::process(a, talk),
+        Command::Develop(a) => {
+            process::catch_interrupts();
+            process::develop(a, talk)
+        }
+        Command::Process(a) => {
+            process::catch_interrupts();
+            process::process(a, talk)
+        }
         Command::Look(LookCommand::List) => {
             for name in Look::BUILTIN {
                 if let Some(l) = Look::builtin(name) {
@@ -634,7 +662,7 @@ fn info(a: InfoArgs) -> Result<()> {
     let mut infos = Vec::new();
     let mut errors = Vec::new();
     for path in &files {
-        match RawFrame::open(path) {
+        match RawFrame::open_with(path, &limits()) {
             Ok(f) if a.json => infos.push(FrameInfo {
                 file: f.path.display().to_string(),
                 decoder: f.decoder,
@@ -700,7 +728,7 @@ struct AlignJson {
 }
 
 fn align(a: AlignArgs) -> Result<()> {
-    let burst = crate::Burst::open(&a.burst)?;
+    let burst = crate::Burst::open_with(&a.burst, &limits())?;
     let params = crate::align::AlignParams {
         reference: a.reference,
         ..Default::default()
@@ -771,7 +799,7 @@ fn merge(a: MergeArgs) -> Result<()> {
     if a.frames == Some(0) {
         return Err(crate::Error::parameter("--frames", "0 (at least 1)"));
     }
-    let mut burst = crate::Burst::open(&a.burst)?;
+    let mut burst = crate::Burst::open_with(&a.burst, &limits())?;
     if let Some(n) = a.frames {
         burst.frames.truncate(n); // the first n by capture time
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -13,6 +14,25 @@ use super::{DevelopArgs, FinishArgs, ProcessArgs};
 use crate::batch::{self, Shard};
 use crate::error::{Error, Result};
 use crate::pipeline::{Output, Pipeline, Progress, Report, Stage, check_output};
+
+/// Set by the first Ctrl-C (SIGINT or SIGTERM): runs stop between stages, batches between
+/// bursts.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler: the first signal asks the run to stop at the next stage
+/// boundary (so every file written is complete), a second one exits at once.
+pub(super) fn catch_interrupts() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: stopping after the current step (Ctrl-C again to quit now)");
+    });
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// How much the command prints (stderr).
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +113,10 @@ impl Progress for Bars {
         }
     }
 
+    fn cancelled(&self) -> bool {
+        interrupted()
+    }
+
     fn finish(&self, stage: Stage, _seconds: f64) {
         if let Ok(mut m) = self.stages.lock()
             && let Some(b) = m.remove(&stage)
@@ -110,6 +134,7 @@ fn pipeline(f: &FinishArgs, a: Option<&ProcessArgs>) -> Result<Pipeline> {
         finish: fp,
         encode: ep,
         lut: f.lut()?,
+        limits: super::limits(),
         ..Pipeline::default()
     };
     if let Some(a) = a {
@@ -287,7 +312,12 @@ fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result<()> {
         skipped: Vec::new(),
         failed: Vec::new(),
     };
+    let mut stopped = false;
     for planned in &plan {
+        if interrupted() {
+            stopped = true;
+            break;
+        }
         if planned.skip {
             report.skipped.push(planned.output.clone());
             continue;
@@ -297,6 +327,10 @@ fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result<()> {
             Ok(out) => {
                 summary(&out, talk, &bars);
                 report.processed.push(out.report);
+            }
+            Err(Error::Interrupted) => {
+                stopped = true;
+                break;
             }
             Err(e) => {
                 if !bars.multi.is_hidden() {
@@ -328,6 +362,14 @@ fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result<()> {
     }
     if let Some(r) = &a.report {
         write_json(r, &report)?;
+    }
+    if stopped {
+        eprintln!(
+            "batch interrupted after {} bursts; every output written is complete, and running \
+             the same command again resumes",
+            report.processed.len()
+        );
+        return Err(Error::Interrupted);
     }
     if report.failed.is_empty() {
         Ok(())

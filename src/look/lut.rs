@@ -88,16 +88,34 @@ impl Lut3d {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
             Lut3d::parse_cube(&text, path)
         } else {
-            let img = image::open(path)
-                .map_err(|e| Error::decode(path, format!("not a readable Hald CLUT image: {e}")))?
-                .into_rgb16();
-            let (w, h) = img.dimensions();
-            let px: Vec<[f32; 3]> = img
-                .pixels()
-                .map(|p| p.0.map(|v| f32::from(v) / 65535.0))
-                .collect();
-            Lut3d::from_hald(w as usize, h as usize, px, path)
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            Lut3d::from_image_bytes(&bytes, path)
         }
+    }
+
+    /// A Hald CLUT from the bytes of an image file (PNG, TIFF, JPEG); `path` names it in
+    /// errors. Images beyond the largest Hald CLUT (4096 x 4096, level 16) are refused
+    /// before their pixels are allocated.
+    pub fn from_image_bytes(bytes: &[u8], path: &Path) -> Result<Lut3d> {
+        let bad = |e: String| Error::decode(path, format!("not a readable Hald CLUT image: {e}"));
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| bad(e.to_string()))?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(4096);
+        limits.max_image_height = Some(4096);
+        limits.max_alloc = Some(512 << 20);
+        reader.limits(limits);
+        let img = reader
+            .decode()
+            .map_err(|e| bad(e.to_string()))?
+            .into_rgb16();
+        let (w, h) = img.dimensions();
+        let px: Vec<[f32; 3]> = img
+            .pixels()
+            .map(|p| p.0.map(|v| f32::from(v) / 65535.0))
+            .collect();
+        Lut3d::from_hald(w as usize, h as usize, px, path)
     }
 
     /// A LUT from the pixels of a Hald CLUT image (`w x h`, row-major, encoded RGB).

@@ -18,9 +18,10 @@ use crate::image::{Cfa, Channel, Plane, Rect};
 
 /// Resource limits checked before a decoder allocates.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct DecodeLimits {
+pub struct DecodeLimits {
     /// Most photosites a frame may have. Default 400 million (the largest sensors today have
-    /// about 150 MP of raw buffer).
+    /// about 150 MP of raw buffer). Checked against the sizes the file declares (DNG raw IFD;
+    /// every IFD of a TIFF-based camera format) before decoding.
     pub max_pixels: u64,
 }
 
@@ -32,6 +33,7 @@ impl Default for DecodeLimits {
     }
 }
 
+/// Reads and decodes `path`.
 pub(crate) fn open(path: &Path, limits: &DecodeLimits) -> Result<RawFrame> {
     if path.is_dir() {
         return Err(Error::decode(path, "is a directory, not a raw file"));
@@ -43,6 +45,7 @@ pub(crate) fn open(path: &Path, limits: &DecodeLimits) -> Result<RawFrame> {
     decode_bytes(path, Arc::new(bytes), limits)
 }
 
+/// Decodes a file's bytes; `path` names it.
 pub(crate) fn decode_bytes(
     path: &Path,
     bytes: Arc<Vec<u8>>,
@@ -52,16 +55,31 @@ pub(crate) fn decode_bytes(
     if is_tiff(&bytes) {
         match Tiff::parse(&bytes) {
             Ok(t) if t.is_dng() => return decode_dng(path, bytes, &t, limits),
-            Ok(_) => {} // TIFF-based camera format (CR2, NEF, ARW, ...)
+            Ok(t) => {
+                // TIFF-based camera format (CR2, NEF, ARW, ...): the decoders allocate what
+                // the IFDs declare, so the largest declared image is checked first
+                if let Some((w, h)) = t.largest_image()
+                    && (w * h > limits.max_pixels
+                        || w * h > MAX_PIXELS_PER_BYTE * bytes.len() as u64)
+                {
+                    return Err(Error::Limits {
+                        path: path.to_path_buf(),
+                        reason: format!(
+                            "declares an image of {w}x{h}, beyond the limit of {} pixels or \
+                             more than a {}-byte file can hold",
+                            limits.max_pixels,
+                            bytes.len()
+                        ),
+                    });
+                }
+            }
             Err(e) => {
-                // Could be a camera format with odd offsets; give the decoders a chance but
-                // report the structural problem if they fail too.
-                return decode_native(path, bytes).map_err(|err| match err {
-                    Error::Decode { .. } => {
-                        Error::decode(path, format!("corrupt TIFF structure: {e}"))
-                    }
-                    other => other,
-                });
+                // A TIFF whose IFDs are impossible (data beyond the end, loops, absurd entry
+                // counts) is not handed to the decoders: they allocate what the tags declare
+                // before noticing (fuzzing found rawler asking for 3 GB from a 1.6 kB file).
+                // Our reader walks only the IFD chain, sub-IFDs, EXIF and GPS, which every
+                // camera writes correctly; maker notes are not read.
+                return Err(Error::decode(path, format!("corrupt TIFF structure: {e}")));
             }
         }
     }
@@ -136,7 +154,38 @@ fn rawler_metadata(path: &Path, bytes: Arc<Vec<u8>>) -> Option<rawler::decoders:
     .flatten()
 }
 
+/// Most photosites a file may declare per byte of its size. Real files hold far fewer (the
+/// JPEG XL Sony sample: 2.4 per byte; a black frame in lossless JPEG about 5): a claim
+/// beyond this is a corrupt header, and decoders would allocate it before noticing.
+const MAX_PIXELS_PER_BYTE: u64 = 1024;
+
+/// Whether the bytes start like a raw format obscura hands to rawloader and rawler besides
+/// TIFF-based ones: Canon CRW (CIFF) and CR3 (ISO media), Fuji RAF, Minolta MRW, Sigma X3F,
+/// Olympus ORF and Panasonic RW2 (TIFF variants). Other formats the libraries know (1990s
+/// QuickTake, Kodak KDC and the like) are refused unread: fuzzing found their decoders
+/// allocating gigabytes on the word of a corrupt header.
+fn known_native(b: &[u8]) -> bool {
+    let at = |off: usize, magic: &[u8]| b.get(off..off + magic.len()) == Some(magic);
+    is_tiff(b)
+        || (at(0, b"II") && at(6, b"HEAPCCDR"))
+        || at(4, b"ftypcrx ")
+        || at(0, b"FUJIFILM")
+        || at(0, b"\0MRM")
+        || at(0, b"FOVb")
+        || at(0, b"IIRO")
+        || at(0, b"IIRS")
+        || at(0, b"MMOR")
+        || at(0, b"IIU\0")
+}
+
 fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
+    if !known_native(&bytes) {
+        return Err(Error::decode(
+            path,
+            "not a raw format obscura reads (DNG, CR2, CR3, CRW, NEF, ARW, ORF, RW2, RAF, PEF, \
+             MRW, X3F and other TIFF-based raws), or a corrupt one",
+        ));
+    }
     let from_rawloader = catch_unwind(AssertUnwindSafe(|| {
         rawloader::decode(&mut std::io::Cursor::new(bytes.as_slice()))
     }))
@@ -521,12 +570,16 @@ fn decode_dng(
     if w == 0 || h == 0 {
         return Err(Error::decode(path, "DNG raw IFD has no image size"));
     }
-    if u64::from(w) * u64::from(h) > limits.max_pixels {
+    if u64::from(w) * u64::from(h) > limits.max_pixels
+        || u64::from(w) * u64::from(h) > MAX_PIXELS_PER_BYTE * bytes.len() as u64
+    {
         return Err(Error::Limits {
             path: path.to_path_buf(),
             reason: format!(
-                "raw image of {w}x{h} exceeds the limit of {} pixels",
-                limits.max_pixels
+                "raw image of {w}x{h} exceeds the limit of {} pixels, or what a {}-byte \
+                 file can hold",
+                limits.max_pixels,
+                bytes.len()
             ),
         });
     }

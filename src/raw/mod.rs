@@ -26,6 +26,8 @@
 //! The cost is 4 bytes per photosite instead of 2 (48 MB per 12 MP frame).
 
 pub(crate) mod decode;
+
+pub use decode::DecodeLimits;
 pub mod opcodes;
 pub mod tiff;
 mod writer;
@@ -166,7 +168,21 @@ impl RawFrame {
     /// # Ok::<(), obscura::Error>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<RawFrame> {
-        decode::open(path.as_ref(), &decode::DecodeLimits::default())
+        decode::open(path.as_ref(), &DecodeLimits::default())
+    }
+
+    /// [`RawFrame::open`] with resource limits checked before any pixel is allocated.
+    pub fn open_with(path: impl AsRef<Path>, limits: &DecodeLimits) -> Result<RawFrame> {
+        decode::open(path.as_ref(), limits)
+    }
+
+    /// Decodes a RAW file held in memory; `name` stands for the file in errors and becomes
+    /// the frame's path. Never panics, whatever the bytes (fuzzed).
+    pub fn from_bytes(bytes: Vec<u8>, name: &Path, limits: &DecodeLimits) -> Result<RawFrame> {
+        if bytes.is_empty() {
+            return Err(crate::Error::decode(name, "file is empty (0 bytes)"));
+        }
+        decode::decode_bytes(name, std::sync::Arc::new(bytes), limits)
     }
 
     /// The raw value (in the file's units) that the normalised sample at (`x`, `y`) came from.

@@ -381,6 +381,29 @@ impl Tiff {
         self.root().get(tags::DNG_VERSION).is_some()
     }
 
+    /// The largest `ImageWidth x ImageLength` any IFD or sub-IFD declares, as
+    /// `(width, height)` (`None` without any).
+    pub fn largest_image(&self) -> Option<(u64, u64)> {
+        fn walk(ifd: &Ifd, best: &mut Option<(u64, u64)>) {
+            let w = ifd.get(tags::IMAGE_WIDTH).and_then(Entry::u32);
+            let h = ifd.get(tags::IMAGE_LENGTH).and_then(Entry::u32);
+            if let (Some(w), Some(h)) = (w, h) {
+                let (w, h) = (u64::from(w), u64::from(h));
+                if best.is_none_or(|(bw, bh)| w * h > bw * bh) {
+                    *best = Some((w, h));
+                }
+            }
+            for s in &ifd.sub_ifds {
+                walk(s, best);
+            }
+        }
+        let mut best = None;
+        for ifd in &self.ifds {
+            walk(ifd, &mut best);
+        }
+        best
+    }
+
     /// The DNG raw IFD: the first IFD (IFD0 or a sub-IFD) with NewSubFileType 0 and a CFA or
     /// LinearRaw photometric interpretation.
     pub fn raw_ifd(&self) -> Option<&Ifd> {

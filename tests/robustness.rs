@@ -409,3 +409,47 @@ fn inputs_the_fuzzers_found_are_refused_cleanly() {
     }
     assert!(n >= 1);
 }
+
+#[test]
+fn a_burst_too_big_for_memory_is_refused_before_decoding() {
+    // eight frames declaring 19000 x 19000 (361 MP, under the pixel limit): about 29 GB
+    let dir = tempfile::tempdir().unwrap();
+    let good = burst(&dir.path().join("src"), 1, 48, 32, 4);
+    let mut big = std::fs::read(&good[0]).unwrap();
+    for tag in [256u16, 257] {
+        let off = ifd0_value_offset(&big, tag);
+        big[off..off + 4].copy_from_slice(&19_000u32.to_le_bytes());
+    }
+    let b = dir.path().join("big");
+    std::fs::create_dir_all(&b).unwrap();
+    for k in 0..8 {
+        std::fs::write(b.join(format!("f{k}.dng")), &big).unwrap();
+    }
+    let avail = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024);
+    if avail.is_none_or(|a| a > 28_000_000_000) {
+        eprintln!("SKIPPED: this machine has more than 28 GB available (or no /proc/meminfo)");
+        return;
+    }
+    let out = dir.path().join("x.jpg");
+    let o = Command::new(bin())
+        .arg("process")
+        .arg(&b)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("need about") && err.contains("--frames"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}

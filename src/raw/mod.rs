@@ -42,6 +42,16 @@ pub use opcodes::{GainMap, Opcode};
 pub(crate) use writer::dms;
 pub use writer::write_dng;
 
+/// The photosite count a TIFF-based raw (DNG, CR2, NEF, ARW, ...) declares for its largest
+/// image, read from its header without decoding; `None` for other formats or unreadable
+/// files.
+pub fn declared_pixels(path: &Path) -> Option<u64> {
+    let bytes = std::fs::read(path).ok()?;
+    let t = tiff::Tiff::parse(&bytes).ok()?;
+    let (w, h) = t.largest_image()?;
+    Some(w * h)
+}
+
 /// Which library decoded a frame's pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DecoderKind {

@@ -284,7 +284,11 @@ impl Pipeline {
         let mut t = Instant::now();
         let files = expand_inputs(inputs)?;
         let found = files.len();
-        check_memory(&files, self.max_frames.unwrap_or(found).min(found))?;
+        check_memory(
+            &files,
+            self.max_frames.unwrap_or(found).min(found),
+            &self.limits,
+        )?;
         progress.start(Stage::Decode, files.len());
         let decoded: Vec<Result<RawFrame>> = files
             .par_iter()
@@ -445,11 +449,12 @@ const WORKING_SET_PER_PIXEL: u64 = 48;
 /// fits in the memory available (Linux `MemAvailable`); a clear error if not. Files whose
 /// size cannot be read from their header are not checked here (the decoders' own pixel
 /// limit still holds).
-fn check_memory(files: &[PathBuf], frames: usize) -> Result<()> {
+fn check_memory(files: &[PathBuf], frames: usize, limits: &DecodeLimits) -> Result<()> {
     let Some(first) = files.first() else {
         return Ok(());
     };
-    let Some(px) = crate::raw::declared_pixels(first) else {
+    // beyond the pixel limit the decoder refuses the file itself, with that reason
+    let Some(px) = crate::raw::declared_pixels(first).filter(|&p| p <= limits.max_pixels) else {
         return Ok(());
     };
     let need = px * (4 * frames as u64 + WORKING_SET_PER_PIXEL);

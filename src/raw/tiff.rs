@@ -239,6 +239,10 @@ struct Parser<'a> {
     buf: &'a [u8],
     little: bool,
     seen: HashSet<u32>,
+    /// An entry declaring more values than the file has bytes, anywhere (also in an EXIF or
+    /// GPS IFD whose other faults are forgiven): the file is corrupt, and a decoder reading
+    /// it would allocate the declared size.
+    impossible: Option<String>,
 }
 
 impl Parser<'_> {
@@ -288,6 +292,14 @@ impl Parser<'_> {
             let tag = self.read_u16(e)?;
             let typ = self.read_u16(e + 2)?;
             let count = self.read_u32(e + 4)?;
+            if count as usize > self.buf.len() {
+                let msg = format!(
+                    "tag {tag} claims {count} values, more than the file's {} bytes",
+                    self.buf.len()
+                );
+                self.impossible.get_or_insert(msg.clone());
+                return Err(msg);
+            }
             let Some(size) = type_size(typ) else {
                 continue; // unknown field types are skipped, as TIFF 6.0 asks readers to do
             };
@@ -354,6 +366,7 @@ impl Tiff {
             buf,
             little: buf[0] == b'I',
             seen: HashSet::new(),
+            impossible: None,
         };
         let mut ifds = Vec::new();
         let mut next = p.read_u32(4)?;
@@ -361,6 +374,9 @@ impl Tiff {
             let (ifd, n) = p.ifd(next, 0)?;
             ifds.push(ifd);
             next = n;
+        }
+        if let Some(msg) = p.impossible {
+            return Err(msg);
         }
         if ifds.is_empty() {
             return Err("TIFF file has no IFD".into());

@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::ifd0_value_offset;
+
 use std::path::{Path, PathBuf};
 
 use obscura::synth::{SynthParams, synthesize};
@@ -143,17 +145,6 @@ fn frames_of_different_cameras_and_levels() {
     obscura::raw::write_dng(&other, &odd).unwrap();
     let e = Burst::open(&[files[0].clone(), odd.clone()]).unwrap_err();
     assert_names(&e, &odd, "white level");
-}
-
-/// Finds IFD0's entry for `tag` in a little-endian TIFF and returns the offset of its value field.
-fn ifd0_value_offset(bytes: &[u8], tag: u16) -> usize {
-    let ifd = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
-    let n = u16::from_le_bytes(bytes[ifd..ifd + 2].try_into().unwrap()) as usize;
-    (0..n)
-        .map(|k| ifd + 2 + 12 * k)
-        .find(|&e| u16::from_le_bytes(bytes[e..e + 2].try_into().unwrap()) == tag)
-        .map(|e| e + 8)
-        .expect("tag present")
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::patch_means;
+
 use common::color::{SHARMA_PAIRS, ciede2000, srgb_to_lab};
 use obscura::encode::{EncodeParams, encode};
 use obscura::finish::color::WhiteBalance;
@@ -28,27 +30,6 @@ fn ciede2000_matches_the_34_published_pairs() {
     }
     assert!(worst < 1e-4, "worst deviation {worst}");
     assert!(cie76_off >= 30, "ΔE76 agrees with {} pairs", 34 - cie76_off);
-}
-
-/// Mean encoded RGB over the central half of each patch.
-fn patch_means(img: &Finished, p: &ChartParams) -> Vec<[f64; 3]> {
-    (0..24)
-        .map(|i| {
-            let r = p.patch_rect(i);
-            let (x0, y0) = (r.x + r.width / 4, r.y + r.height / 4);
-            let mut acc = [0.0; 3];
-            let mut n = 0.0;
-            for y in y0..y0 + r.height / 2 {
-                for x in x0..x0 + r.width / 2 {
-                    for (c, a) in acc.iter_mut().enumerate() {
-                        *a += f64::from(img.rgb[c].get(x, y));
-                    }
-                    n += 1.0;
-                }
-            }
-            acc.map(|a| a / n)
-        })
-        .collect()
 }
 
 /// ΔE00 of each patch against the published values, after matching exposure on the neutral

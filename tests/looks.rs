@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::patch_means;
+
 use common::color::{chroma, hue, srgb_to_lab};
 use obscura::finish::{FinishParams, Finished, finish, srgb_decode};
 use obscura::look::{Look, Lut3d};
@@ -18,27 +20,6 @@ const BLACK: usize = 23;
 
 fn look(name: &str) -> Look {
     Look::builtin(name).unwrap_or_else(|| panic!("built-in look {name}"))
-}
-
-/// Mean encoded RGB over the central half of each patch.
-fn patch_means(img: &Finished, p: &ChartParams) -> Vec<[f64; 3]> {
-    (0..24)
-        .map(|i| {
-            let r = p.patch_rect(i);
-            let (x0, y0) = (r.x + r.width / 4, r.y + r.height / 4);
-            let mut acc = [0.0; 3];
-            let mut n = 0.0;
-            for y in y0..y0 + r.height / 2 {
-                for x in x0..x0 + r.width / 2 {
-                    for (c, a) in acc.iter_mut().enumerate() {
-                        *a += f64::from(img.rgb[c].get(x, y));
-                    }
-                    n += 1.0;
-                }
-            }
-            acc.map(|a| a / n)
-        })
-        .collect()
 }
 
 /// CIELAB of each chart patch, developed in `look`.

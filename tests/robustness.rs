@@ -2,6 +2,9 @@
 //! inputs byte-identical), Ctrl-C during a batch, extreme pixel values, and the inputs the
 //! fuzzers found.
 
+mod common;
+
+use common::ifd0_value_offset;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -56,17 +59,6 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
-}
-
-/// Finds IFD0's entry for `tag` in a little-endian TIFF: the offset of its value field.
-fn ifd0_value_offset(bytes: &[u8], tag: u16) -> usize {
-    let ifd = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
-    let n = u16::from_le_bytes(bytes[ifd..ifd + 2].try_into().unwrap()) as usize;
-    (0..n)
-        .map(|k| ifd + 2 + 12 * k)
-        .find(|&e| u16::from_le_bytes(bytes[e..e + 2].try_into().unwrap()) == tag)
-        .map(|e| e + 8)
-        .expect("tag present")
 }
 
 /// One row of the bad-input matrix: name, inputs, output, extra arguments, exit code, words the

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: where the real RAW files are.
+//! Helpers shared by the integration tests: where the real RAW files are, chart patches,
+//! TIFF patching.
 #![allow(dead_code)]
 
 pub mod color;
@@ -60,4 +61,39 @@ pub fn all_dng_samples() -> Vec<PathBuf> {
         eprintln!("SKIPPED: no DNG samples in {}", dng_cache_dir().display());
     }
     v
+}
+
+/// Mean encoded RGB over the central half of each of the chart's 24 patches.
+pub fn patch_means(
+    img: &obscura::finish::Finished,
+    p: &obscura::synth::chart::ChartParams,
+) -> Vec<[f64; 3]> {
+    (0..24)
+        .map(|i| {
+            let r = p.patch_rect(i);
+            let (x0, y0) = (r.x + r.width / 4, r.y + r.height / 4);
+            let mut acc = [0.0; 3];
+            let mut n = 0.0;
+            for y in y0..y0 + r.height / 2 {
+                for x in x0..x0 + r.width / 2 {
+                    for (c, a) in acc.iter_mut().enumerate() {
+                        *a += f64::from(img.rgb[c].get(x, y));
+                    }
+                    n += 1.0;
+                }
+            }
+            acc.map(|a| a / n)
+        })
+        .collect()
+}
+
+/// Finds IFD0's entry for `tag` in a little-endian TIFF: the offset of its value field.
+pub fn ifd0_value_offset(bytes: &[u8], tag: u16) -> usize {
+    let ifd = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    let n = u16::from_le_bytes(bytes[ifd..ifd + 2].try_into().unwrap()) as usize;
+    (0..n)
+        .map(|k| ifd + 2 + 12 * k)
+        .find(|&e| u16::from_le_bytes(bytes[e..e + 2].try_into().unwrap()) == tag)
+        .map(|e| e + 8)
+        .expect("tag present")
 }

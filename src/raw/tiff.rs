@@ -296,6 +296,13 @@ impl Parser<'_> {
                     self.buf.len()
                 ));
             }
+            // a pointer to another IFD must be a LONG or IFD: decoders follow it whatever its
+            // type says (fuzzing: rawler followed an EXIF pointer of type 63491 into garbage)
+            if matches!(tag, tags::SUB_IFDS | tags::EXIF_IFD | tags::GPS_IFD)
+                && !matches!(typ, 4 | 13)
+            {
+                return Err(format!("tag {tag} points to an IFD but has type {typ}"));
+            }
             let Some(size) = type_size(typ) else {
                 continue; // unknown field types are skipped, as TIFF 6.0 asks readers to do
             };
@@ -471,9 +478,12 @@ mod tests {
             let e = Tiff::parse(&tiny(&[(256, typ, u32::MAX, 0)])).unwrap_err();
             assert!(e.contains("more than the file holds"), "{e}");
         }
-        // a broken EXIF IFD is as fatal as a broken IFD0
+        // a broken EXIF IFD is as fatal as a broken IFD0, and so is an IFD pointer of an odd
+        // type
         let e = Tiff::parse(&tiny(&[(34665, 4, 1, 9999)])).unwrap_err();
         assert!(e.contains("EXIF IFD"), "{e}");
+        let e = Tiff::parse(&tiny(&[(34665, 63491, 1, 8)])).unwrap_err();
+        assert!(e.contains("points to an IFD"), "{e}");
         // SubIFDs pointing back at IFD0
         let e = Tiff::parse(&tiny(&[(330, 4, 1, 8)])).unwrap_err();
         assert!(e.contains("loop"), "{e}");

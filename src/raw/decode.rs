@@ -168,7 +168,7 @@ fn known_native(b: &[u8]) -> bool {
     let at = |off: usize, magic: &[u8]| b.get(off..off + magic.len()) == Some(magic);
     is_tiff(b)
         || (at(0, b"II") && at(6, b"HEAPCCDR"))
-        || at(4, b"ftypcrx ")
+        || is_cr3(b)
         || at(0, b"FUJIFILM")
         || at(0, b"\0MRM")
         || at(0, b"FOVb")
@@ -176,6 +176,16 @@ fn known_native(b: &[u8]) -> bool {
         || at(0, b"IIRS")
         || at(0, b"MMOR")
         || at(0, b"IIU\0")
+}
+
+/// Whether the bytes start like a Canon CR3: an ISO media `ftyp` box of brand `crx ` whose
+/// size field is a plausible box size (a QuickTake header followed by the same letters
+/// passed a looser check, and rawler decoded it as QuickTake: fuzzing, 7 GB).
+fn is_cr3(b: &[u8]) -> bool {
+    let size = b
+        .get(..4)
+        .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+    (16..=4096).contains(&size) && b.get(4..12) == Some(b"ftypcrx ")
 }
 
 fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
@@ -195,7 +205,7 @@ fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
     // notes) embed and allocates whatever their entries declare (fuzzing: 3.4 GB from a
     // 1.5 kB MRW). It is asked only about files whose structure obscura has checked itself
     // (TIFF-based raws) and about CR3, which rawloader does not read.
-    let rawler_may_read = is_tiff(&bytes) || bytes.get(4..12) == Some(b"ftypcrx ");
+    let rawler_may_read = is_tiff(&bytes) || is_cr3(&bytes);
     let mut frame = match from_rawloader {
         Ok(img) => from_rawloader_image(path, img)?,
         Err(loader_err) if !rawler_may_read => {

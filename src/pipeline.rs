@@ -284,11 +284,8 @@ impl Pipeline {
         let mut t = Instant::now();
         let files = expand_inputs(inputs)?;
         let found = files.len();
-        check_memory(
-            &files,
-            self.max_frames.unwrap_or(found).min(found),
-            &self.limits,
-        )?;
+        // every frame is decoded (to sort by capture time) before --frames cuts the burst
+        check_memory(&files, found, &self.limits)?;
         progress.start(Stage::Decode, files.len());
         let decoded: Vec<Result<RawFrame>> = files
             .par_iter()

@@ -463,7 +463,7 @@ fn check_memory(files: &[PathBuf], frames: usize, limits: &DecodeLimits) -> Resu
             path: first.clone(),
             reason: format!(
                 "{frames} frames of {:.1} MP need about {:.1} GB, and {:.1} GB of memory is \
-                 available; use fewer frames (--frames) or free memory",
+                 available; pass fewer files (all are decoded, even with --frames) or free memory",
                 px as f64 / 1e6,
                 need as f64 / 1e9,
                 avail as f64 / 1e9

@@ -607,6 +607,18 @@ fn decode_dng(
             ),
         });
     }
+    // a Bayer raw holds one sample per photosite; decoders allocate width x height x this
+    // (fuzzing: 65281 samples per pixel asked rawler for 4 GB)
+    let spp = raw
+        .get(tags::SAMPLES_PER_PIXEL)
+        .and_then(Entry::u32)
+        .unwrap_or(1);
+    if spp != 1 {
+        return Err(Error::unsupported(
+            path,
+            format!("{spp} samples per pixel in the raw image; a Bayer raw has 1"),
+        ));
+    }
     if let Some(c) = raw.get(tags::CFA_REPEAT_PATTERN_DIM).map(Entry::u32s)
         && c.len() == 2
         && (c[0] > 2 || c[1] > 2)

@@ -401,13 +401,19 @@ impl Tiff {
     }
 
     /// The largest `ImageWidth x ImageLength` any IFD or sub-IFD declares, as
-    /// `(width, height)` (`None` without any).
+    /// `(width x SamplesPerPixel, height)` (`None` without any).
     pub fn largest_image(&self) -> Option<(u64, u64)> {
         fn walk(ifd: &Ifd, best: &mut Option<(u64, u64)>) {
             let w = ifd.get(tags::IMAGE_WIDTH).and_then(Entry::u32);
             let h = ifd.get(tags::IMAGE_LENGTH).and_then(Entry::u32);
             if let (Some(w), Some(h)) = (w, h) {
-                let (w, h) = (u64::from(w), u64::from(h));
+                // samples per pixel multiply what a decoder allocates
+                let spp = ifd
+                    .get(tags::SAMPLES_PER_PIXEL)
+                    .and_then(Entry::u32)
+                    .unwrap_or(1)
+                    .max(1);
+                let (w, h) = (u64::from(w) * u64::from(spp), u64::from(h));
                 if best.is_none_or(|(bw, bh)| w * h > bw * bh) {
                     *best = Some((w, h));
                 }

@@ -78,10 +78,23 @@ impl Burst {
 
     /// [`Burst::open`] with resource limits checked before each frame is decoded.
     pub fn open_with(inputs: &[PathBuf], limits: &crate::raw::DecodeLimits) -> Result<Burst> {
-        let files = expand_inputs(inputs)?;
+        Burst::decode(&expand_inputs(inputs)?, limits, &|| {})
+    }
+
+    /// Decodes `files` in parallel (calling `done` after each one, from the worker that
+    /// decoded it), sorts and validates them; the first error met, in file order, is returned.
+    pub fn decode(
+        files: &[PathBuf],
+        limits: &crate::raw::DecodeLimits,
+        done: &(dyn Fn() + Sync),
+    ) -> Result<Burst> {
         let decoded: Vec<Result<RawFrame>> = files
             .par_iter()
-            .map(|f| RawFrame::open_with(f, limits))
+            .map(|f| {
+                let r = RawFrame::open_with(f, limits);
+                done();
+                r
+            })
             .collect();
         let frames = decoded.into_iter().collect::<Result<Vec<_>>>()?;
         Burst::from_frames(frames)

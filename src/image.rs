@@ -114,6 +114,37 @@ pub(crate) fn cubic_weights(t: f32) -> [f32; 4] {
     ]
 }
 
+/// Pixels per task of [`par_pixels`].
+const PIXEL_CHUNK: usize = 4096;
+
+/// Calls `f(i, r, g, b)` for every pixel `i` of three planes of one length, in parallel over
+/// chunks of 4096 pixels: the shared loop of per-pixel colour passes.
+///
+/// # Panics
+/// If the planes differ in length.
+pub(crate) fn par_pixels(
+    rgb: &mut [Plane<f32>; 3],
+    f: impl Fn(usize, &mut f32, &mut f32, &mut f32) + Sync,
+) {
+    use rayon::prelude::*;
+    let [r, g, b] = rgb;
+    assert!(
+        r.data.len() == g.data.len() && g.data.len() == b.data.len(),
+        "planes differ in size"
+    );
+    r.data
+        .par_chunks_mut(PIXEL_CHUNK)
+        .zip(g.data.par_chunks_mut(PIXEL_CHUNK))
+        .zip(b.data.par_chunks_mut(PIXEL_CHUNK))
+        .enumerate()
+        .for_each(|(k, ((r, g), b))| {
+            let base = k * PIXEL_CHUNK;
+            for (i, ((r, g), b)) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).enumerate() {
+                f(base + i, r, g, b);
+            }
+        });
+}
+
 impl Plane<f32> {
     /// Bicubic (Catmull-Rom) sample at index position (`x`, `y`): pixel `k` holds its value
     /// at position `k` (so continuous coordinate `u` is index position `u - 0.5`). Clamped at

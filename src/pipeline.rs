@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::align::{self, AlignParams};
@@ -35,7 +34,7 @@ use crate::error::Result;
 use crate::finish::{self, FinishParams, Finished};
 use crate::look::{Look, Lut3d};
 use crate::merge::{self, MergeParams, noise::FrameNoise};
-use crate::raw::{DecodeLimits, RawFrame};
+use crate::raw::DecodeLimits;
 
 /// A stage of the pipeline, as progress reports name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -202,11 +201,7 @@ impl Pipeline {
     /// Finishes in `look` (its tone, sharpening, colour, vignette and grain), keeping the
     /// other finish settings.
     pub fn look(mut self, look: Look) -> Pipeline {
-        let with = FinishParams::with_look(look);
-        self.finish.tone.strength = with.tone.strength;
-        self.finish.tone.shadow_key = with.tone.shadow_key;
-        self.finish.sharpen.amount = with.sharpen.amount;
-        self.finish.look = with.look;
+        self.finish.set_look(look);
         self
     }
 
@@ -287,16 +282,7 @@ impl Pipeline {
         // every frame is decoded (to sort by capture time) before --frames cuts the burst
         check_memory(&files, found, &self.limits)?;
         progress.start(Stage::Decode, files.len());
-        let decoded: Vec<Result<RawFrame>> = files
-            .par_iter()
-            .map(|f| {
-                let r = RawFrame::open_with(f, &self.limits);
-                progress.advance(Stage::Decode);
-                r
-            })
-            .collect();
-        let frames = decoded.into_iter().collect::<Result<Vec<_>>>()?;
-        let mut burst = Burst::from_frames(frames)?;
+        let mut burst = Burst::decode(&files, &self.limits, &|| progress.advance(Stage::Decode))?;
         if let Some(n) = self.max_frames {
             burst.frames.truncate(n);
         }

@@ -182,7 +182,7 @@ fn unsupported_sensor_layouts() {
     let p = dir.path().join("huge.dng");
     std::fs::write(&p, &big).unwrap();
     let e = RawFrame::open(&p).unwrap_err();
-    assert_names(&e, &p, "exceeds the limit");
+    assert_names(&e, &p, "beyond the limit");
 }
 
 #[test]

@@ -103,20 +103,18 @@ impl FinishParams {
     /// brightness and sharpening amount, and the look itself for its colour, vignette and
     /// grain. `with_look(Look::default())` equals `FinishParams::default()`.
     pub fn with_look(look: Look) -> FinishParams {
-        let d = FinishParams::default();
-        FinishParams {
-            tone: ToneParams {
-                strength: look.tone.strength,
-                shadow_key: look.tone.key,
-                ..d.tone
-            },
-            sharpen: SharpenParams {
-                amount: look.sharpen,
-                ..d.sharpen
-            },
-            look,
-            ..d
-        }
+        let mut p = FinishParams::default();
+        p.set_look(look);
+        p
+    }
+
+    /// Switches to `look`: its tone mapping strength and target brightness, its sharpening
+    /// amount, and the look itself; every other setting is kept.
+    pub fn set_look(&mut self, look: Look) {
+        self.tone.strength = look.tone.strength;
+        self.tone.shadow_key = look.tone.key;
+        self.sharpen.amount = look.sharpen;
+        self.look = look;
     }
 
     /// Checks every parameter against its documented range.

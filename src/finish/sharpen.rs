@@ -14,12 +14,11 @@
 //!
 //! Then `R' = Y'' + Cr`, `B' = Y'' + Cb`, `G'` from the luma equation, clamped to [0, 1].
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::filter::gaussian_blur_into;
 use crate::error::{Error, Result};
-use crate::image::Plane;
+use crate::image::{Plane, par_pixels};
 
 /// Sharpening and chroma smoothing parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,20 +92,14 @@ pub fn sharpen(rgb: &mut [Plane<f32>; 3], params: &SharpenParams) {
         return;
     }
     let (w, h) = (rgb[0].width, rgb[0].height);
-    let [r, g, b] = rgb;
     // r <- Cr, g <- Y', b <- Cb
-    r.data
-        .par_chunks_mut(4096)
-        .zip(g.data.par_chunks_mut(4096))
-        .zip(b.data.par_chunks_mut(4096))
-        .for_each(|((r, g), b)| {
-            for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
-                let y = KR * *r + KG * *g + KB * *b;
-                *r -= y;
-                *b -= y;
-                *g = y;
-            }
-        });
+    par_pixels(rgb, |_, r, g, b| {
+        let y = KR * *r + KG * *g + KB * *b;
+        *r -= y;
+        *b -= y;
+        *g = y;
+    });
+    let [r, g, b] = rgb;
     let mut tmp = Plane::new(w, h);
     if smooth {
         for p in [&mut *r, &mut *b] {
@@ -119,28 +112,20 @@ pub fn sharpen(rgb: &mut [Plane<f32>; 3], params: &SharpenParams) {
         gaussian_blur_into(g, params.radius, &mut tmp);
     }
     let blur = &tmp;
-    r.data
-        .par_chunks_mut(4096)
-        .zip(g.data.par_chunks_mut(4096))
-        .zip(b.data.par_chunks_mut(4096))
-        .enumerate()
-        .for_each(|(k, ((r, g), b))| {
-            let base = k * 4096;
-            for (i, ((r, g), b)) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).enumerate() {
-                let mut y = *g;
-                if sharpen {
-                    let d = y - blur.data[base + i];
-                    let soft = d.signum() * (d.abs() - t).max(0.0);
-                    y += a * soft;
-                }
-                let rv = y + *r;
-                let bv = y + *b;
-                let gv = (y - KR * rv - KB * bv) / KG;
-                *r = rv.clamp(0.0, 1.0);
-                *g = gv.clamp(0.0, 1.0);
-                *b = bv.clamp(0.0, 1.0);
-            }
-        });
+    par_pixels(rgb, |i, r, g, b| {
+        let mut y = *g;
+        if sharpen {
+            let d = y - blur.data[i];
+            let soft = d.signum() * (d.abs() - t).max(0.0);
+            y += a * soft;
+        }
+        let rv = y + *r;
+        let bv = y + *b;
+        let gv = (y - KR * rv - KB * bv) / KG;
+        *r = rv.clamp(0.0, 1.0);
+        *g = gv.clamp(0.0, 1.0);
+        *b = bv.clamp(0.0, 1.0);
+    });
 }
 
 #[cfg(test)]

@@ -345,19 +345,12 @@ impl Lut3d {
             return;
         }
         let sampler = Sampler::new(self);
-        let [r, g, b] = rgb;
-        r.data
-            .par_chunks_mut(4096)
-            .zip(g.data.par_chunks_mut(4096))
-            .zip(b.data.par_chunks_mut(4096))
-            .for_each(|((r, g), b)| {
-                for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
-                    let out = sampler.sample([*r, *g, *b]);
-                    *r += s * (out[0] - *r);
-                    *g += s * (out[1] - *g);
-                    *b += s * (out[2] - *b);
-                }
-            });
+        crate::image::par_pixels(rgb, |_, r, g, b| {
+            let out = sampler.sample([*r, *g, *b]);
+            *r += s * (out[0] - *r);
+            *g += s * (out[1] - *g);
+            *b += s * (out[2] - *b);
+        });
     }
 }
 

@@ -33,6 +33,25 @@ impl Default for DecodeLimits {
     }
 }
 
+impl DecodeLimits {
+    /// Checks an image of `w x h` samples that a `file_len`-byte file declares, before a
+    /// decoder allocates it: within [`DecodeLimits::max_pixels`], and within what the file
+    /// could hold ([`MAX_PIXELS_PER_BYTE`]).
+    fn check(&self, path: &Path, w: u64, h: u64, file_len: usize) -> Result<()> {
+        if w * h > self.max_pixels || w * h > MAX_PIXELS_PER_BYTE * file_len as u64 {
+            return Err(Error::Limits {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "declares an image of {w}x{h}, beyond the limit of {} pixels or what a \
+                     {file_len}-byte file can hold",
+                    self.max_pixels
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Reads and decodes `path`.
 pub(crate) fn open(path: &Path, limits: &DecodeLimits) -> Result<RawFrame> {
     if path.is_dir() {
@@ -58,19 +77,8 @@ pub(crate) fn decode_bytes(
             Ok(t) => {
                 // TIFF-based camera format (CR2, NEF, ARW, ...): the decoders allocate what
                 // the IFDs declare, so the largest declared image is checked first
-                if let Some((w, h)) = t.largest_image()
-                    && (w * h > limits.max_pixels
-                        || w * h > MAX_PIXELS_PER_BYTE * bytes.len() as u64)
-                {
-                    return Err(Error::Limits {
-                        path: path.to_path_buf(),
-                        reason: format!(
-                            "declares an image of {w}x{h}, beyond the limit of {} pixels or \
-                             more than a {}-byte file can hold",
-                            limits.max_pixels,
-                            bytes.len()
-                        ),
-                    });
+                if let Some((w, h)) = t.largest_image() {
+                    limits.check(path, w, h, bytes.len())?;
                 }
             }
             Err(e) => {
@@ -594,19 +602,7 @@ fn decode_dng(
     if w == 0 || h == 0 {
         return Err(Error::decode(path, "DNG raw IFD has no image size"));
     }
-    if u64::from(w) * u64::from(h) > limits.max_pixels
-        || u64::from(w) * u64::from(h) > MAX_PIXELS_PER_BYTE * bytes.len() as u64
-    {
-        return Err(Error::Limits {
-            path: path.to_path_buf(),
-            reason: format!(
-                "raw image of {w}x{h} exceeds the limit of {} pixels, or what a {}-byte \
-                 file can hold",
-                limits.max_pixels,
-                bytes.len()
-            ),
-        });
-    }
+    limits.check(path, u64::from(w), u64::from(h), bytes.len())?;
     // a Bayer raw holds one sample per photosite; decoders allocate width x height x this
     // (fuzzing: 65281 samples per pixel asked rawler for 4 GB)
     let spp = raw

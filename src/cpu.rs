@@ -73,15 +73,18 @@ impl Isa {
 /// `isa`.
 macro_rules! kernels {
     ($(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $body:path;)*) => {$(
+        #[allow(clippy::too_many_arguments)]
         fn $name(isa: $crate::cpu::Isa, $($arg: $ty),*) {
             use $crate::cpu::Level;
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2")]
+            #[allow(clippy::too_many_arguments)]
             fn avx2($($arg: $ty),*) {
                 $body($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,avx512f")]
+            #[allow(clippy::too_many_arguments)]
             fn avx512($($arg: $ty),*) {
                 $body($($arg),*)
             }

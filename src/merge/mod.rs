@@ -148,9 +148,14 @@ fn merge_area(f: &RawFrame) -> Rect {
 
 /// Bayer plane `(px, py)` of `mosaic` inside `area`, padded for tiling.
 fn padded_plane(mosaic: &Plane<f32>, area: Rect, px: usize, py: usize) -> Padded {
-    Padded::new(area.width / 2, area.height / 2, |x, y| {
-        mosaic.get(area.x + 2 * x + px, area.y + 2 * y + py)
-    })
+    let offset = (area.y + py) * mosaic.width + area.x + px;
+    Padded::sampled(
+        area.width / 2,
+        area.height / 2,
+        &mosaic.data,
+        (offset, 2 * mosaic.width, 2),
+        |v| v,
+    )
 }
 
 /// Nearest alignment tile of each merge tile of a padded plane (merge tile (tx, ty) is
@@ -299,9 +304,13 @@ pub fn merge_with(
                 Some(wp) => {
                     plane =
                         padded_plane(&wp.mosaic, Rect::new(0, 0, area.width, area.height), px, py);
-                    valid = Padded::new(area.width / 2, area.height / 2, |x, y| {
-                        f32::from(wp.valid[(2 * y + py) * area.width + 2 * x + px])
-                    });
+                    valid = Padded::sampled(
+                        area.width / 2,
+                        area.height / 2,
+                        &wp.valid,
+                        (py * area.width + px, 2 * area.width, 2),
+                        f32::from,
+                    );
                     Alt::Warped {
                         plane: &plane,
                         valid: &valid,

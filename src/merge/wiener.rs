@@ -68,7 +68,8 @@ fn mirror(i: isize, n: usize) -> usize {
 
 impl Padded {
     /// Padded geometry for an `inner_w` x `inner_h` plane, filled by `get(x, y)` (inner
-    /// coordinates, mirrored beyond the edges).
+    /// coordinates, mirrored beyond the edges): the reference for [`Padded::sampled`].
+    #[cfg(test)]
     pub fn new(inner_w: usize, inner_h: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Padded {
         let w = (inner_w + 2 * STEP).div_ceil(STEP) * STEP;
         let h = (inner_h + 2 * STEP).div_ceil(STEP) * STEP;
@@ -77,6 +78,35 @@ impl Padded {
             let sy = mirror(y as isize - STEP as isize, inner_h);
             for (x, v) in row.iter_mut().enumerate() {
                 *v = get(mirror(x as isize - STEP as isize, inner_w), sy);
+            }
+        });
+        Padded { w, h, data }
+    }
+
+    /// Padded geometry for an `inner_w` x `inner_h` plane whose value at inner (`x`, `y`) is
+    /// `conv(src[offset + y * stride + x * step])`: a Bayer plane of a mosaic, read row by
+    /// row, with [`Padded::new`]'s mirrored borders.
+    pub fn sampled<T: Copy + Sync>(
+        inner_w: usize,
+        inner_h: usize,
+        src: &[T],
+        (offset, stride, step): (usize, usize, usize),
+        conv: impl Fn(T) -> f32 + Sync,
+    ) -> Padded {
+        let w = (inner_w + 2 * STEP).div_ceil(STEP) * STEP;
+        let h = (inner_h + 2 * STEP).div_ceil(STEP) * STEP;
+        let mut data = vec![0.0f32; w * h];
+        data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+            let base = offset + mirror(y as isize - STEP as isize, inner_h) * stride;
+            let line = &src[base..base + (inner_w - 1) * step + 1];
+            for (v, s) in row[STEP..STEP + inner_w]
+                .iter_mut()
+                .zip(line.iter().step_by(step))
+            {
+                *v = conv(*s);
+            }
+            for x in (0..STEP).chain(STEP + inner_w..w) {
+                row[x] = row[STEP + mirror(x as isize - STEP as isize, inner_w)];
             }
         });
         Padded { w, h, data }
@@ -169,9 +199,74 @@ pub(crate) struct TileMerge {
     pub robustness: Option<f32>,
 }
 
+/// Forward transforms of two real tiles at once: `buf = a + i b` transformed, then split by
+/// conjugate symmetry into the spectra `A[k] = (C[k] + conj(C[-k])) / 2` and
+/// `B[k] = (C[k] - conj(C[-k])) / 2i`.
+struct PairFft<'a> {
+    fft: &'a TileFft,
+    /// Index of coefficient `-k` for each `k` (the same in the transposed layout).
+    neg: Vec<usize>,
+    buf: Vec<Complex32>,
+    scratch: Vec<Complex32>,
+}
+
+impl<'a> PairFft<'a> {
+    fn new(fft: &'a TileFft) -> Self {
+        let n = fft.n;
+        let neg = (0..n * n)
+            .map(|k| ((n - k / n) % n) * n + (n - k % n) % n)
+            .collect();
+        PairFft {
+            fft,
+            neg,
+            buf: vec![Complex32::default(); n * n],
+            scratch: fft.scratch(),
+        }
+    }
+
+    /// Spectra of the real tiles `a` and `b`, into `sa` and `sb`.
+    fn forward(&mut self, a: &[f32], b: &[f32], sa: &mut [Complex32], sb: &mut [Complex32]) {
+        for ((c, x), y) in self.buf.iter_mut().zip(a).zip(b) {
+            *c = Complex32::new(*x, *y);
+        }
+        self.fft.forward(&mut self.buf, &mut self.scratch);
+        for (k, (oa, ob)) in sa.iter_mut().zip(sb.iter_mut()).enumerate() {
+            let (c, m) = (self.buf[k], self.buf[self.neg[k]].conj());
+            *oa = (c + m) * 0.5;
+            let d = (c - m) * 0.5;
+            *ob = Complex32::new(d.im, -d.re);
+        }
+    }
+
+    /// Real tiles `a` and `b` of two Hermitian spectra (the real parts of their inverses).
+    fn inverse(&mut self, sa: &[Complex32], sb: &[Complex32], a: &mut [f32], b: &mut [f32]) {
+        for ((c, x), y) in self.buf.iter_mut().zip(sa).zip(sb) {
+            // x + i y
+            *c = Complex32::new(x.re - y.im, x.im + y.re);
+        }
+        self.fft.inverse(&mut self.buf, &mut self.scratch);
+        for ((c, x), y) in self.buf.iter().zip(a.iter_mut()).zip(b.iter_mut()) {
+            (*x, *y) = (c.re, c.im);
+        }
+    }
+}
+
+/// Adds `tile` into the band at tile column `tx` (overlap-add).
+fn add_tile(band: &mut [f32], w: usize, tx: usize, tile: &[f32]) {
+    let x0 = tx * STEP;
+    for (k, src) in tile.chunks_exact(TILE).enumerate() {
+        for (d, s) in band[k * w + x0..k * w + x0 + TILE].iter_mut().zip(src) {
+            *d += s;
+        }
+    }
+}
+
 /// Adds one alternate frame's contribution to `acc` (same geometry as `reference`) and counts
 /// the tiles it took part in. `noise(mean)` gives the per-pixel noise variances (reference,
 /// alternate) at a tile's mean brightness; `excluded[t]` forces a tile to the reference.
+///
+/// The robust merge transforms the reference and the alternate tile together (one complex
+/// FFT of `t0 + i tz`), and returns two merged tiles per inverse FFT.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate(
     reference: &Padded,
@@ -183,6 +278,7 @@ pub(crate) fn accumulate(
     noise: &(dyn Fn(f32) -> (f32, f32) + Sync),
     fft: &TileFft,
 ) {
+    const N: usize = TILE * TILE;
     let (ntx, nty) = (reference.tiles_x(), reference.tiles_y());
     let win = window();
     let energy = window_energy();
@@ -198,12 +294,16 @@ pub(crate) fn accumulate(
         let counts: Vec<Vec<u16>> = bands
             .into_par_iter()
             .map(|(ty, band)| {
-                let mut t0 = vec![0.0f32; TILE * TILE];
-                let mut tz = vec![0.0f32; TILE * TILE];
-                let mut raw = vec![0.0f32; TILE * TILE];
-                let mut c0 = vec![Complex32::default(); TILE * TILE];
-                let mut cz = vec![Complex32::default(); TILE * TILE];
-                let mut scratch = fft.scratch();
+                let mut t0 = [0.0f32; N];
+                let mut tz = [0.0f32; N];
+                let mut raw = [0.0f32; N];
+                let mut s0 = vec![Complex32::default(); N];
+                // merged spectra waiting for an inverse transform, with their tile columns
+                let mut pending: [Vec<Complex32>; 2] =
+                    [vec![Complex32::default(); N], vec![Complex32::default(); N]];
+                let mut pending_tx: Option<usize> = None;
+                let mut out = [[0.0f32; N]; 2];
+                let mut pair = PairFft::new(fft);
                 let mut row_used = vec![0u16; ntx];
                 for (tx, tile_used) in row_used.iter_mut().enumerate() {
                     let t = ty * ntx + tx;
@@ -215,61 +315,60 @@ pub(crate) fn accumulate(
                         && match alt {
                             Alt::Warped { valid, .. } => {
                                 valid.tile(tx, ty, 0, 0, None, &mut raw);
-                                raw.iter().filter(|&&v| v > 0.5).count() * 2 >= TILE * TILE
+                                raw.iter().filter(|&&v| v > 0.5).count() * 2 >= N
                             }
                             Alt::Shifted { .. } => true,
                         };
-                    if usable {
-                        match alt {
-                            Alt::Warped { plane, .. } => {
-                                plane.tile(tx, ty, 0, 0, Some(&win), &mut tz);
-                                for ((z, r), v) in tz.iter_mut().zip(&t0).zip(&raw) {
-                                    if *v <= 0.5 {
-                                        *z = *r;
-                                    }
+                    if !usable {
+                        add_tile(band, w, tx, &t0);
+                        continue;
+                    }
+                    *tile_used = 1;
+                    match alt {
+                        Alt::Warped { plane, .. } => {
+                            plane.tile(tx, ty, 0, 0, Some(&win), &mut tz);
+                            for ((z, r), v) in tz.iter_mut().zip(&t0).zip(&raw) {
+                                if *v <= 0.5 {
+                                    *z = *r;
                                 }
                             }
-                            Alt::Shifted { plane, offsets } => {
-                                let (dx, dy) = offsets[t];
-                                plane.tile(tx, ty, dx, dy, Some(&win), &mut tz)
-                            }
                         }
-                        if let Some(c) = mode.robustness {
-                            reference.tile(tx, ty, 0, 0, None, &mut raw);
-                            let mean = raw.iter().sum::<f32>() / (TILE * TILE) as f32;
-                            let (v0, vz) = noise(mean);
-                            let s2 = c * (v0 + vz) * energy;
-                            for ((a, b), (x, y)) in
-                                c0.iter_mut().zip(cz.iter_mut()).zip(t0.iter().zip(&tz))
-                            {
-                                *a = Complex32::new(*x, 0.0);
-                                *b = Complex32::new(*y, 0.0);
-                            }
-                            fft.forward(&mut c0, &mut scratch);
-                            fft.forward(&mut cz, &mut scratch);
-                            for (a, b) in c0.iter().zip(cz.iter_mut()) {
-                                let d = *a - *b;
-                                let d2 = d.norm_sqr();
-                                let shrink = d2 / (d2 + s2).max(f32::MIN_POSITIVE);
-                                *b += d * shrink;
-                            }
-                            fft.inverse(&mut cz, &mut scratch);
-                            for (o, c) in tz.iter_mut().zip(&cz) {
-                                *o = c.re;
-                            }
+                        Alt::Shifted { plane, offsets } => {
+                            let (dx, dy) = offsets[t];
+                            plane.tile(tx, ty, dx, dy, Some(&win), &mut tz)
                         }
-                        *tile_used = 1;
+                    }
+                    let Some(c) = mode.robustness else {
+                        add_tile(band, w, tx, &tz);
+                        continue;
+                    };
+                    reference.tile(tx, ty, 0, 0, None, &mut raw);
+                    let mean = raw.iter().sum::<f32>() / N as f32;
+                    let (v0, vz) = noise(mean);
+                    let s2 = c * (v0 + vz) * energy;
+                    let slot = usize::from(pending_tx.is_some());
+                    let sz = &mut pending[slot];
+                    pair.forward(&t0, &tz, &mut s0, sz);
+                    for (a, b) in s0.iter().zip(sz.iter_mut()) {
+                        let d = *a - *b;
+                        let d2 = d.norm_sqr();
+                        let shrink = d2 / (d2 + s2).max(f32::MIN_POSITIVE);
+                        *b += d * shrink;
+                    }
+                    if let Some(first) = pending_tx.take() {
+                        let [o0, o1] = &mut out;
+                        pair.inverse(&pending[0], &pending[1], o0, o1);
+                        add_tile(band, w, first, o0);
+                        add_tile(band, w, tx, o1);
                     } else {
-                        tz.copy_from_slice(&t0);
+                        pending_tx = Some(tx);
                     }
-                    // overlap-add into this tile row's band
-                    let x0 = tx * STEP;
-                    for k in 0..TILE {
-                        let dst = &mut band[k * w + x0..k * w + x0 + TILE];
-                        for (d, s) in dst.iter_mut().zip(&tz[k * TILE..(k + 1) * TILE]) {
-                            *d += s;
-                        }
-                    }
+                }
+                if let Some(first) = pending_tx {
+                    let zero = vec![Complex32::default(); N];
+                    let [o0, o1] = &mut out;
+                    pair.inverse(&pending[0], &zero, o0, o1);
+                    add_tile(band, w, first, o0);
                 }
                 row_used
             })
@@ -306,30 +405,38 @@ pub(crate) fn spatial_denoise(
             .map(|(m, band)| (2 * m + parity, band))
             .filter(|(ty, _)| *ty < nty)
             .for_each(|(ty, band)| {
-                let mut t = vec![0.0f32; TILE * TILE];
-                let mut raw = vec![0.0f32; TILE * TILE];
-                let mut c = vec![Complex32::default(); TILE * TILE];
-                let mut scratch = fft.scratch();
-                for tx in 0..ntx {
-                    merged.tile(tx, ty, 0, 0, Some(&win), &mut t);
-                    merged.tile(tx, ty, 0, 0, None, &mut raw);
-                    let mean = raw.iter().sum::<f32>() / (TILE * TILE) as f32;
-                    let s2 = strength * noise(mean) / frames[ty * ntx + tx].max(1.0) * energy;
-                    for (a, x) in c.iter_mut().zip(&t) {
-                        *a = Complex32::new(*x, 0.0);
-                    }
-                    fft.forward(&mut c, &mut scratch);
-                    for a in c.iter_mut().skip(1) {
-                        let m2 = a.norm_sqr();
-                        *a *= m2 / (m2 + s2).max(f32::MIN_POSITIVE);
-                    }
-                    fft.inverse(&mut c, &mut scratch);
-                    let x0 = tx * STEP;
-                    for k in 0..TILE {
-                        let dst = &mut band[k * w + x0..k * w + x0 + TILE];
-                        for (d, s) in dst.iter_mut().zip(&c[k * TILE..(k + 1) * TILE]) {
-                            *d += s.re;
+                const N: usize = TILE * TILE;
+                let mut t = [[0.0f32; N]; 2];
+                let mut raw = [0.0f32; N];
+                let mut spec = [vec![Complex32::default(); N], vec![Complex32::default(); N]];
+                let mut pair = PairFft::new(fft);
+                // two tiles per transform; an odd last tile goes with a zero tile
+                for tx in (0..ntx).step_by(2) {
+                    let mut s2 = [0.0f32; 2];
+                    for k in 0..2 {
+                        if tx + k < ntx {
+                            merged.tile(tx + k, ty, 0, 0, Some(&win), &mut t[k]);
+                            merged.tile(tx + k, ty, 0, 0, None, &mut raw);
+                            let mean = raw.iter().sum::<f32>() / N as f32;
+                            s2[k] = strength * noise(mean) / frames[ty * ntx + tx + k].max(1.0)
+                                * energy;
+                        } else {
+                            t[k] = [0.0; N];
                         }
+                    }
+                    let [t0, t1] = &mut t;
+                    let [a, b] = &mut spec;
+                    pair.forward(t0, t1, a, b);
+                    for (sp, s2) in spec.iter_mut().zip(s2) {
+                        for c in sp.iter_mut().skip(1) {
+                            let m2 = c.norm_sqr();
+                            *c *= m2 / (m2 + s2).max(f32::MIN_POSITIVE);
+                        }
+                    }
+                    pair.inverse(&spec[0], &spec[1], t0, t1);
+                    add_tile(band, w, tx, t0);
+                    if tx + 1 < ntx {
+                        add_tile(band, w, tx + 1, t1);
                     }
                 }
             });
@@ -349,6 +456,57 @@ mod tests {
         }
     }
 
+    /// Reading a Bayer plane row by row gives the per-pixel construction's plane, mirrored
+    /// borders included, down to widths below the padding.
+    #[test]
+    fn sampled_planes_equal_the_per_pixel_construction() {
+        for (w, h) in [(40, 24), (3, 2), (17, 9), (1, 1)] {
+            let (sw, sh) = (2 * w + 3, 2 * h + 5);
+            let src: Vec<u16> = (0..sw * sh).map(|i| (i * 7919 % 1000) as u16).collect();
+            let (x0, y0, px, py) = (1, 2, 1, 0);
+            let fast =
+                Padded::sampled(w, h, &src, ((y0 + py) * sw + x0 + px, 2 * sw, 2), f32::from);
+            let slow = Padded::new(w, h, |x, y| {
+                f32::from(src[(y0 + 2 * y + py) * sw + x0 + 2 * x + px])
+            });
+            assert_eq!((fast.w, fast.h), (slow.w, slow.h));
+            assert_eq!(fast.data, slow.data, "{w}x{h}");
+        }
+    }
+
+    /// The paired transforms give each tile's own spectrum and, back, each tile.
+    #[test]
+    fn paired_transforms_equal_separate_ones() {
+        let fft = TileFft::new(TILE);
+        let mut pair = PairFft::new(&fft);
+        let n = TILE * TILE;
+        let a: Vec<f32> = (0..n).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
+        let b: Vec<f32> = (0..n).map(|i| ((i * i) % 53) as f32 / 53.0 - 0.3).collect();
+        let (mut sa, mut sb) = (vec![Complex32::default(); n], vec![Complex32::default(); n]);
+        pair.forward(&a, &b, &mut sa, &mut sb);
+        let mut scratch = fft.scratch();
+        for (x, s) in [(&a, &sa), (&b, &sb)] {
+            let mut c: Vec<Complex32> = x.iter().map(|&v| Complex32::new(v, 0.0)).collect();
+            fft.forward(&mut c, &mut scratch);
+            let worst = c
+                .iter()
+                .zip(s.iter())
+                .map(|(p, q)| (p - q).norm())
+                .fold(0.0, f32::max);
+            assert!(worst < 1e-4, "spectrum off by {worst}");
+        }
+        let (mut ra, mut rb) = (vec![0.0; n], vec![0.0; n]);
+        pair.inverse(&sa, &sb, &mut ra, &mut rb);
+        for (x, y) in [(&a, &ra), (&b, &rb)] {
+            let worst = x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f32::max);
+            assert!(worst < 1e-5, "round trip off by {worst}");
+        }
+    }
+
     fn ramp(w: usize, h: usize) -> Padded {
         Padded::new(w, h, |x, y| {
             (x * 3 + y * 7) as f32 * 0.01 + ((x * y) % 5) as f32 * 0.1
@@ -359,7 +517,7 @@ mod tests {
     #[test]
     fn merging_identical_frames_returns_the_frame() {
         let fft = TileFft::new(TILE);
-        for (w, h) in [(40, 24), (17, 9), (33, 65)] {
+        for (w, h) in [(40, 24), (17, 9), (33, 65), (25, 9)] {
             let p = ramp(w, h);
             let ntiles = p.tiles_x() * p.tiles_y();
             for mode in [

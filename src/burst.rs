@@ -1,7 +1,7 @@
-//! Loading a burst: decoding its frames in parallel, ordering them, and checking that they can
-//! be merged.
+//! Loading a burst: decoding its frames in parallel and checking that they can be merged.
 //!
-//! Frames are sorted by capture time, then by file name. Every frame must match the first in
+//! Frames keep the input order: files as given, a directory's raw files by name (the order
+//! cameras number them in, so capture order). Every frame must match the first in
 //! buffer size, active area, CFA pattern, black and white levels and camera; exposure may
 //! differ (bracketing) and is recorded as EV relative to the first frame.
 
@@ -21,7 +21,7 @@ pub const RAW_EXTENSIONS: &[&str] = &[
 /// A decoded burst of raw frames.
 #[derive(Debug, Clone)]
 pub struct Burst {
-    /// Frames sorted by capture time, then file name.
+    /// Frames in input order (a directory's raw files in file-name order).
     pub frames: Vec<RawFrame>,
 }
 
@@ -69,8 +69,8 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 impl Burst {
-    /// Decodes every raw file named by `inputs` (files and/or directories) in parallel, sorts
-    /// the frames and validates that they match. The first error met (in input order) is
+    /// Decodes every raw file named by `inputs` (files and/or directories) in parallel, keeps
+    /// them in input order and validates that they match. The first error met (in input order) is
     /// returned.
     pub fn open(inputs: &[PathBuf]) -> Result<Burst> {
         Burst::open_with(inputs, &crate::raw::DecodeLimits::default())
@@ -82,7 +82,7 @@ impl Burst {
     }
 
     /// Decodes `files` in parallel (calling `done` after each one, from the worker that
-    /// decoded it), sorts and validates them; the first error met, in file order, is returned.
+    /// decoded it) and validates them; the first error met, in file order, is returned.
     pub fn decode(
         files: &[PathBuf],
         limits: &crate::raw::DecodeLimits,
@@ -100,19 +100,15 @@ impl Burst {
         Burst::from_frames(frames)
     }
 
-    /// Builds a burst from frames already decoded (or made in memory): sorts and validates.
-    pub fn from_frames(mut frames: Vec<RawFrame>) -> Result<Burst> {
+    /// Builds a burst from frames already decoded (or made in memory), in the order given:
+    /// validates that they match.
+    pub fn from_frames(frames: Vec<RawFrame>) -> Result<Burst> {
         if frames.is_empty() {
             return Err(Error::Burst {
                 path: PathBuf::from("(burst)"),
                 reason: "a burst needs at least one frame".into(),
             });
         }
-        frames.sort_by(|a, b| {
-            let ta = a.meta.capture_time.as_deref().unwrap_or("");
-            let tb = b.meta.capture_time.as_deref().unwrap_or("");
-            ta.cmp(tb).then_with(|| a.path.cmp(&b.path))
-        });
         let first = &frames[0];
         for f in &frames[1..] {
             if let Some(reason) = mismatch(first, f) {
@@ -138,7 +134,7 @@ impl Burst {
 }
 
 /// Why frame `b` cannot be merged with frame `a`, if it cannot.
-fn mismatch(a: &RawFrame, b: &RawFrame) -> Option<String> {
+pub(crate) fn mismatch(a: &RawFrame, b: &RawFrame) -> Option<String> {
     let (am, bm) = (&a.mosaic, &b.mosaic);
     if (am.width, am.height) != (bm.width, bm.height) {
         return Some(format!(

@@ -68,24 +68,25 @@ impl Isa {
     }
 }
 
-/// `kernels! { fn name(args) = body; ... }` defines `fn name(isa: Isa, args)` running `body`
+/// `kernels! { fn name(args) [-> Ret] = body; ... }` defines `fn name(isa: Isa, args) [-> Ret]`
+/// running `body`
 /// (an `#[inline(always)]` function whose helpers are `#[inline(always)]` too) compiled for
 /// `isa`.
 macro_rules! kernels {
-    ($(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) = $body:path;)*) => {$(
+    ($(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? = $body:path;)*) => {$(
         #[allow(clippy::too_many_arguments)]
-        fn $name(isa: $crate::cpu::Isa, $($arg: $ty),*) {
+        fn $name(isa: $crate::cpu::Isa, $($arg: $ty),*) $(-> $ret)? {
             use $crate::cpu::Level;
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2")]
             #[allow(clippy::too_many_arguments)]
-            fn avx2($($arg: $ty),*) {
+            fn avx2($($arg: $ty),*) $(-> $ret)? {
                 $body($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,avx512f")]
             #[allow(clippy::too_many_arguments)]
-            fn avx512($($arg: $ty),*) {
+            fn avx512($($arg: $ty),*) $(-> $ret)? {
                 $body($($arg),*)
             }
             match isa.level() {

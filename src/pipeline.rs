@@ -20,6 +20,13 @@
 //! ```
 //!
 //! A single raw file is developed without aligning or merging.
+//!
+//! # Memory
+//! The burst streams: the reference candidates (the first three frames) are decoded, then
+//! every other frame is decoded, aligned, merged into the running sums and dropped
+//! ([`crate::merge::Merger`]). Peak memory is that of about four frames and the merge's
+//! planes whatever the burst's length (8 x 12 MP: about 0.65 GB; see BENCHMARKS.md). The
+//! report's stage times are sums over the frames.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,13 +35,14 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::align::{self, AlignParams};
-use crate::burst::{Burst, expand_inputs};
+use crate::burst::expand_inputs;
 use crate::encode::{self, EncodeParams};
 use crate::error::Result;
 use crate::finish::{self, FinishParams, Finished};
 use crate::look::{Look, Lut3d};
 use crate::merge::{self, MergeParams, noise::FrameNoise};
-use crate::raw::DecodeLimits;
+use crate::raw::{DecodeLimits, RawFrame};
+use rayon::prelude::*;
 
 /// A stage of the pipeline, as progress reports name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -110,8 +118,8 @@ pub struct Pipeline {
     pub encode: EncodeParams,
     /// A 3D LUT applied to the finished image, and how much of it (0 to 1). Default none.
     pub lut: Option<(Arc<Lut3d>, f32)>,
-    /// Use at most this many frames (the first after sorting by capture time; all are
-    /// decoded to sort them). Default all.
+    /// Use at most this many frames (the first in input order; the others are never
+    /// decoded). Default all.
     pub max_frames: Option<usize>,
     /// Also write the merged raw as a 16-bit DNG here. Default none.
     pub dng: Option<PathBuf>,
@@ -160,7 +168,7 @@ pub struct Report {
     pub frames_used: usize,
     /// The reference frame's file.
     pub reference: PathBuf,
-    /// The reference's index among the frames used (sorted by capture time).
+    /// The reference's index among the frames used (in input order).
     pub reference_index: usize,
     /// The reference's noise model (variance = scale * signal + offset per colour,
     /// normalised signal), from its NoiseProfile or estimated from its pixels.
@@ -275,78 +283,119 @@ impl Pipeline {
         let t0 = Instant::now();
         let mut times = StageTimes::default();
 
-        // decode, in parallel, reporting each frame
+        // The burst streams through decode, align and merge one frame at a time, so memory
+        // holds the reference, the running merge and one frame whatever the burst's length.
         let mut t = Instant::now();
-        let files = expand_inputs(inputs)?;
+        let mut files = expand_inputs(inputs)?;
         let found = files.len();
-        // every frame is decoded (to sort by capture time) before --frames cuts the burst
-        check_memory(&files, found, &self.limits)?;
-        progress.start(Stage::Decode, files.len());
-        let mut burst = Burst::decode(&files, &self.limits, &|| progress.advance(Stage::Decode))?;
         if let Some(n) = self.max_frames {
-            burst.frames.truncate(n);
+            files.truncate(n);
         }
-        times.decode = t.elapsed().as_secs_f64();
-        progress.finish(Stage::Decode, times.decode);
+        let n = files.len();
+        check_memory(&files, n.min(STREAMED_FRAMES), &self.limits)?;
+        progress.start(Stage::Decode, n);
+        let open = |k: usize| -> Result<RawFrame> {
+            let f = RawFrame::open_with(&files[k], &self.limits)?;
+            progress.advance(Stage::Decode);
+            Ok(f)
+        };
+        // the reference: the one asked for, or the sharpest of the first three
+        let candidates: Vec<usize> = match self.align.reference {
+            Some(r) if r >= n => {
+                return Err(crate::Error::parameter(
+                    "reference",
+                    format!("{r} (the burst has frames 0 to {})", n - 1),
+                ));
+            }
+            Some(r) => vec![r],
+            None => (0..n.min(3)).collect(),
+        };
+        let mut held: Vec<Option<RawFrame>> = (0..n).map(|_| None).collect();
+        let decoded: Vec<Result<RawFrame>> = candidates.par_iter().map(|&k| open(k)).collect();
+        for (&k, f) in candidates.iter().zip(decoded) {
+            held[k] = Some(f?);
+        }
+        let reference = match self.align.reference {
+            Some(r) => r,
+            None => {
+                let firsts: Vec<&RawFrame> = candidates
+                    .iter()
+                    .filter_map(|&k| held[k].as_ref())
+                    .collect();
+                align::sharpest(&firsts)
+            }
+        };
+        let ref_frame = held[reference].take().ok_or_else(|| {
+            crate::Error::parameter("reference", format!("{reference}: not decoded"))
+        })?;
+        for f in held.iter().flatten() {
+            check_match(&ref_frame, f)?;
+        }
+        times.decode += t.elapsed().as_secs_f64();
 
-        // align and merge (a single frame is developed as it is)
-        if progress.cancelled() {
-            return Err(crate::Error::Interrupted);
-        }
-        let n = burst.frames.len();
-        let (raw, reference, frames, rejected, effective, noise) = if n == 1 {
-            let f = burst.frames.remove(0);
-            let noise = merge::noise::noise_model(&f);
-            let report = FrameReport {
-                file: f.path.clone(),
+        let noise = merge::noise::noise_model(&ref_frame);
+        let mut frames: Vec<FrameReport> = files
+            .iter()
+            .map(|f| FrameReport {
+                file: f.clone(),
                 median_displacement: [0.0; 2],
                 unreliable_fraction: 0.0,
-            };
-            (f, 0, vec![report], 0.0, 1.0, noise)
+            })
+            .collect();
+        frames[reference].file = ref_frame.path.clone();
+        let (raw, rejected, effective) = if n == 1 {
+            progress.finish(Stage::Decode, times.decode);
+            (ref_frame, 0.0, 1.0)
         } else {
             t = Instant::now();
-            progress.start(Stage::Align, n);
-            let al =
-                align::align_with(&burst, &self.align, &mut |_| progress.advance(Stage::Align))?;
-            times.align = t.elapsed().as_secs_f64();
-            progress.finish(Stage::Align, times.align);
-
-            t = Instant::now();
-            if progress.cancelled() {
-                return Err(crate::Error::Interrupted);
-            }
+            progress.start(Stage::Align, n - 1);
             progress.start(Stage::Merge, n - 1);
-            let merged = merge::merge_with(&burst, &al, &self.merge, &mut |_| {
-                progress.advance(Stage::Merge)
-            })?;
-            times.merge = t.elapsed().as_secs_f64();
+            let plan = align::AlignPlan::new(&ref_frame, &self.align)?;
+            times.align += t.elapsed().as_secs_f64();
+            t = Instant::now();
+            let mut merger = merge::Merger::new(&ref_frame, &self.merge)?;
+            times.merge += t.elapsed().as_secs_f64();
+            for k in (0..n).filter(|&k| k != reference) {
+                if progress.cancelled() {
+                    return Err(crate::Error::Interrupted);
+                }
+                t = Instant::now();
+                let frame = match held[k].take() {
+                    Some(f) => f,
+                    None => {
+                        let f = open(k)?;
+                        check_match(&ref_frame, &f)?;
+                        f
+                    }
+                };
+                times.decode += t.elapsed().as_secs_f64();
+                t = Instant::now();
+                let al = plan.align(&frame)?;
+                frames[k] = FrameReport {
+                    file: frame.path.clone(),
+                    median_displacement: al.median(),
+                    unreliable_fraction: al.unreliable_fraction(),
+                };
+                progress.advance(Stage::Align);
+                times.align += t.elapsed().as_secs_f64();
+                t = Instant::now();
+                merger.add(&frame, &al)?;
+                progress.advance(Stage::Merge);
+                times.merge += t.elapsed().as_secs_f64();
+            }
+            t = Instant::now();
+            let merged = merger.finish();
+            times.merge += t.elapsed().as_secs_f64();
+            progress.finish(Stage::Decode, times.decode);
+            progress.finish(Stage::Align, times.align);
             progress.finish(Stage::Merge, times.merge);
-            let frames = burst
-                .frames
-                .iter()
-                .zip(&al.frames)
-                .enumerate()
-                .map(|(k, (f, a))| FrameReport {
-                    file: f.path.clone(),
-                    median_displacement: a.median(),
-                    unreliable_fraction: if k == al.reference {
-                        0.0
-                    } else {
-                        a.unreliable_fraction()
-                    },
-                })
-                .collect();
             (
                 merged.frame,
-                al.reference,
-                frames,
                 merged.rejected_fraction,
                 merged.effective_frames,
-                merge::noise::noise_model(&burst.frames[al.reference]),
             )
         };
         let reference_file = frames[reference].file.clone();
-        drop(burst);
 
         // finish
         if progress.cancelled() {
@@ -423,6 +472,22 @@ pub fn check_output(path: &Path, encode: Option<&EncodeParams>) -> Result<()> {
     }
 }
 
+/// Frames a streamed burst holds at once at most: the first three (the reference candidates)
+/// and the one being decoded.
+const STREAMED_FRAMES: usize = 4;
+
+/// The error for a frame that cannot join `reference`'s burst.
+fn check_match(reference: &RawFrame, f: &RawFrame) -> Result<()> {
+    match crate::burst::mismatch(reference, f) {
+        Some(reason) => Err(crate::Error::Mismatch {
+            first: reference.path.clone(),
+            second: f.path.clone(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Bytes per photosite a run needs besides the frames themselves (merge planes and
 /// accumulators, the demosaiced RGB planes, tone-mapping and sharpening buffers), measured:
 /// the 8-frame 512x384 sample peaks at about 40 MB.
@@ -448,8 +513,9 @@ fn check_memory(files: &[PathBuf], frames: usize, limits: &DecodeLimits) -> Resu
         return Err(crate::Error::Limits {
             path: first.clone(),
             reason: format!(
-                "{frames} frames of {:.1} MP need about {:.1} GB, and {:.1} GB of memory is \
-                 available; pass fewer files (all are decoded, even with --frames) or free memory",
+                "frames of {:.1} MP need about {:.1} GB ({frames} frames at a time and the \
+                 merge's planes), and {:.1} GB of memory is available; free memory or lower \
+                 --max-pixels to refuse such files",
                 px as f64 / 1e6,
                 need as f64 / 1e9,
                 avail as f64 / 1e9

@@ -463,8 +463,15 @@ fn sharpness(frame: &RawFrame) -> f64 {
 
 /// The sharpest of the first three frames (HDR+ section 4), by gradient energy.
 pub fn choose_reference(burst: &Burst) -> usize {
-    let n = burst.frames.len().min(3);
-    let scores: Vec<f64> = burst.frames[..n].iter().map(sharpness).collect();
+    let firsts: Vec<&RawFrame> = burst.frames.iter().take(3).collect();
+    sharpest(&firsts)
+}
+
+/// The index of the sharpest of `frames` by gradient energy (the first of equals); 0 for
+/// none. [`choose_reference`] on frames held elsewhere (a streamed burst's first three).
+pub fn sharpest(frames: &[&RawFrame]) -> usize {
+    let n = frames.len();
+    let scores: Vec<f64> = frames.par_iter().map(|f| sharpness(f)).collect();
     (0..n)
         .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)))
         .unwrap_or(0)

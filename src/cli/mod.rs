@@ -133,11 +133,11 @@ struct ProcessArgs {
     /// (created if missing), which receives one BURST_NAME.jpg (or --format) per burst.
     #[arg(long, short)]
     output: PathBuf,
-    /// Reference frame index (after sorting by capture time); default: the sharpest of the
+    /// Reference frame index (in input order: a folder's files by name); default: the sharpest of the
     /// first three.
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
-    /// Use at most N frames (the first N after sorting).
+    /// Use at most N frames (the first N in input order; only those are decoded).
     #[arg(long, value_name = "N")]
     frames: Option<usize>,
     /// Merge method: robust (default), hdrplus or average.
@@ -313,11 +313,11 @@ struct MergeArgs {
     /// Output DNG.
     #[arg(long, short)]
     output: PathBuf,
-    /// Reference frame index (after sorting by capture time); default: the sharpest of the
+    /// Reference frame index (in input order: a folder's files by name); default: the sharpest of the
     /// first three.
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
-    /// Use at most N frames (the first N after sorting).
+    /// Use at most N frames (the first N in input order; only those are decoded).
     #[arg(long, value_name = "N")]
     frames: Option<usize>,
     /// Merge method: robust (default), hdrplus (the paper as published) or average (the
@@ -334,7 +334,7 @@ struct AlignArgs {
     /// The burst: a directory of RAW files, or the files themselves.
     #[arg(required = true)]
     burst: Vec<PathBuf>,
-    /// Reference frame index (counted after sorting by capture time); default: the sharpest
+    /// Reference frame index (counted in input order); default: the sharpest
     /// of the first three.
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
@@ -801,7 +801,7 @@ fn merge(a: MergeArgs) -> Result<()> {
     }
     let mut burst = crate::Burst::open_with(&a.burst, &limits())?;
     if let Some(n) = a.frames {
-        burst.frames.truncate(n); // the first n by capture time
+        burst.frames.truncate(n); // the first n in input order
     }
     let al = crate::align::align(
         &burst,

@@ -36,6 +36,7 @@ use crate::finish::demosaic::Demosaic;
 use crate::image::{Cfa, Channel, Plane, Rect};
 use crate::raw::{DecoderKind, NoiseModel, RawFrame};
 use noise::{FrameNoise, noise_model};
+use rayon::prelude::*;
 use wiener::{Alt, Padded, TILE, TileMerge};
 
 /// The robustness constant of the HDR+ paper.
@@ -198,7 +199,6 @@ pub fn merge_with(
     params: &MergeParams,
     done: &mut dyn FnMut(usize),
 ) -> Result<Merged> {
-    params.validate()?;
     let n = burst.frames.len();
     if alignment.frames.len() != n || alignment.reference >= n {
         return Err(Error::parameter(
@@ -211,65 +211,135 @@ pub fn merge_with(
         ));
     }
     let r = alignment.reference;
-    let reference = &burst.frames[r];
-    let area = merge_area(reference);
-    if area.width < 4 || area.height < 4 {
-        return Err(Error::parameter(
-            "burst",
-            format!(
-                "{}: active area too small to merge",
-                reference.path.display()
-            ),
-        ));
-    }
-    let cfa = reference.cfa_at(area);
-    let noises: Vec<FrameNoise> = burst.frames.iter().map(noise_model).collect();
-    let ref_exposure = reference.exposure_product();
-    let gains: Vec<f32> = burst
-        .frames
-        .iter()
-        .map(|f| (ref_exposure / f.exposure_product()) as f32)
-        .collect();
-    let fft = fft::TileFft::new(TILE);
-    let positions = [(0usize, 0usize), (1, 0), (0, 1), (1, 1)];
-
-    // The reference's planes, with clipped photosites filled from shorter frames.
-    let mut ref_mosaic = reference.mosaic.clone();
-    if params.method != MergeMethod::HdrPlus {
-        repair_clipped(
-            burst,
-            alignment,
-            area,
-            cfa,
-            params.demosaic,
-            &gains,
-            &mut ref_mosaic,
-        );
-    }
-    let ref_planes: Vec<Padded> = positions
-        .iter()
-        .map(|&(px, py)| padded_plane(&ref_mosaic, area, px, py))
-        .collect();
-    let mut acc: Vec<Padded> = ref_planes.clone();
-    let ntiles = ref_planes[0].tiles_x() * ref_planes[0].tiles_y();
-    let mut used: Vec<Vec<u16>> = vec![vec![0; ntiles]; 4];
-    let mode = TileMerge {
-        robustness: match params.method {
-            MergeMethod::Robust => Some(params.robustness),
-            MergeMethod::HdrPlus => Some(HDRPLUS_ROBUSTNESS),
-            MergeMethod::Average => None,
-        },
-    };
-    let n0 = noises[r];
-    let (mut rejected, mut total) = (0usize, 0usize);
+    let mut merger = Merger::new(&burst.frames[r], params)?;
     for (z, frame) in burst.frames.iter().enumerate() {
-        if z == r {
-            continue;
+        if z != r {
+            merger.add(frame, &alignment.frames[z])?;
+            done(z);
         }
-        let al = &alignment.frames[z];
-        let g = gains[z];
-        let nz = noises[z];
-        let nearest = nearest_alignment_tiles(&ref_planes[0], al);
+    }
+    Ok(merger.finish())
+}
+
+/// A merge in progress, one alternate frame at a time: the streaming form of [`merge`], which
+/// holds only the reference's planes and the running sums, so a burst of any length merges
+/// in the memory of one frame.
+///
+/// ```no_run
+/// use obscura::{RawFrame, align::{AlignParams, AlignPlan}, merge::{Merger, MergeParams}};
+/// let reference = RawFrame::open("burst/frame_00.dng")?;
+/// let plan = AlignPlan::new(&reference, &AlignParams::default())?;
+/// let mut merger = Merger::new(&reference, &MergeParams::default())?;
+/// for name in ["burst/frame_01.dng", "burst/frame_02.dng"] {
+///     let frame = RawFrame::open(name)?; // decoded, aligned, merged, dropped
+///     merger.add(&frame, &plan.align(&frame)?)?;
+/// }
+/// let merged = merger.finish();
+/// # Ok::<(), obscura::Error>(())
+/// ```
+pub struct Merger {
+    params: MergeParams,
+    /// The reference's metadata and geometry (its mosaic is the merge's starting point).
+    reference: RawFrame,
+    area: Rect,
+    cfa: Cfa,
+    noise: FrameNoise,
+    ref_exposure: f64,
+    fft: fft::TileFft,
+    ref_planes: Vec<Padded>,
+    acc: Vec<Padded>,
+    used: Vec<Vec<u16>>,
+    ntiles: usize,
+    frames: usize,
+    rejected: usize,
+    total: usize,
+    /// Area positions (row-major) where the reference is clipped, and the sum and count of
+    /// shorter frames' usable values there.
+    clipped: Vec<usize>,
+    repair_sum: Vec<f32>,
+    repair_count: Vec<u32>,
+}
+
+/// Bayer positions of the four planes, within a 2x2 quad.
+const POSITIONS: [(usize, usize); 4] = [(0, 0), (1, 0), (0, 1), (1, 1)];
+
+impl Merger {
+    /// Starts a merge onto `reference`.
+    pub fn new(reference: &RawFrame, params: &MergeParams) -> Result<Merger> {
+        params.validate()?;
+        let area = merge_area(reference);
+        if area.width < 4 || area.height < 4 {
+            return Err(Error::parameter(
+                "burst",
+                format!(
+                    "{}: active area too small to merge",
+                    reference.path.display()
+                ),
+            ));
+        }
+        let ref_planes: Vec<Padded> = POSITIONS
+            .iter()
+            .map(|&(px, py)| padded_plane(&reference.mosaic, area, px, py))
+            .collect();
+        let ntiles = ref_planes[0].tiles_x() * ref_planes[0].tiles_y();
+        let clipped: Vec<usize> = if params.method == MergeMethod::HdrPlus {
+            Vec::new()
+        } else {
+            (0..area.height)
+                .flat_map(|y| (0..area.width).map(move |x| (x, y)))
+                .filter(|&(x, y)| reference.mosaic.get(area.x + x, area.y + y) >= CLIP_LEVEL)
+                .map(|(x, y)| y * area.width + x)
+                .collect()
+        };
+        Ok(Merger {
+            params: params.clone(),
+            area,
+            cfa: reference.cfa_at(area),
+            noise: noise_model(reference),
+            ref_exposure: reference.exposure_product(),
+            fft: fft::TileFft::new(TILE),
+            acc: ref_planes.clone(),
+            ref_planes,
+            used: vec![vec![0; ntiles]; 4],
+            ntiles,
+            frames: 1,
+            rejected: 0,
+            total: 0,
+            repair_sum: vec![0.0; clipped.len()],
+            repair_count: vec![0; clipped.len()],
+            clipped,
+            reference: reference.clone(),
+        })
+    }
+
+    /// Merges one alternate frame, aligned to the reference by `al`.
+    pub fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
+        let area = self.area;
+        if frame.active_area != self.reference.active_area
+            || (frame.mosaic.width, frame.mosaic.height)
+                != (self.reference.mosaic.width, self.reference.mosaic.height)
+        {
+            return Err(Error::Mismatch {
+                first: self.reference.path.clone(),
+                second: frame.path.clone(),
+                reason: format!(
+                    "size {}x{} (active area {:?}) vs {}x{} (active area {:?})",
+                    self.reference.mosaic.width,
+                    self.reference.mosaic.height,
+                    self.reference.active_area,
+                    frame.mosaic.width,
+                    frame.mosaic.height,
+                    frame.active_area
+                ),
+            });
+        }
+        let params = &self.params;
+        let cfa = self.cfa;
+        let g = (self.ref_exposure / frame.exposure_product()) as f32;
+        let nz = noise_model(frame);
+        let n0 = self.noise;
+        let ntiles = self.ntiles;
+        let nearest = nearest_alignment_tiles(&self.ref_planes[0], al);
         let excluded: Vec<bool> = if params.method == MergeMethod::Robust {
             let bad = al.unreliable();
             nearest.iter().map(|&t| bad[t]).collect()
@@ -288,7 +358,25 @@ pub fn merge_with(
                 CLIP_LEVEL,
             )),
         };
-        for (p, &(px, py)) in positions.iter().enumerate() {
+        // only shorter exposures can see what the reference clipped
+        if let Some(wp) = &warped
+            && g > 1.0
+        {
+            for (k, &i) in self.clipped.iter().enumerate() {
+                if wp.valid[i] == 1 {
+                    self.repair_sum[k] += wp.mosaic.data[i];
+                    self.repair_count[k] += 1;
+                }
+            }
+        }
+        let mode = TileMerge {
+            robustness: match params.method {
+                MergeMethod::Robust => Some(params.robustness),
+                MergeMethod::HdrPlus => Some(HDRPLUS_ROBUSTNESS),
+                MergeMethod::Average => None,
+            },
+        };
+        for (p, &(px, py)) in POSITIONS.iter().enumerate() {
             let c = cfa.color_at(px, py);
             let noise = move |mean: f32| {
                 let v0 = n0.variance(c, mean);
@@ -297,7 +385,7 @@ pub fn merge_with(
                 let vz = f64::from(g) * own.scale * x + f64::from(g * g) * own.offset;
                 (v0, vz as f32)
             };
-            let before: usize = used[p].iter().map(|&u| usize::from(u)).sum();
+            let before: usize = self.used[p].iter().map(|&u| usize::from(u)).sum();
             // the alternate frame as this plane's merge sees it
             let (plane, valid, offsets);
             let alt = match &warped {
@@ -336,119 +424,104 @@ pub fn merge_with(
                 }
             };
             wiener::accumulate(
-                &ref_planes[p],
+                &self.ref_planes[p],
                 &alt,
-                &mut acc[p],
-                &mut used[p],
+                &mut self.acc[p],
+                &mut self.used[p],
                 &excluded,
                 mode,
                 &noise,
-                &fft,
+                &self.fft,
             );
-            let after: usize = used[p].iter().map(|&u| usize::from(u)).sum();
-            rejected += ntiles - (after - before);
-            total += ntiles;
+            let after: usize = self.used[p].iter().map(|&u| usize::from(u)).sum();
+            self.rejected += ntiles - (after - before);
+            self.total += ntiles;
         }
-        done(z);
+        self.frames += 1;
+        Ok(())
     }
-    let inv = 1.0 / n as f32;
-    for a in &mut acc {
-        a.data.iter_mut().for_each(|v| *v *= inv);
-    }
-    // Spatial denoising with the noise left after averaging `used + 1` frames per tile.
-    if params.spatial_denoise > 0.0 && params.method != MergeMethod::Average {
-        for (p, &(px, py)) in positions.iter().enumerate() {
-            let c = cfa.color_at(px, py);
-            let frames: Vec<f32> = used[p].iter().map(|&u| f32::from(u) + 1.0).collect();
-            acc[p] = wiener::spatial_denoise(
-                &acc[p],
-                &frames,
-                params.spatial_denoise,
-                &|m| n0.variance(c, m),
-                &fft,
-            );
-        }
-    }
-    let mut mosaic = reference.mosaic.clone();
-    for (p, &(px, py)) in positions.iter().enumerate() {
-        for y in 0..area.height / 2 {
-            for x in 0..area.width / 2 {
-                mosaic.set(area.x + 2 * x + px, area.y + 2 * y + py, acc[p].inner(x, y));
-            }
-        }
-    }
-    let frames_used: f32 = used
-        .iter()
-        .flatten()
-        .map(|&u| f32::from(u) + 1.0)
-        .sum::<f32>()
-        / (4 * ntiles) as f32;
-    // variance of a mean of k equally noisy frames is 1/k; with shrinkage it is a little
-    // more, which the NoiseProfile errs on the safe side of by using the count
-    let effective = frames_used.max(1.0);
-    let vmax = mosaic.data.iter().copied().fold(1.0f32, f32::max);
-    let frame = output_frame(reference, mosaic, &n0, effective, vmax);
-    Ok(Merged {
-        scale: vmax,
-        frame,
-        frames: n,
-        rejected_fraction: if total > 0 {
-            rejected as f32 / total as f32
-        } else {
-            0.0
-        },
-        effective_frames: effective,
-    })
-}
 
-/// Fills photosites where the reference is clipped with the mean of the shorter frames'
-/// valid resampled values there (brought to the reference's exposure).
-fn repair_clipped(
-    burst: &Burst,
-    alignment: &BurstAlignment,
-    area: Rect,
-    cfa: Cfa,
-    method: Demosaic,
-    gains: &[f32],
-    mosaic: &mut Plane<f32>,
-) {
-    let r = alignment.reference;
-    let clipped: Vec<usize> = (0..area.height)
-        .flat_map(|y| (0..area.width).map(move |x| (x, y)))
-        .filter(|&(x, y)| mosaic.get(area.x + x, area.y + y) >= CLIP_LEVEL)
-        .map(|(x, y)| y * area.width + x)
-        .collect();
-    if clipped.is_empty() {
-        return;
-    }
-    let mut sum = vec![0.0f32; clipped.len()];
-    let mut count = vec![0u32; clipped.len()];
-    for (z, f) in burst.frames.iter().enumerate() {
-        if z == r || gains[z] <= 1.0 {
-            continue; // only shorter exposures can see what the reference clipped
-        }
-        let wp = warp::warp_to_reference(
-            f,
-            &alignment.frames[z],
+    /// Ends the merge: the mean of the merged tiles, spatially denoised, with the
+    /// reference's clipped photosites filled from the shorter frames, as an output frame.
+    pub fn finish(self) -> Merged {
+        let Merger {
+            params,
+            reference,
             area,
             cfa,
-            method,
-            gains[z],
-            CLIP_LEVEL,
-        );
-        for (k, &i) in clipped.iter().enumerate() {
-            if wp.valid[i] == 1 {
-                sum[k] += wp.mosaic.data[i];
-                count[k] += 1;
+            noise: n0,
+            fft,
+            mut acc,
+            used,
+            ntiles,
+            frames: n,
+            rejected,
+            total,
+            clipped,
+            repair_sum,
+            repair_count,
+            ..
+        } = self;
+        drop(self.ref_planes);
+        let inv = 1.0 / n as f32;
+        for a in &mut acc {
+            a.data.par_iter_mut().for_each(|v| *v *= inv);
+        }
+        // Spatial denoising with the noise left after averaging `used + 1` frames per tile.
+        if params.spatial_denoise > 0.0 && params.method != MergeMethod::Average {
+            for (p, &(px, py)) in POSITIONS.iter().enumerate() {
+                let c = cfa.color_at(px, py);
+                let frames: Vec<f32> = used[p].iter().map(|&u| f32::from(u) + 1.0).collect();
+                acc[p] = wiener::spatial_denoise(
+                    &acc[p],
+                    &frames,
+                    params.spatial_denoise,
+                    &|m| n0.variance(c, m),
+                    &fft,
+                );
             }
         }
-    }
-    for (k, &i) in clipped.iter().enumerate() {
-        if count[k] > 0 {
-            let (x, y) = (i % area.width, i / area.width);
-            // never darker than the clipped reference: it says "at least this bright"
-            let v = (sum[k] / count[k] as f32).max(mosaic.get(area.x + x, area.y + y));
-            mosaic.set(area.x + x, area.y + y, v);
+        let mut mosaic = reference.mosaic.clone();
+        for (p, &(px, py)) in POSITIONS.iter().enumerate() {
+            for y in 0..area.height / 2 {
+                for x in 0..area.width / 2 {
+                    mosaic.set(area.x + 2 * x + px, area.y + 2 * y + py, acc[p].inner(x, y));
+                }
+            }
+        }
+        drop(acc);
+        // where the reference clipped, the shorter frames' mean; never darker than the
+        // clipped reference, which says "at least this bright"
+        for (k, &i) in clipped.iter().enumerate() {
+            if repair_count[k] > 0 {
+                let (x, y) = (area.x + i % area.width, area.y + i / area.width);
+                let v = (repair_sum[k] / repair_count[k] as f32)
+                    .max(reference.mosaic.get(x, y))
+                    .max(mosaic.get(x, y));
+                mosaic.set(x, y, v);
+            }
+        }
+        let frames_used: f32 = used
+            .iter()
+            .flatten()
+            .map(|&u| f32::from(u) + 1.0)
+            .sum::<f32>()
+            / (4 * ntiles) as f32;
+        // variance of a mean of k equally noisy frames is 1/k; with shrinkage it is a little
+        // more, which the NoiseProfile errs on the safe side of by using the count
+        let effective = frames_used.max(1.0);
+        let vmax = mosaic.data.par_iter().copied().reduce(|| 1.0f32, f32::max);
+        let frame = output_frame(&reference, mosaic, &n0, effective, vmax);
+        Merged {
+            scale: vmax,
+            frame,
+            frames: n,
+            rejected_fraction: if total > 0 {
+                rejected as f32 / total as f32
+            } else {
+                0.0
+            },
+            effective_frames: effective,
         }
     }
 }

@@ -44,7 +44,8 @@ pub enum Refinement {
     Integer,
     /// The HDR+ supplement's quadratic fit to the 3x3 distances.
     Quadratic,
-    /// Quadratic fit, then Lucas-Kanade iterations per tile (default).
+    /// Lucas-Kanade iterations per tile, from the integer match at the finest level (the
+    /// coarser levels still use the quadratic fit); default.
     #[default]
     LucasKanade,
 }
@@ -314,7 +315,8 @@ impl AlignPlan {
                     search::upsample_candidates(&grid, &pg, &disp, levels[l + 1].factor as f32)
                 }
             };
-            let subpixel = l > 0 || self.params.refinement != Refinement::Integer;
+            // at the finest level Lucas-Kanade refines from the integer match itself
+            let subpixel = l > 0 || self.params.refinement == Refinement::Quadratic;
             disp = search::search_level(
                 r,
                 a,

@@ -363,8 +363,9 @@ impl Merger {
             && g > 1.0
         {
             for (k, &i) in self.clipped.iter().enumerate() {
-                if wp.valid[i] == 1 {
-                    self.repair_sum[k] += wp.mosaic.data[i];
+                let (v, usable) = wp.at(i % area.width, i / area.width);
+                if usable {
+                    self.repair_sum[k] += v;
                     self.repair_count[k] += 1;
                 }
             }
@@ -387,23 +388,12 @@ impl Merger {
             };
             let before: usize = self.used[p].iter().map(|&u| usize::from(u)).sum();
             // the alternate frame as this plane's merge sees it
-            let (plane, valid, offsets);
+            let (plane, offsets);
             let alt = match &warped {
-                Some(wp) => {
-                    plane =
-                        padded_plane(&wp.mosaic, Rect::new(0, 0, area.width, area.height), px, py);
-                    valid = Padded::sampled(
-                        area.width / 2,
-                        area.height / 2,
-                        &wp.valid,
-                        (py * area.width + px, 2 * area.width, 2),
-                        f32::from,
-                    );
-                    Alt::Warped {
-                        plane: &plane,
-                        valid: &valid,
-                    }
-                }
+                Some(wp) => Alt::Warped {
+                    plane: &wp.planes[p],
+                    valid: &wp.valid[p],
+                },
                 None => {
                     // HDR+: the alternate frame's own plane (exposure-scaled), whole-pixel
                     // shifts: half the full-resolution displacement, rounded

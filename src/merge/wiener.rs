@@ -112,6 +112,46 @@ impl Padded {
         Padded { w, h, data }
     }
 
+    /// The geometry for an `inner_w` x `inner_h` plane, zero-filled: fill the inner part,
+    /// then [`Padded::mirror_border`].
+    pub fn zeros(inner_w: usize, inner_h: usize) -> Padded {
+        let w = (inner_w + 2 * STEP).div_ceil(STEP) * STEP;
+        let h = (inner_h + 2 * STEP).div_ceil(STEP) * STEP;
+        Padded {
+            w,
+            h,
+            data: vec![0.0; w * h],
+        }
+    }
+
+    /// The inner part's rows (`inner_w` wide), in parallel, to fill.
+    pub fn inner_rows_mut(
+        &mut self,
+        inner_w: usize,
+        inner_h: usize,
+    ) -> impl IndexedParallelIterator<Item = &mut [f32]> + '_ {
+        let w = self.w;
+        self.data[STEP * w..(STEP + inner_h) * w]
+            .par_chunks_mut(w)
+            .map(move |r| &mut r[STEP..STEP + inner_w])
+    }
+
+    /// Fills the border around the `inner_w` x `inner_h` inner part by mirroring it, as
+    /// [`Padded::new`] does.
+    pub fn mirror_border(&mut self, inner_w: usize, inner_h: usize) {
+        let w = self.w;
+        for y in STEP..STEP + inner_h {
+            let row = &mut self.data[y * w..(y + 1) * w];
+            for x in (0..STEP).chain(STEP + inner_w..w) {
+                row[x] = row[STEP + mirror(x as isize - STEP as isize, inner_w)];
+            }
+        }
+        for y in (0..STEP).chain(STEP + inner_h..self.h) {
+            let src = STEP + mirror(y as isize - STEP as isize, inner_h);
+            self.data.copy_within(src * w..(src + 1) * w, y * w);
+        }
+    }
+
     /// Same geometry, zero-filled.
     pub fn zeros_like(&self) -> Padded {
         Padded {

@@ -4,14 +4,16 @@
 //! - **EXIF** comes from the reference frame's metadata: make, model, exposure time,
 //!   f-number, ISO, focal length, capture time (with sub-seconds), orientation 1 (the pixels
 //!   are already upright), software. It is written with `kamadak-exif` as a TIFF-structured
-//!   block: embedded in JPEG (APP1) and PNG (`eXIf`) through `image`, and as the file's own
-//!   directories for TIFF.
+//!   block: embedded in JPEG (APP1) and PNG (`eXIf`, through `image`), and as the file's
+//!   own directories for TIFF.
 //! - **Location** (EXIF GPS) is private data: it is dropped unless
 //!   [`EncodeParams::keep_location`] is set.
 //! - **ICC**: the sRGB or Display P3 profile from `moxcms`, so colour-managed viewers show
 //!   the intended colours.
 //! - **Atomic**: the file is written to a temporary name in the same folder, synced and
 //!   renamed; a failure leaves nothing behind and never a half-written photo.
+//! - **JPEG** is baseline, 4:4:4 (chroma not subsampled), coded by `jpeg-encoder` in
+//!   parallel stripes joined by restart markers (`jpeg.rs`).
 
 use std::io::{Cursor, Write};
 use std::path::Path;
@@ -28,10 +30,12 @@ use crate::finish::Finished;
 use crate::finish::color::ColorSpace;
 use crate::raw::Metadata;
 
+mod jpeg;
+
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
-    /// Baseline JPEG, 8 bits, 4:2:0.
+    /// Baseline JPEG, 8 bits, 4:4:4 (chroma not subsampled).
     Jpeg,
     /// PNG, 8 or 16 bits.
     Png,
@@ -128,15 +132,11 @@ pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParam
     match format {
         Format::Jpeg => {
             let exif = exif_block(meta, w, h, img.space, params.keep_location, None)?;
-            let px = interleave(img, u8_sample);
+            let jpeg = jpeg::encode_jpeg(img, params.quality, &exif, &icc)?;
             crate::io::write_atomic(path, |out| {
-                let mut enc =
-                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut *out, params.quality);
-                enc.set_icc_profile(icc).ok();
-                enc.set_exif_metadata(exif).ok();
-                enc.write_image(&px, w as u32, h as u32, image::ExtendedColorType::Rgb8)
-                    .map_err(enc_err)?;
-                out.flush().map_err(|e| Error::io(path, e))
+                jpeg.write_to(out)
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::io(path, e))
             })
         }
         Format::Png => {

@@ -2,12 +2,14 @@
 //! frame: `merge/robust/12MP` is the full robust merge of one alternate frame (demosaic and
 //! resampling, Wiener tile merge of four Bayer planes, spatial denoise), so its time is the
 //! cost per alternate frame plus the once-per-burst denoise; `merge/robust-no-denoise/12MP`
-//! leaves the denoise out; `merge/hdrplus/12MP` is the baseline (no resampling).
+//! leaves the denoise out; `merge/hdrplus/12MP` is the baseline (no resampling);
+//! `merge/add-frame/12MP` is [`Merger::add`] alone: what each alternate frame of a streamed
+//! burst costs.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use obscura::Burst;
 use obscura::align::{AlignParams, align};
-use obscura::merge::{MergeMethod, MergeParams, merge};
+use obscura::merge::{MergeMethod, MergeParams, Merger, merge};
 use obscura::synth::{SynthParams, synthesize};
 
 fn bench(c: &mut Criterion) {
@@ -54,6 +56,11 @@ fn bench(c: &mut Criterion) {
     ] {
         g.bench_function(id, |b| b.iter(|| merge(&burst, &al, &params).unwrap()));
     }
+    // the streaming merge's cost per alternate frame alone, its buffers warm as in a burst
+    let mut merger = Merger::new(&burst.frames[0], &MergeParams::default()).unwrap();
+    g.bench_function("add-frame/12MP", |b| {
+        b.iter(|| merger.add(&burst.frames[1], &al.frames[1]).unwrap())
+    });
     g.finish();
 }
 

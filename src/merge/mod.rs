@@ -258,6 +258,8 @@ pub struct Merger {
     clipped: Vec<usize>,
     repair_sum: Vec<f32>,
     repair_count: Vec<u32>,
+    /// The resampling's buffers, kept from frame to frame.
+    scratch: warp::WarpScratch,
 }
 
 /// Bayer positions of the four planes, within a 2x2 quad.
@@ -309,6 +311,7 @@ impl Merger {
             repair_count: vec![0; clipped.len()],
             clipped,
             reference: reference.clone(),
+            scratch: warp::WarpScratch::default(),
         })
     }
 
@@ -356,6 +359,7 @@ impl Merger {
                 params.demosaic,
                 g,
                 CLIP_LEVEL,
+                &mut self.scratch,
             )),
         };
         // only shorter exposures can see what the reference clipped
@@ -426,6 +430,9 @@ impl Merger {
             let after: usize = self.used[p].iter().map(|&u| usize::from(u)).sum();
             self.rejected += ntiles - (after - before);
             self.total += ntiles;
+        }
+        if let Some(wp) = warped {
+            self.scratch.recycle(wp);
         }
         self.frames += 1;
         Ok(())

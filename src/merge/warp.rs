@@ -11,10 +11,10 @@ use rayon::prelude::*;
 
 use crate::align::Alignment;
 use crate::cpu::{Isa, kernels};
-use crate::finish::demosaic::{Demosaic, demosaic};
 #[cfg(test)]
-use crate::image::Plane;
-use crate::image::{Cfa, Rect, cubic_weights};
+use crate::finish::demosaic::demosaic;
+use crate::finish::demosaic::{Demosaic, demosaic_into};
+use crate::image::{Cfa, Plane, Rect, cubic_weights};
 use crate::merge::wiener::Padded;
 use crate::raw::RawFrame;
 
@@ -246,6 +246,59 @@ kernels! {
     ) = resample_row_body;
 }
 
+/// Marks the samples of row `y` usable (1) or not (0): displaced position (pixel centres)
+/// inside the frame by a pixel, and, when `clipped` is given, not on a clipped photosite.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn usable_row_body(
+    w: usize,
+    h: usize,
+    y: usize,
+    dx: &[f32],
+    dy: &[f32],
+    clipped: Option<&[u8]>,
+    out: &mut [f32],
+) {
+    let (xmax, ymax) = ((w - 1) as f32, (h - 1) as f32);
+    let qy0 = y as f32 + 0.5;
+    for (x, ((v, ddx), ddy)) in out.iter_mut().zip(dx).zip(dy).enumerate() {
+        let (qx, qy) = (x as f32 + 0.5 + ddx, qy0 + ddy);
+        let inside = (qx >= 1.0) & (qy >= 1.0) & (qx <= xmax) & (qy <= ymax);
+        *v = if inside { 1.0 } else { 0.0 };
+    }
+    if let Some(c) = clipped {
+        for (x, v) in out.iter_mut().enumerate() {
+            if *v > 0.0 {
+                let (qx, qy) = (x as f32 + 0.5 + dx[x], qy0 + dy[x]);
+                if c[(qy as usize).min(h - 1) * w + (qx as usize).min(w - 1)] != 0 {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// Splits a row into its even and odd samples.
+#[inline(always)]
+fn split_row_body(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    for ((pair, e), o) in row.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
+        (*e, *o) = (pair[0], pair[1]);
+    }
+}
+
+kernels! {
+    fn usable_row(
+        w: usize,
+        h: usize,
+        y: usize,
+        dx: &[f32],
+        dy: &[f32],
+        clipped: Option<&[u8]>,
+        out: &mut [f32],
+    ) = usable_row_body;
+    fn split_row(row: &[f32], even: &mut [f32], odd: &mut [f32]) = split_row_body;
+}
+
 /// [`Plane::sample_cubic`] on a bare `w` x `h` slice, with [`floor`] (the same arithmetic).
 #[inline(always)]
 fn sample_cubic(p: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
@@ -279,8 +332,36 @@ pub(crate) fn warp_to_reference(
     method: Demosaic,
     gain: f32,
     clip: f32,
+    scratch: &mut WarpScratch,
 ) -> Warped {
-    warp_with(Isa::detect(), frame, al, area, cfa, method, gain, clip)
+    warp_with(
+        Isa::detect(),
+        frame,
+        al,
+        area,
+        cfa,
+        method,
+        gain,
+        clip,
+        scratch,
+    )
+}
+
+/// Buffers [`warp_to_reference`] reuses from one frame to the next (fresh 100 MB buffers
+/// cost a page fault per 4 kB each time): the demosaiced planes, the clip mask, and the
+/// planes of a [`Warped`] handed back with [`WarpScratch::recycle`].
+#[derive(Default)]
+pub(crate) struct WarpScratch {
+    rgb: [Plane<f32>; 3],
+    clipped: Vec<u8>,
+    spare: Option<Warped>,
+}
+
+impl WarpScratch {
+    /// Takes back a warped frame's planes for the next frame.
+    pub fn recycle(&mut self, w: Warped) {
+        self.spare = Some(w);
+    }
 }
 
 /// [`warp_to_reference`] with the instruction set chosen by the caller (for tests).
@@ -294,6 +375,7 @@ fn warp_with(
     method: Demosaic,
     gain: f32,
     clip: f32,
+    scratch: &mut WarpScratch,
 ) -> Warped {
     let (w, h) = (area.width, area.height);
     let full = Rect::new(0, 0, frame.mosaic.width, frame.mosaic.height);
@@ -304,20 +386,41 @@ fn warp_with(
         cropped = frame.mosaic.crop(area);
         &cropped
     };
-    let rgb = demosaic(src, frame.cfa_at(area), method);
+    demosaic_into(src, frame.cfa_at(area), method, &mut scratch.rgb);
+    let rgb = &scratch.rgb;
     // clipped photosites, dilated by CLIP_REACH (most of the demosaic's weight: RCD's
     // stencil reaches further, with small weights), as a mask
-    let mut clipped: Vec<u8> = src.data.par_iter().map(|&v| u8::from(v >= clip)).collect();
+    let clipped = &mut scratch.clipped;
+    clipped.resize(w * h, 0);
+    clipped
+        .par_iter_mut()
+        .zip(src.data.par_iter())
+        .for_each(|(c, &v)| *c = u8::from(v >= clip));
     let any_clip = clipped.par_iter().any(|&c| c == 1);
     if any_clip {
-        dilate(&mut clipped, w, h, CLIP_REACH);
+        dilate(clipped, w, h, CLIP_REACH);
     }
+    let clipped_rows: Vec<bool> = if any_clip {
+        clipped.par_chunks(w).map(|r| r.contains(&1)).collect()
+    } else {
+        Vec::new()
+    };
+    let clipped: &[u8] = clipped;
     let field = Field::new(al);
     let columns = field.columns(w);
     let rgb_planes = [&rgb[0].data[..], &rgb[1].data[..], &rgb[2].data[..]];
     let (iw, ih) = (w / 2, h / 2);
-    let mut planes: [Padded; 4] = std::array::from_fn(|_| Padded::zeros(iw, ih));
-    let mut valid: [Padded; 4] = std::array::from_fn(|_| Padded::zeros(iw, ih));
+    // every inner sample is written and the borders mirrored, so old planes of the same
+    // geometry serve as they are
+    let (mut planes, mut valid) = match scratch.spare.take() {
+        Some(old) if old.planes[0].data.len() == Padded::zeros_len(iw, ih) => {
+            (old.planes, old.valid)
+        }
+        _ => (
+            std::array::from_fn(|_| Padded::zeros(iw, ih)),
+            std::array::from_fn(|_| Padded::zeros(iw, ih)),
+        ),
+    };
     {
         let [p0, p1, p2, p3] = &mut planes;
         let [v0, v1, v2, v3] = &mut valid;
@@ -343,27 +446,20 @@ fn warp_with(
                         field.row(y, &columns, dx, dy);
                         let colors = [cfa.color_at(0, y) as usize, cfa.color_at(1, y) as usize];
                         resample_row(isa, rgb_planes, w, h, colors, y, dx, dy, gain, row);
-                        // usable: the sample's position inside the frame and away from clipping
-                        let qy0 = y as f32 + 0.5;
-                        for (x, v) in vrow.iter_mut().enumerate() {
-                            let (qx, qy) = (x as f32 + 0.5 + dx[x], qy0 + dy[x]);
-                            let inside = qx >= 1.0
-                                && qy >= 1.0
-                                && qx <= (w - 1) as f32
-                                && qy <= (h - 1) as f32;
-                            let ok = inside
-                                && (!any_clip
-                                    || clipped
-                                        [(qy as usize).min(h - 1) * w + (qx as usize).min(w - 1)]
-                                        == 0);
-                            *v = if ok { 1.0 } else { 0.0 };
-                        }
-                        for (k, pair) in row.chunks_exact(2).enumerate() {
-                            (even[k], odd[k]) = (pair[0], pair[1]);
-                        }
-                        for (k, pair) in vrow.chunks_exact(2).enumerate() {
-                            (veven[k], vodd[k]) = (pair[0], pair[1]);
-                        }
+                        // usable: the sample's position inside the frame and away from
+                        // clipping; rows whose samples reach no clipped row skip the lookup
+                        let (lo, hi) = dy
+                            .iter()
+                            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &d| {
+                                (a.min(d), b.max(d))
+                            });
+                        let (r0, r1) = (y as f32 + 0.5 + lo, y as f32 + 1.5 + hi);
+                        let (r0, r1) = (r0.max(0.0) as usize, (r1.max(0.0) as usize).min(h));
+                        let near_clip = any_clip && clipped_rows[r0.min(r1)..r1].contains(&true);
+                        let mask = if near_clip { Some(&clipped[..]) } else { None };
+                        usable_row(isa, w, h, y, dx, dy, mask, vrow);
+                        split_row(isa, row, even, odd);
+                        split_row(isa, vrow, veven, vodd);
                     }
                 },
             );
@@ -460,7 +556,49 @@ mod tests {
 
     fn warp_all(f: &RawFrame, al: &Alignment, isa: Isa) -> (Warped, Plane<f32>) {
         let area = Rect::new(0, 0, f.mosaic.width, f.mosaic.height);
-        let wp = warp_with(isa, f, al, area, f.cfa, Demosaic::Rcd, 1.5, 2.0);
+        let mut scratch = WarpScratch::default();
+        let wp = warp_with(
+            isa,
+            f,
+            al,
+            area,
+            f.cfa,
+            Demosaic::Rcd,
+            1.5,
+            2.0,
+            &mut scratch,
+        );
+        // a second frame through the same buffers gives the same planes
+        let again = warp_with(
+            isa,
+            f,
+            al,
+            area,
+            f.cfa,
+            Demosaic::Rcd,
+            1.5,
+            2.0,
+            &mut scratch,
+        );
+        for p in 0..4 {
+            assert_eq!(again.planes[p].data, wp.planes[p].data);
+            assert_eq!(again.valid[p].data, wp.valid[p].data);
+        }
+        scratch.recycle(again);
+        let again = warp_with(
+            isa,
+            f,
+            al,
+            area,
+            f.cfa,
+            Demosaic::Rcd,
+            1.5,
+            2.0,
+            &mut scratch,
+        );
+        for p in 0..4 {
+            assert_eq!(again.planes[p].data, wp.planes[p].data);
+        }
         let rgb = demosaic(&f.mosaic, f.cfa, Demosaic::Rcd);
         let reference = warp_reference(&rgb, al, f.cfa, 1.5);
         (wp, reference)

@@ -124,6 +124,11 @@ impl Padded {
         }
     }
 
+    /// Samples in [`Padded::zeros`]'s plane for that inner size.
+    pub fn zeros_len(inner_w: usize, inner_h: usize) -> usize {
+        (inner_w + 2 * STEP).div_ceil(STEP) * STEP * ((inner_h + 2 * STEP).div_ceil(STEP) * STEP)
+    }
+
     /// The inner part's rows (`inner_w` wide), in parallel, to fill.
     pub fn inner_rows_mut(
         &mut self,

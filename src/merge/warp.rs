@@ -324,6 +324,7 @@ fn sample_cubic(p: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
 /// The alternate frame is demosaiced, and each reference photosite takes its colour
 /// bicubically at its own displacement, interpolated from the tile field ([`Field`]); the
 /// rows go through the vectorised [`resample_row`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn warp_to_reference(
     frame: &RawFrame,
     al: &Alignment,
@@ -456,7 +457,7 @@ fn warp_with(
                         let (r0, r1) = (y as f32 + 0.5 + lo, y as f32 + 1.5 + hi);
                         let (r0, r1) = (r0.max(0.0) as usize, (r1.max(0.0) as usize).min(h));
                         let near_clip = any_clip && clipped_rows[r0.min(r1)..r1].contains(&true);
-                        let mask = if near_clip { Some(&clipped[..]) } else { None };
+                        let mask = if near_clip { Some(clipped) } else { None };
                         usable_row(isa, w, h, y, dx, dy, mask, vrow);
                         split_row(isa, row, even, odd);
                         split_row(isa, vrow, veven, vodd);

@@ -49,6 +49,7 @@ pub mod tone;
 
 use rayon::prelude::*;
 
+use crate::cpu::{Isa, kernels};
 use crate::error::{Error, Result};
 use crate::image::{Plane, Rect};
 use crate::look::Look;
@@ -299,19 +300,37 @@ fn intersect(a: Rect, b: Rect) -> Rect {
 
 /// `rgb = m * rgb` per pixel.
 pub fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
+    let isa = Isa::detect();
     let [r, g, b] = rgb;
     r.data
         .par_chunks_mut(4096)
         .zip(g.data.par_chunks_mut(4096))
         .zip(b.data.par_chunks_mut(4096))
-        .for_each(|((r, g), b)| {
-            for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
-                let (x, y, z) = (*r, *g, *b);
-                *r = m[0][0] * x + m[0][1] * y + m[0][2] * z;
-                *g = m[1][0] * x + m[1][1] * y + m[1][2] * z;
-                *b = m[2][0] * x + m[2][1] * y + m[2][2] * z;
-            }
-        });
+        .for_each(|((r, g), b)| matrix_chunk(isa, [r, g, b], m));
+}
+
+/// [`apply_matrix`] on one chunk of the three planes.
+#[inline(always)]
+fn matrix_chunk_body([r, g, b]: [&mut [f32]; 3], m: &[[f32; 3]; 3]) {
+    for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+        let (x, y, z) = (*r, *g, *b);
+        *r = m[0][0] * x + m[0][1] * y + m[0][2] * z;
+        *g = m[1][0] * x + m[1][1] * y + m[1][2] * z;
+        *b = m[2][0] * x + m[2][1] * y + m[2][2] * z;
+    }
+}
+
+/// [`encode_srgb_plane`] on one chunk.
+#[inline(always)]
+fn encode_chunk_body(lut: &[f32; LUT_SIZE + 1], chunk: &mut [f32]) {
+    for v in chunk {
+        *v = encode_with(lut, *v);
+    }
+}
+
+kernels! {
+    fn matrix_chunk(rgb: [&mut [f32]; 3], m: &[[f32; 3]; 3]) = matrix_chunk_body;
+    fn encode_chunk(lut: &[f32; LUT_SIZE + 1], chunk: &mut [f32]) = encode_chunk_body;
 }
 
 /// The sRGB transfer curve (IEC 61966-2-1), linear [0, 1] -> encoded [0, 1]; clamps.
@@ -345,36 +364,33 @@ const LUT_SIZE: usize = 4096;
 /// [`srgb_encode`] sampled at `(i / (LUT_SIZE - 1))^2`: interpolating in the square root of
 /// the value keeps the table accurate near black, where the curve is steepest (maximum error
 /// 2e-6, tested).
-fn srgb_lut() -> &'static [f32] {
-    static LUT: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+fn srgb_lut() -> &'static [f32; LUT_SIZE + 1] {
+    static LUT: std::sync::OnceLock<[f32; LUT_SIZE + 1]> = std::sync::OnceLock::new();
     LUT.get_or_init(|| {
-        (0..=LUT_SIZE)
-            .map(|i| {
-                let s = (i.min(LUT_SIZE - 1)) as f64 / (LUT_SIZE - 1) as f64;
-                srgb_encode((s * s) as f32)
-            })
-            .collect()
+        std::array::from_fn(|i| {
+            let s = (i.min(LUT_SIZE - 1)) as f64 / (LUT_SIZE - 1) as f64;
+            srgb_encode((s * s) as f32)
+        })
     })
 }
 
 /// [`srgb_encode`] through the table `lut` (from [`srgb_lut`]): clamps, NaN -> 0.
 #[inline(always)]
-fn encode_with(lut: &[f32], v: f32) -> f32 {
+fn encode_with(lut: &[f32; LUT_SIZE + 1], v: f32) -> f32 {
     let x = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
     let f = x.sqrt() * (LUT_SIZE - 1) as f32;
-    let i = f as usize;
+    // (the bound lets the compiler drop the index checks and gather)
+    let i = (f as usize).min(LUT_SIZE - 1);
     let t = f - i as f32;
     lut[i] + (lut[i + 1] - lut[i]) * t
 }
 
 /// Applies the sRGB transfer curve to a plane of linear values (clamped to [0, 1]; NaN -> 0).
 pub fn encode_srgb_plane(p: &mut Plane<f32>) {
-    let lut = srgb_lut();
-    p.data.par_chunks_mut(4096).for_each(|chunk| {
-        for v in chunk {
-            *v = encode_with(lut, *v);
-        }
-    });
+    let (lut, isa) = (srgb_lut(), Isa::detect());
+    p.data
+        .par_chunks_mut(4096)
+        .for_each(|chunk| encode_chunk(isa, lut, chunk));
 }
 
 /// Turns an image upright according to its EXIF orientation (1-8; anything else is 1).
@@ -415,6 +431,37 @@ pub fn orient(rgb: [Plane<f32>; 3], orientation: u16) -> [Plane<f32>; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The transfer curve and the matrix give the same bits on every instruction set,
+    /// special values included.
+    #[test]
+    fn colour_kernels_agree_across_instruction_sets() {
+        let vals: Vec<f32> = (0..5000)
+            .map(|i| (i as f32 * 0.000_37).sin() * 1.3)
+            .chain([
+                f32::NAN,
+                f32::INFINITY,
+                -f32::INFINITY,
+                -0.0,
+                1.0,
+                0.003_130_8,
+            ])
+            .collect();
+        let m = [[1.7, -0.5, -0.2], [-0.3, 1.5, -0.2], [0.05, -0.6, 1.55]];
+        let run = |isa: Isa| {
+            let mut e = vals.clone();
+            encode_chunk(isa, srgb_lut(), &mut e);
+            let (mut r, mut g, mut b) = (vals.clone(), vals.clone(), vals.clone());
+            g.reverse();
+            b.rotate_left(7);
+            matrix_chunk(isa, [&mut r, &mut g, &mut b], &m);
+            [e, r, g, b].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>())
+        };
+        let base = run(Isa::baseline());
+        for isa in Isa::supported() {
+            assert_eq!(run(isa), base, "{isa:?}");
+        }
+    }
 
     #[test]
     fn transfer_curve_table_matches_the_formula() {

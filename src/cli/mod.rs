@@ -468,7 +468,7 @@ fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Info(a) => info(a),
-        Command::Synth(a) => synth(a),
+        Command::Synth(a) => synth(a, talk.quiet),
         Command::Align(a) => align(a),
         Command::Merge(a) => merge(a),
         Command::Develop(a) => {
@@ -823,7 +823,7 @@ fn merge(a: MergeArgs) -> Result<()> {
     Ok(())
 }
 
-fn synth(a: SynthArgs) -> Result<()> {
+fn synth(a: SynthArgs, quiet: bool) -> Result<()> {
     if a.chart {
         return synth_chart(&a);
     }
@@ -856,6 +856,9 @@ fn synth(a: SynthArgs) -> Result<()> {
     };
     let burst = crate::synth::synthesize(&params)?;
     let files = burst.write(&a.out)?;
+    if quiet {
+        return Ok(());
+    }
     eprintln!(
         "wrote {} frames of {}x{} and the ground truth to {}",
         burst.frames.len(),

@@ -558,47 +558,19 @@ mod tests {
     fn warp_all(f: &RawFrame, al: &Alignment, isa: Isa) -> (Warped, Plane<f32>) {
         let area = Rect::new(0, 0, f.mosaic.width, f.mosaic.height);
         let mut scratch = WarpScratch::default();
-        let wp = warp_with(
-            isa,
-            f,
-            al,
-            area,
-            f.cfa,
-            Demosaic::Rcd,
-            1.5,
-            2.0,
-            &mut scratch,
-        );
-        // a second frame through the same buffers gives the same planes
-        let again = warp_with(
-            isa,
-            f,
-            al,
-            area,
-            f.cfa,
-            Demosaic::Rcd,
-            1.5,
-            2.0,
-            &mut scratch,
-        );
-        for p in 0..4 {
-            assert_eq!(again.planes[p].data, wp.planes[p].data);
-            assert_eq!(again.valid[p].data, wp.valid[p].data);
-        }
-        scratch.recycle(again);
-        let again = warp_with(
-            isa,
-            f,
-            al,
-            area,
-            f.cfa,
-            Demosaic::Rcd,
-            1.5,
-            2.0,
-            &mut scratch,
-        );
-        for p in 0..4 {
-            assert_eq!(again.planes[p].data, wp.planes[p].data);
+        let run =
+            |s: &mut WarpScratch| warp_with(isa, f, al, area, f.cfa, Demosaic::Rcd, 1.5, 2.0, s);
+        let wp = run(&mut scratch);
+        // frames through the same buffers (taken back or not) give the same planes
+        for recycle in [true, false] {
+            let again = run(&mut scratch);
+            for p in 0..4 {
+                assert_eq!(again.planes[p].data, wp.planes[p].data);
+                assert_eq!(again.valid[p].data, wp.valid[p].data);
+            }
+            if recycle {
+                scratch.recycle(again);
+            }
         }
         let rgb = demosaic(&f.mosaic, f.cfa, Demosaic::Rcd);
         let reference = warp_reference(&rgb, al, f.cfa, 1.5);

@@ -12,30 +12,12 @@
 //! million, of which 61 million are the active image) since all of it is decoded.
 
 mod common;
-
-use std::path::PathBuf;
+/// The tests' helpers, for where the DNG samples are cached.
+#[path = "../tests/common/mod.rs"]
+mod samples;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use obscura::RawFrame;
-
-/// The Sony sample, or `None` with a printed notice.
-fn sony_sample() -> Option<PathBuf> {
-    let dir = std::env::var_os("OBSCURA_RAW_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/obscura/raw")
-        });
-    let p = dir.join("03_jxl_bayer_raw_integer.dng");
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED decode/sony-jxl/61MP: {} is absent; run ../shared/raw/fetch-dng-samples.sh to fetch it",
-            p.display()
-        );
-        None
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let burst = common::reference_burst();
@@ -46,7 +28,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("synth-dng/12MP", |b| {
         b.iter(|| RawFrame::open(synth).expect("decode the synthetic frame"))
     });
-    if let Some(sony) = sony_sample() {
+    if let Some(sony) = samples::dng_sample("03_jxl_bayer_raw_integer.dng") {
         let frame = RawFrame::open(&sony).expect("decode the Sony sample");
         let photosites = (frame.mosaic.width * frame.mosaic.height) as u64;
         drop(frame);

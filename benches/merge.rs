@@ -57,7 +57,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(id, |b| b.iter(|| merge(&burst, &al, &params).unwrap()));
     }
     // the streaming merge's cost per alternate frame alone, its buffers warm as in a burst
-    let mut merger = Merger::new(&burst.frames[0], &MergeParams::default()).unwrap();
+    let mut merger = Merger::new(burst.frames[0].clone(), &MergeParams::default()).unwrap();
     g.bench_function("add-frame/12MP", |b| {
         b.iter(|| merger.add(&burst.frames[1], &al.frames[1]).unwrap())
     });

@@ -78,23 +78,9 @@ impl Burst {
 
     /// [`Burst::open`] with resource limits checked before each frame is decoded.
     pub fn open_with(inputs: &[PathBuf], limits: &crate::raw::DecodeLimits) -> Result<Burst> {
-        Burst::decode(&expand_inputs(inputs)?, limits, &|| {})
-    }
-
-    /// Decodes `files` in parallel (calling `done` after each one, from the worker that
-    /// decoded it) and validates them; the first error met, in file order, is returned.
-    pub fn decode(
-        files: &[PathBuf],
-        limits: &crate::raw::DecodeLimits,
-        done: &(dyn Fn() + Sync),
-    ) -> Result<Burst> {
-        let decoded: Vec<Result<RawFrame>> = files
+        let decoded: Vec<Result<RawFrame>> = expand_inputs(inputs)?
             .par_iter()
-            .map(|f| {
-                let r = RawFrame::open_with(f, limits);
-                done();
-                r
-            })
+            .map(|f| RawFrame::open_with(f, limits))
             .collect();
         let frames = decoded.into_iter().collect::<Result<Vec<_>>>()?;
         Burst::from_frames(frames)
@@ -109,15 +95,8 @@ impl Burst {
                 reason: "a burst needs at least one frame".into(),
             });
         }
-        let first = &frames[0];
         for f in &frames[1..] {
-            if let Some(reason) = mismatch(first, f) {
-                return Err(Error::Mismatch {
-                    first: first.path.clone(),
-                    second: f.path.clone(),
-                    reason,
-                });
-            }
+            check_match(&frames[0], f)?;
         }
         Ok(Burst { frames })
     }
@@ -133,8 +112,21 @@ impl Burst {
     }
 }
 
+/// An [`Error::Mismatch`] naming both files when `b` cannot join `a`'s burst (see
+/// [`mismatch`]).
+pub(crate) fn check_match(a: &RawFrame, b: &RawFrame) -> Result<()> {
+    match mismatch(a, b) {
+        Some(reason) => Err(Error::Mismatch {
+            first: a.path.clone(),
+            second: b.path.clone(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Why frame `b` cannot be merged with frame `a`, if it cannot.
-pub(crate) fn mismatch(a: &RawFrame, b: &RawFrame) -> Option<String> {
+fn mismatch(a: &RawFrame, b: &RawFrame) -> Option<String> {
     let (am, bm) = (&a.mosaic, &b.mosaic);
     if (am.width, am.height) != (bm.width, bm.height) {
         return Some(format!(

@@ -35,7 +35,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::align::{self, AlignParams};
-use crate::burst::expand_inputs;
+use crate::burst::{check_match, expand_inputs};
 use crate::encode::{self, EncodeParams};
 use crate::error::Result;
 use crate::finish::{self, FinishParams, Finished};
@@ -342,7 +342,6 @@ impl Pipeline {
                 unreliable_fraction: 0.0,
             })
             .collect();
-        frames[reference].file = ref_frame.path.clone();
         let (raw, rejected, effective) = if n == 1 {
             progress.finish(Stage::Decode, times.decode);
             (ref_frame, 0.0, 1.0)
@@ -353,7 +352,7 @@ impl Pipeline {
             let plan = align::AlignPlan::new(&ref_frame, &self.align)?;
             times.align += t.elapsed().as_secs_f64();
             t = Instant::now();
-            let mut merger = merge::Merger::new(&ref_frame, &self.merge)?;
+            let mut merger = merge::Merger::new(ref_frame, &self.merge)?;
             times.merge += t.elapsed().as_secs_f64();
             for k in (0..n).filter(|&k| k != reference) {
                 if progress.cancelled() {
@@ -364,18 +363,16 @@ impl Pipeline {
                     Some(f) => f,
                     None => {
                         let f = open(k)?;
-                        check_match(&ref_frame, &f)?;
+                        // before aligning, whose own check would not name both files
+                        check_match(merger.reference(), &f)?;
                         f
                     }
                 };
                 times.decode += t.elapsed().as_secs_f64();
                 t = Instant::now();
                 let al = plan.align(&frame)?;
-                frames[k] = FrameReport {
-                    file: frame.path.clone(),
-                    median_displacement: al.median(),
-                    unreliable_fraction: al.unreliable_fraction(),
-                };
+                frames[k].median_displacement = al.median();
+                frames[k].unreliable_fraction = al.unreliable_fraction();
                 progress.advance(Stage::Align);
                 times.align += t.elapsed().as_secs_f64();
                 t = Instant::now();
@@ -475,18 +472,6 @@ pub fn check_output(path: &Path, encode: Option<&EncodeParams>) -> Result<()> {
 /// Frames a streamed burst holds at once at most: the first three (the reference candidates)
 /// and the one being decoded.
 const STREAMED_FRAMES: usize = 4;
-
-/// The error for a frame that cannot join `reference`'s burst.
-fn check_match(reference: &RawFrame, f: &RawFrame) -> Result<()> {
-    match crate::burst::mismatch(reference, f) {
-        Some(reason) => Err(crate::Error::Mismatch {
-            first: reference.path.clone(),
-            second: f.path.clone(),
-            reason,
-        }),
-        None => Ok(()),
-    }
-}
 
 /// Bytes per photosite a run needs besides the frames themselves (merge planes and
 /// accumulators, the demosaiced RGB planes, tone-mapping and sharpening buffers), measured:

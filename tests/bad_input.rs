@@ -2,11 +2,11 @@
 
 mod common;
 
-use common::ifd0_value_offset;
+use common::{ifd0_value_offset, write_dngs};
 
 use std::path::{Path, PathBuf};
 
-use obscura::synth::{SynthParams, synthesize};
+use obscura::synth::SynthParams;
 use obscura::{Burst, Error, RawFrame};
 
 fn small_burst(dir: &Path, frames: usize, width: usize, height: usize) -> Vec<PathBuf> {
@@ -16,13 +16,7 @@ fn small_burst(dir: &Path, frames: usize, width: usize, height: usize) -> Vec<Pa
         height,
         ..SynthParams::default()
     };
-    synthesize(&p)
-        .unwrap()
-        .write(dir)
-        .unwrap()
-        .into_iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "dng"))
-        .collect()
+    write_dngs(dir, &p)
 }
 
 fn assert_names(e: &Error, p: &Path, what: &str) {

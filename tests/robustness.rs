@@ -4,14 +4,14 @@
 
 mod common;
 
-use common::ifd0_value_offset;
+use common::{ifd0_value_offset, write_dngs};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use obscura::finish::{FinishParams, finish};
+use obscura::synth::SynthParams;
 use obscura::synth::chart::{ChartParams, chart};
-use obscura::synth::{SynthParams, synthesize};
 use obscura::{Plane, RawFrame, Rect};
 
 fn bin() -> PathBuf {
@@ -32,14 +32,7 @@ fn burst(dir: &Path, frames: usize, w: usize, h: usize, seed: u64) -> Vec<PathBu
         seed,
         ..SynthParams::default()
     };
-    std::fs::create_dir_all(dir).unwrap();
-    synthesize(&p)
-        .unwrap()
-        .write(dir)
-        .unwrap()
-        .into_iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "dng"))
-        .collect()
+    write_dngs(dir, &p)
 }
 
 /// Every file under `dir`, with its bytes.

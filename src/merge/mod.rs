@@ -155,7 +155,6 @@ fn padded_plane(mosaic: &Plane<f32>, area: Rect, px: usize, py: usize) -> Padded
         area.height / 2,
         &mosaic.data,
         (offset, 2 * mosaic.width, 2),
-        |v| v,
     )
 }
 
@@ -211,7 +210,7 @@ pub fn merge_with(
         ));
     }
     let r = alignment.reference;
-    let mut merger = Merger::new(&burst.frames[r], params)?;
+    let mut merger = Merger::new(burst.frames[r].clone(), params)?;
     for (z, frame) in burst.frames.iter().enumerate() {
         if z != r {
             merger.add(frame, &alignment.frames[z])?;
@@ -229,7 +228,7 @@ pub fn merge_with(
 /// use obscura::{RawFrame, align::{AlignParams, AlignPlan}, merge::{Merger, MergeParams}};
 /// let reference = RawFrame::open("burst/frame_00.dng")?;
 /// let plan = AlignPlan::new(&reference, &AlignParams::default())?;
-/// let mut merger = Merger::new(&reference, &MergeParams::default())?;
+/// let mut merger = Merger::new(reference, &MergeParams::default())?;
 /// for name in ["burst/frame_01.dng", "burst/frame_02.dng"] {
 ///     let frame = RawFrame::open(name)?; // decoded, aligned, merged, dropped
 ///     merger.add(&frame, &plan.align(&frame)?)?;
@@ -239,7 +238,8 @@ pub fn merge_with(
 /// ```
 pub struct Merger {
     params: MergeParams,
-    /// The reference's metadata and geometry (its mosaic is the merge's starting point).
+    /// The reference: its metadata, geometry, and the mosaic the merged planes are written
+    /// into.
     reference: RawFrame,
     area: Rect,
     cfa: Cfa,
@@ -251,11 +251,11 @@ pub struct Merger {
     used: Vec<Vec<u16>>,
     ntiles: usize,
     frames: usize,
+    /// (Alternate frame, tile) pairs kept from the reference.
     rejected: usize,
-    total: usize,
-    /// Area positions (row-major) where the reference is clipped, and the sum and count of
-    /// shorter frames' usable values there.
-    clipped: Vec<usize>,
+    /// Area positions (row-major) where the reference is clipped with its value there, and
+    /// the sum and count of shorter frames' usable values there.
+    clipped: Vec<(usize, f32)>,
     repair_sum: Vec<f32>,
     repair_count: Vec<u32>,
     /// The resampling's buffers, kept from frame to frame.
@@ -267,9 +267,9 @@ const POSITIONS: [(usize, usize); 4] = [(0, 0), (1, 0), (0, 1), (1, 1)];
 
 impl Merger {
     /// Starts a merge onto `reference`.
-    pub fn new(reference: &RawFrame, params: &MergeParams) -> Result<Merger> {
+    pub fn new(reference: RawFrame, params: &MergeParams) -> Result<Merger> {
         params.validate()?;
-        let area = merge_area(reference);
+        let area = merge_area(&reference);
         if area.width < 4 || area.height < 4 {
             return Err(Error::parameter(
                 "burst",
@@ -284,20 +284,25 @@ impl Merger {
             .map(|&(px, py)| padded_plane(&reference.mosaic, area, px, py))
             .collect();
         let ntiles = ref_planes[0].tiles_x() * ref_planes[0].tiles_y();
-        let clipped: Vec<usize> = if params.method == MergeMethod::HdrPlus {
+        let clipped: Vec<(usize, f32)> = if params.method == MergeMethod::HdrPlus {
             Vec::new()
         } else {
             (0..area.height)
                 .flat_map(|y| (0..area.width).map(move |x| (x, y)))
-                .filter(|&(x, y)| reference.mosaic.get(area.x + x, area.y + y) >= CLIP_LEVEL)
-                .map(|(x, y)| y * area.width + x)
+                .map(|(x, y)| {
+                    (
+                        y * area.width + x,
+                        reference.mosaic.get(area.x + x, area.y + y),
+                    )
+                })
+                .filter(|&(_, v)| v >= CLIP_LEVEL)
                 .collect()
         };
         Ok(Merger {
             params: params.clone(),
             area,
             cfa: reference.cfa_at(area),
-            noise: noise_model(reference),
+            noise: noise_model(&reference),
             ref_exposure: reference.exposure_product(),
             fft: fft::TileFft::new(TILE),
             acc: ref_planes.clone(),
@@ -306,36 +311,24 @@ impl Merger {
             ntiles,
             frames: 1,
             rejected: 0,
-            total: 0,
             repair_sum: vec![0.0; clipped.len()],
             repair_count: vec![0; clipped.len()],
             clipped,
-            reference: reference.clone(),
+            reference,
             scratch: warp::WarpScratch::default(),
         })
     }
 
-    /// Merges one alternate frame, aligned to the reference by `al`.
+    /// The reference frame.
+    pub fn reference(&self) -> &RawFrame {
+        &self.reference
+    }
+
+    /// Merges one alternate frame, aligned to the reference by `al`; an error if the frame
+    /// cannot join the reference's burst (size, active area, CFA, levels, camera).
     pub fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
+        crate::burst::check_match(&self.reference, frame)?;
         let area = self.area;
-        if frame.active_area != self.reference.active_area
-            || (frame.mosaic.width, frame.mosaic.height)
-                != (self.reference.mosaic.width, self.reference.mosaic.height)
-        {
-            return Err(Error::Mismatch {
-                first: self.reference.path.clone(),
-                second: frame.path.clone(),
-                reason: format!(
-                    "size {}x{} (active area {:?}) vs {}x{} (active area {:?})",
-                    self.reference.mosaic.width,
-                    self.reference.mosaic.height,
-                    self.reference.active_area,
-                    frame.mosaic.width,
-                    frame.mosaic.height,
-                    frame.active_area
-                ),
-            });
-        }
         let params = &self.params;
         let cfa = self.cfa;
         let g = (self.ref_exposure / frame.exposure_product()) as f32;
@@ -366,7 +359,7 @@ impl Merger {
         if let Some(wp) = &warped
             && g > 1.0
         {
-            for (k, &i) in self.clipped.iter().enumerate() {
+            for (k, &(i, _)) in self.clipped.iter().enumerate() {
                 let (v, usable) = wp.at(i % area.width, i / area.width);
                 if usable {
                     self.repair_sum[k] += v;
@@ -390,7 +383,6 @@ impl Merger {
                 let vz = f64::from(g) * own.scale * x + f64::from(g * g) * own.offset;
                 (v0, vz as f32)
             };
-            let before: usize = self.used[p].iter().map(|&u| usize::from(u)).sum();
             // the alternate frame as this plane's merge sees it
             let (plane, offsets);
             let alt = match &warped {
@@ -417,7 +409,7 @@ impl Merger {
                     }
                 }
             };
-            wiener::accumulate(
+            let taken = wiener::accumulate(
                 &self.ref_planes[p],
                 &alt,
                 &mut self.acc[p],
@@ -427,9 +419,7 @@ impl Merger {
                 &noise,
                 &self.fft,
             );
-            let after: usize = self.used[p].iter().map(|&u| usize::from(u)).sum();
-            self.rejected += ntiles - (after - before);
-            self.total += ntiles;
+            self.rejected += ntiles - taken;
         }
         if let Some(wp) = warped {
             self.scratch.recycle(wp);
@@ -443,7 +433,7 @@ impl Merger {
     pub fn finish(self) -> Merged {
         let Merger {
             params,
-            reference,
+            mut reference,
             area,
             cfa,
             noise: n0,
@@ -453,7 +443,6 @@ impl Merger {
             ntiles,
             frames: n,
             rejected,
-            total,
             clipped,
             repair_sum,
             repair_count,
@@ -478,7 +467,7 @@ impl Merger {
                 );
             }
         }
-        let mut mosaic = reference.mosaic.clone();
+        let mut mosaic = std::mem::take(&mut reference.mosaic);
         for (p, &(px, py)) in POSITIONS.iter().enumerate() {
             for y in 0..area.height / 2 {
                 for x in 0..area.width / 2 {
@@ -489,11 +478,11 @@ impl Merger {
         drop(acc);
         // where the reference clipped, the shorter frames' mean; never darker than the
         // clipped reference, which says "at least this bright"
-        for (k, &i) in clipped.iter().enumerate() {
+        for (k, &(i, own)) in clipped.iter().enumerate() {
             if repair_count[k] > 0 {
                 let (x, y) = (area.x + i % area.width, area.y + i / area.width);
                 let v = (repair_sum[k] / repair_count[k] as f32)
-                    .max(reference.mosaic.get(x, y))
+                    .max(own)
                     .max(mosaic.get(x, y));
                 mosaic.set(x, y, v);
             }
@@ -513,8 +502,8 @@ impl Merger {
             scale: vmax,
             frame,
             frames: n,
-            rejected_fraction: if total > 0 {
-                rejected as f32 / total as f32
+            rejected_fraction: if n > 1 {
+                rejected as f32 / (4 * ntiles * (n - 1)) as f32
             } else {
                 0.0
             },

@@ -66,13 +66,21 @@ fn mirror(i: isize, n: usize) -> usize {
     i.clamp(0, n - 1) as usize
 }
 
+/// Width and height of the padded plane for an `inner_w` x `inner_h` plane: [`STEP`] more on
+/// each side, rounded up to multiples of [`STEP`].
+fn padded_size(inner_w: usize, inner_h: usize) -> (usize, usize) {
+    (
+        (inner_w + 2 * STEP).div_ceil(STEP) * STEP,
+        (inner_h + 2 * STEP).div_ceil(STEP) * STEP,
+    )
+}
+
 impl Padded {
     /// Padded geometry for an `inner_w` x `inner_h` plane, filled by `get(x, y)` (inner
     /// coordinates, mirrored beyond the edges): the reference for [`Padded::sampled`].
     #[cfg(test)]
     pub fn new(inner_w: usize, inner_h: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Padded {
-        let w = (inner_w + 2 * STEP).div_ceil(STEP) * STEP;
-        let h = (inner_h + 2 * STEP).div_ceil(STEP) * STEP;
+        let (w, h) = padded_size(inner_w, inner_h);
         let mut data = vec![0.0f32; w * h];
         data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
             let sy = mirror(y as isize - STEP as isize, inner_h);
@@ -84,39 +92,31 @@ impl Padded {
     }
 
     /// Padded geometry for an `inner_w` x `inner_h` plane whose value at inner (`x`, `y`) is
-    /// `conv(src[offset + y * stride + x * step])`: a Bayer plane of a mosaic, read row by
-    /// row, with [`Padded::new`]'s mirrored borders.
-    pub fn sampled<T: Copy + Sync>(
+    /// `src[offset + y * stride + x * step]`: a Bayer plane of a mosaic, read row by row,
+    /// with [`Padded::new`]'s mirrored borders.
+    pub fn sampled(
         inner_w: usize,
         inner_h: usize,
-        src: &[T],
+        src: &[f32],
         (offset, stride, step): (usize, usize, usize),
-        conv: impl Fn(T) -> f32 + Sync,
     ) -> Padded {
-        let w = (inner_w + 2 * STEP).div_ceil(STEP) * STEP;
-        let h = (inner_h + 2 * STEP).div_ceil(STEP) * STEP;
-        let mut data = vec![0.0f32; w * h];
-        data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-            let base = offset + mirror(y as isize - STEP as isize, inner_h) * stride;
-            let line = &src[base..base + (inner_w - 1) * step + 1];
-            for (v, s) in row[STEP..STEP + inner_w]
-                .iter_mut()
-                .zip(line.iter().step_by(step))
-            {
-                *v = conv(*s);
-            }
-            for x in (0..STEP).chain(STEP + inner_w..w) {
-                row[x] = row[STEP + mirror(x as isize - STEP as isize, inner_w)];
-            }
-        });
-        Padded { w, h, data }
+        let mut p = Padded::zeros(inner_w, inner_h);
+        p.inner_rows_mut(inner_w, inner_h)
+            .enumerate()
+            .for_each(|(y, row)| {
+                let line = &src[offset + y * stride..];
+                for (v, s) in row.iter_mut().zip(line.iter().step_by(step)) {
+                    *v = *s;
+                }
+            });
+        p.mirror_border(inner_w, inner_h);
+        p
     }
 
     /// The geometry for an `inner_w` x `inner_h` plane, zero-filled: fill the inner part,
     /// then [`Padded::mirror_border`].
     pub fn zeros(inner_w: usize, inner_h: usize) -> Padded {
-        let w = (inner_w + 2 * STEP).div_ceil(STEP) * STEP;
-        let h = (inner_h + 2 * STEP).div_ceil(STEP) * STEP;
+        let (w, h) = padded_size(inner_w, inner_h);
         Padded {
             w,
             h,
@@ -124,9 +124,9 @@ impl Padded {
         }
     }
 
-    /// Samples in [`Padded::zeros`]'s plane for that inner size.
-    pub fn zeros_len(inner_w: usize, inner_h: usize) -> usize {
-        (inner_w + 2 * STEP).div_ceil(STEP) * STEP * ((inner_h + 2 * STEP).div_ceil(STEP) * STEP)
+    /// Whether this is the geometry [`Padded::zeros`] makes for that inner size.
+    pub fn fits(&self, inner_w: usize, inner_h: usize) -> bool {
+        (self.w, self.h) == padded_size(inner_w, inner_h)
     }
 
     /// The inner part's rows (`inner_w` wide), in parallel, to fill.
@@ -306,8 +306,8 @@ fn add_tile(band: &mut [f32], w: usize, tx: usize, tile: &[f32]) {
     }
 }
 
-/// Adds one alternate frame's contribution to `acc` (same geometry as `reference`) and counts
-/// the tiles it took part in. `noise(mean)` gives the per-pixel noise variances (reference,
+/// Adds one alternate frame's contribution to `acc` (same geometry as `reference`), counts
+/// the tiles it took part in into `used` and returns how many there were. `noise(mean)` gives the per-pixel noise variances (reference,
 /// alternate) at a tile's mean brightness; `excluded[t]` forces a tile to the reference.
 ///
 /// The robust merge transforms the reference and the alternate tile together (one complex
@@ -322,12 +322,13 @@ pub(crate) fn accumulate(
     mode: TileMerge,
     noise: &(dyn Fn(f32) -> (f32, f32) + Sync),
     fft: &TileFft,
-) {
+) -> usize {
     const N: usize = TILE * TILE;
     let (ntx, nty) = (reference.tiles_x(), reference.tiles_y());
     let win = window();
     let energy = window_energy();
     let w = reference.w;
+    let mut taken = 0;
     for parity in 0..2 {
         let start = parity * STEP * w;
         let bands: Vec<(usize, &mut [f32])> = acc.data[start..]
@@ -422,9 +423,11 @@ pub(crate) fn accumulate(
             let ty = 2 * m + parity;
             for (tx, v) in c.into_iter().enumerate() {
                 used[ty * ntx + tx] += v;
+                taken += usize::from(v);
             }
         }
     }
+    taken
 }
 
 /// Spatial denoising of a merged plane (HDR+ section 5): each windowed tile's spectrum is
@@ -507,13 +510,10 @@ mod tests {
     fn sampled_planes_equal_the_per_pixel_construction() {
         for (w, h) in [(40, 24), (3, 2), (17, 9), (1, 1)] {
             let (sw, sh) = (2 * w + 3, 2 * h + 5);
-            let src: Vec<u16> = (0..sw * sh).map(|i| (i * 7919 % 1000) as u16).collect();
+            let src: Vec<f32> = (0..sw * sh).map(|i| (i * 7919 % 1000) as f32).collect();
             let (x0, y0, px, py) = (1, 2, 1, 0);
-            let fast =
-                Padded::sampled(w, h, &src, ((y0 + py) * sw + x0 + px, 2 * sw, 2), f32::from);
-            let slow = Padded::new(w, h, |x, y| {
-                f32::from(src[(y0 + 2 * y + py) * sw + x0 + 2 * x + px])
-            });
+            let fast = Padded::sampled(w, h, &src, ((y0 + py) * sw + x0 + px, 2 * sw, 2));
+            let slow = Padded::new(w, h, |x, y| src[(y0 + 2 * y + py) * sw + x0 + 2 * x + px]);
             assert_eq!((fast.w, fast.h), (slow.w, slow.h));
             assert_eq!(fast.data, slow.data, "{w}x{h}");
         }

@@ -6,6 +6,18 @@ pub mod color;
 
 use std::path::PathBuf;
 
+/// The DNG frames of the synthetic burst `params` describes, written into `dir` (created if
+/// missing; the ground-truth files beside them are left out of the list).
+pub fn write_dngs(dir: &std::path::Path, params: &obscura::synth::SynthParams) -> Vec<PathBuf> {
+    obscura::synth::synthesize(params)
+        .unwrap()
+        .write(dir)
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "dng"))
+        .collect()
+}
+
 /// `../shared/raw/` beside the repository (or `$OBSCURA_SHARED_RAW`).
 pub fn shared_raw(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("OBSCURA_SHARED_RAW")

@@ -127,12 +127,13 @@ pub(crate) fn check_match(a: &RawFrame, b: &RawFrame) -> Result<()> {
 
 /// Why frame `b` cannot be merged with frame `a`, if it cannot.
 fn mismatch(a: &RawFrame, b: &RawFrame) -> Option<String> {
-    let (am, bm) = (&a.mosaic, &b.mosaic);
-    if (am.width, am.height) != (bm.width, bm.height) {
-        return Some(format!(
-            "size {}x{} vs {}x{}",
-            am.width, am.height, bm.width, bm.height
-        ));
+    let ((aw, ah), (bw, bh)) = (a.size(), b.size());
+    if (aw, ah) != (bw, bh) {
+        return Some(format!("size {aw}x{ah} vs {bw}x{bh}"));
+    }
+    if a.is_rgb() != b.is_rgb() {
+        let kind = |f: &RawFrame| if f.is_rgb() { "linear RGB" } else { "Bayer" };
+        return Some(format!("{} vs {} data", kind(a), kind(b)));
     }
     if a.active_area != b.active_area {
         return Some(format!(

@@ -245,6 +245,7 @@ impl AlignPlan {
     /// Builds the plan from the reference frame. `params` is validated here.
     pub fn new(reference: &RawFrame, params: &AlignParams) -> Result<AlignPlan> {
         params.validate()?;
+        reference.require_bayer("alignment")?;
         let area = reference.active_area;
         if area.width / 2 < params.tile_size || area.height / 2 < params.tile_size {
             return Err(Error::parameter(
@@ -274,6 +275,7 @@ impl AlignPlan {
 
     /// Aligns one frame (of the same burst) to the reference.
     pub fn align(&self, frame: &RawFrame) -> Result<Alignment> {
+        frame.require_bayer("alignment")?;
         if frame.active_area != self.area {
             return Err(Error::parameter(
                 "frame",

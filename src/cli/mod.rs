@@ -558,9 +558,10 @@ fn print_text(f: &RawFrame) {
         f.decoder
     );
     say!(
-        "  raw buffer   {}x{}, active {}, crop {}",
-        f.mosaic.width,
-        f.mosaic.height,
+        "  raw buffer   {}x{}{}, active {}, crop {}",
+        f.size().0,
+        f.size().1,
+        if f.is_rgb() { " linear RGB" } else { "" },
         r(f.active_area),
         r(f.crop)
     );
@@ -666,8 +667,8 @@ fn info(a: InfoArgs) -> Result<()> {
             Ok(f) if a.json => infos.push(FrameInfo {
                 file: f.path.display().to_string(),
                 decoder: f.decoder,
-                width: f.mosaic.width,
-                height: f.mosaic.height,
+                width: f.size().0,
+                height: f.size().1,
                 active_area: f.active_area,
                 crop: f.crop,
                 cfa: f.cfa,

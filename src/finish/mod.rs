@@ -1,5 +1,5 @@
-//! Finish: from a linear Bayer raw (a merged burst or a single frame) to a display-encoded
-//! RGB image.
+//! Finish: from a linear raw (a merged burst or a single frame; a Bayer mosaic, or linear
+//! camera RGB from a LinearRaw DNG or the kernel merge) to a display-encoded RGB image.
 //!
 //! [`finish`] runs, in the order of the DNG specification (1.7, chapters 5-6) and HDR+
 //! (Hasinoff et al. 2016, section 6):
@@ -7,8 +7,9 @@
 //! 1. **Lens shading** ([`shading`]): `GainMap` opcodes of `OpcodeList2` on the mosaic.
 //! 2. **White balance** ([`color`]): multipliers from the as-shot neutral, user multipliers or
 //!    a colour temperature, applied to the mosaic (smallest multiplier 1).
-//! 3. **Demosaic** ([`demosaic`]): RCD by default, Malvar-He-Cutler or bilinear on request.
-//!    `OpcodeList3` gain maps follow.
+//! 3. **Demosaic** ([`demosaic`]): RCD by default, Malvar-He-Cutler or bilinear on request;
+//!    skipped for linear RGB frames, whose `OpcodeList2` maps and white balance apply per
+//!    plane. `OpcodeList3` gain maps follow.
 //! 4. **Highlights** ([`highlights`]): clipped channels rebuilt from unclipped neighbours, or
 //!    clipped to the least sensitive channel's level.
 //! 5. **Crop** to the DNG default crop.
@@ -51,7 +52,7 @@ use rayon::prelude::*;
 
 use crate::cpu::{Isa, kernels};
 use crate::error::{Error, Result};
-use crate::image::{Plane, Rect};
+use crate::image::{Plane, Rect, par_pixels};
 use crate::look::Look;
 use crate::raw::RawFrame;
 use color::{ColorParams, ColorSpace, ColorTransform};
@@ -163,18 +164,14 @@ impl Finished {
 pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
     params.validate()?;
     let area = frame.active_area;
-    let whole = Rect {
-        x: 0,
-        y: 0,
-        width: frame.mosaic.width,
-        height: frame.mosaic.height,
-    };
+    let (width, height) = frame.size();
+    let whole = Rect::new(0, 0, width, height);
     if area.width < 2 || area.height < 2 || !whole.contains(&area) {
         return Err(Error::decode(
             &frame.path,
             format!(
                 "active area {}x{} at ({},{}) does not fit a {}x{} raw",
-                area.width, area.height, area.x, area.y, frame.mosaic.width, frame.mosaic.height
+                area.width, area.height, area.x, area.y, width, height
             ),
         ));
     }
@@ -193,24 +190,46 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
     if params.skip_shading && (!frame.meta.opcodes2.is_empty() || !frame.meta.opcodes3.is_empty()) {
         notes.push("lens shading (OpcodeList2/3) skipped on request".into());
     }
-    // the active area, white-balanced, in one pass; gain maps come first when there are
-    // any, since they clip at the raw white level
-    let mut mosaic = Plane::new(area.width, area.height);
-    if shade {
-        let mut raw = frame.mosaic.crop(area);
-        notes.extend(shading::apply_opcodes(
-            &frame.meta.opcodes2,
-            &mut [&mut raw],
-            shading::Stage::Mosaic,
-            &frame.path,
-        )?);
-        white_balance(&mut mosaic, &raw, [0, 0], cfa, mult);
-    } else {
-        white_balance(&mut mosaic, &frame.mosaic, [area.x, area.y], cfa, mult);
-    }
-
-    let mut rgb = demosaic::demosaic(&mosaic, cfa, params.demosaic);
-    drop(mosaic);
+    let mut rgb = match frame.rgb.as_deref() {
+        // linear RGB (LinearRaw, kernel merge): the active area, gain maps per plane,
+        // white balance per plane, no demosaic
+        Some(planes) => {
+            let mut rgb = planes.each_ref().map(|p| p.crop(area));
+            if shade {
+                let [r, g, b] = &mut rgb;
+                notes.extend(shading::apply_opcodes(
+                    &frame.meta.opcodes2,
+                    &mut [r, g, b],
+                    shading::Stage::Mosaic,
+                    &frame.path,
+                )?);
+            }
+            par_pixels(&mut rgb, |_, r, g, b| {
+                *r *= mult[0];
+                *g *= mult[1];
+                *b *= mult[2];
+            });
+            rgb
+        }
+        None => {
+            // the active area, white-balanced, in one pass; gain maps come first when there
+            // are any, since they clip at the raw white level
+            let mut mosaic = Plane::new(area.width, area.height);
+            if shade {
+                let mut raw = frame.mosaic.crop(area);
+                notes.extend(shading::apply_opcodes(
+                    &frame.meta.opcodes2,
+                    &mut [&mut raw],
+                    shading::Stage::Mosaic,
+                    &frame.path,
+                )?);
+                white_balance(&mut mosaic, &raw, [0, 0], cfa, mult);
+            } else {
+                white_balance(&mut mosaic, &frame.mosaic, [area.x, area.y], cfa, mult);
+            }
+            demosaic::demosaic(&mosaic, cfa, params.demosaic)
+        }
+    };
     if !params.skip_shading {
         let [r, g, b] = &mut rgb;
         notes.extend(shading::apply_opcodes(

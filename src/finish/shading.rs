@@ -29,7 +29,7 @@ use crate::raw::{GainMap, Opcode};
 /// Which opcode list the maps come from, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// `OpcodeList2`: on the linear mosaic.
+    /// `OpcodeList2`: on the linear data (the mosaic, or a linear RGB frame's planes).
     Mosaic,
     /// `OpcodeList3`: on the demosaiced planes.
     Rgb,

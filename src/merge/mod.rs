@@ -269,6 +269,7 @@ impl Merger {
     /// Starts a merge onto `reference`.
     pub fn new(reference: RawFrame, params: &MergeParams) -> Result<Merger> {
         params.validate()?;
+        reference.require_bayer("the robust merge")?;
         let area = merge_area(&reference);
         if area.width < 4 || area.height < 4 {
             return Err(Error::parameter(
@@ -328,6 +329,7 @@ impl Merger {
     /// cannot join the reference's burst (size, active area, CFA, levels, camera).
     pub fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
         crate::burst::check_match(&self.reference, frame)?;
+        frame.require_bayer("the robust merge")?;
         let area = self.area;
         let params = &self.params;
         let cfa = self.cfa;
@@ -550,5 +552,6 @@ fn output_frame(
         crop: reference.crop,
         meta,
         decoder: DecoderKind::Obscura,
+        rgb: None,
     }
 }

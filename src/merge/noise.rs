@@ -80,7 +80,14 @@ pub fn estimate_noise(frame: &RawFrame) -> FrameNoise {
     let cfa = frame.cfa_at(frame.active_area);
     // per colour: (brightness, variance, weight) points from each of its planes
     let mut points: [Vec<(f64, f64, f64)>; 3] = Default::default();
-    for py in 0..2 {
+    if let Some(rgb) = &frame.rgb {
+        // linear RGB: each channel is a plane of its own (demosaicing correlates neighbours,
+        // so this errs towards less noise than the sensor had)
+        for (c, plane) in rgb.iter().enumerate() {
+            points[c].extend(plane_points(&plane.crop(frame.active_area)));
+        }
+    }
+    for py in 0..2 * usize::from(frame.rgb.is_none()) {
         for px in 0..2 {
             let c = cfa.color_at(px, py) as usize;
             points[c].extend(plane_points(&plane(frame, px, py)));

@@ -450,6 +450,7 @@ fn from_rawloader_image(path: &Path, img: rawloader::RawImage) -> Result<RawFram
             ..Metadata::default()
         },
         decoder: DecoderKind::Rawloader,
+        rgb: None,
     })
 }
 
@@ -556,6 +557,7 @@ fn from_rawler_image(
             ..Metadata::default()
         },
         decoder: DecoderKind::Rawler,
+        rgb: None,
     })
 }
 

@@ -141,17 +141,25 @@ pub struct Gps {
     pub altitude: Option<f64>,
 }
 
-/// One decoded raw image: the Bayer mosaic, its levels and geometry, and its metadata.
+/// One decoded raw image: the Bayer mosaic (or, for LinearRaw data, three linear camera-RGB
+/// planes), its levels and geometry, and its metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFrame {
     /// The file it came from (empty for frames made in memory).
     pub path: PathBuf,
     /// The whole stored raw buffer, normalised: 0 = black level, 1 = white level (see the
     /// module docs). Includes masked borders; use [`RawFrame::active_area`] and
-    /// [`RawFrame::crop`] for the image proper.
+    /// [`RawFrame::crop`] for the image proper. Empty (0 x 0) when the frame is linear RGB
+    /// ([`RawFrame::rgb`]).
     pub mosaic: Plane<f32>,
-    /// The CFA pattern relative to the buffer's top-left corner.
+    /// The CFA pattern relative to the buffer's top-left corner (meaningless for linear RGB
+    /// frames).
     pub cfa: Cfa,
+    /// Linear camera RGB (R, G, B planes of the whole buffer, normalised like the mosaic)
+    /// when the frame is already demosaiced: a LinearRaw DNG, or the kernel merge's output.
+    /// `None` for a Bayer frame. Stages that need a mosaic refuse such frames with
+    /// [`crate::Error::Unsupported`].
+    pub rgb: Option<Box<[Plane<f32>; 3]>>,
     /// Black level in raw units for each position of the 2x2 tile, indexed
     /// `(y % 2) * 2 + (x % 2)` in buffer coordinates.
     pub black: [f64; 4],
@@ -217,6 +225,31 @@ impl RawFrame {
                     .clamp(0.0, 65535.0) as u16
             })
             .collect()
+    }
+
+    /// Width and height of the stored buffer (the mosaic's, or the RGB planes').
+    pub fn size(&self) -> (usize, usize) {
+        match &self.rgb {
+            Some(rgb) => (rgb[0].width, rgb[0].height),
+            None => (self.mosaic.width, self.mosaic.height),
+        }
+    }
+
+    /// Whether the frame holds linear RGB rather than a Bayer mosaic.
+    pub fn is_rgb(&self) -> bool {
+        self.rgb.is_some()
+    }
+
+    /// [`crate::Error::Unsupported`] naming the file and `stage` when the frame is not a
+    /// Bayer mosaic.
+    pub fn require_bayer(&self, stage: &str) -> Result<()> {
+        if self.is_rgb() {
+            return Err(crate::Error::unsupported(
+                &self.path,
+                format!("{stage} needs a Bayer mosaic; this frame is linear RGB (LinearRaw)"),
+            ));
+        }
+        Ok(())
     }
 
     /// Sum of all raw values of the buffer (the checksum `../shared/raw/README.md` uses).

@@ -75,6 +75,7 @@ fn tiff_err(path: &Path, e: impl std::fmt::Display) -> Error {
 /// decoded from an integer raw is written back bit-exact. Fails with
 /// [`Error::Parameter`] when the levels do not fit 16 bits.
 pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
+    frame.require_bayer("the DNG writer")?;
     let (w, h) = (frame.mosaic.width, frame.mosaic.height);
     if w == 0 || h == 0 || frame.mosaic.data.len() != w * h {
         return Err(Error::parameter(

@@ -257,5 +257,6 @@ pub fn chart(params: &ChartParams) -> Result<RawFrame> {
         crop: whole,
         meta,
         decoder: DecoderKind::Obscura,
+        rgb: None,
     })
 }

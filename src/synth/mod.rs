@@ -424,6 +424,7 @@ fn render_burst(p: &SynthParams, scene: &Scene) -> Result<SynthBurst> {
             crop: Rect::new(0, 0, w, h),
             meta: metadata(p, &truth.frames[k], k),
             decoder: DecoderKind::Obscura,
+            rgb: None,
         })
         .collect();
     let [cm, cr, cg, cb] = clean;

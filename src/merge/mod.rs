@@ -23,6 +23,7 @@
 //! [`crate::raw::write_dng`] as a 16-bit DNG whose NoiseProfile reflects the reduced noise.
 
 pub(crate) mod fft;
+pub mod kernel;
 pub mod noise;
 pub(crate) mod warp;
 pub(crate) mod wiener;
@@ -60,6 +61,10 @@ pub enum MergeMethod {
     /// The aligned mean (resampled like `Robust`), without robustness: the baseline that
     /// ghosts wherever something moved.
     Average,
+    /// Kernel regression ([`kernel`]): every frame's Bayer samples accumulated onto an RGB
+    /// grid with anisotropic kernels and per-pixel robustness, at 1x or super-resolved
+    /// ([`MergeParams::scale`]). The output is linear RGB.
+    Kernel,
 }
 
 impl std::str::FromStr for MergeMethod {
@@ -69,9 +74,10 @@ impl std::str::FromStr for MergeMethod {
             "robust" => Ok(MergeMethod::Robust),
             "hdrplus" | "hdr+" => Ok(MergeMethod::HdrPlus),
             "average" | "mean" => Ok(MergeMethod::Average),
+            "kernel" => Ok(MergeMethod::Kernel),
             _ => Err(Error::parameter(
                 "merge method",
-                format!("{s:?} (use robust, hdrplus or average)"),
+                format!("{s:?} (use robust, kernel, hdrplus or average)"),
             )),
         }
     }
@@ -87,10 +93,16 @@ pub struct MergeParams {
     /// less noise, more risk of ghosts from misalignment; lower: closer to the reference.
     pub robustness: f32,
     /// Spatial denoising strength after merging, 0 (off) to 10; default 0.5. Higher: smoother,
-    /// softer fine detail. Not applied by [`MergeMethod::Average`].
+    /// softer fine detail. Not applied by [`MergeMethod::Average`]; the kernel merge has its
+    /// own ([`kernel::KernelParams::spatial_denoise`]).
     pub spatial_denoise: f32,
     /// Demosaic used to resample alternate frames; default [`Demosaic::Rcd`].
     pub demosaic: Demosaic,
+    /// Output size as a multiple of the input's, 1 to 3 (default 1); above 1 only with
+    /// [`MergeMethod::Kernel`] (super-resolution).
+    pub scale: f32,
+    /// Parameters of [`MergeMethod::Kernel`].
+    pub kernel: kernel::KernelParams,
 }
 
 impl Default for MergeParams {
@@ -100,6 +112,8 @@ impl Default for MergeParams {
             robustness: 40.0,
             spatial_denoise: 0.5,
             demosaic: Demosaic::default(),
+            scale: 1.0,
+            kernel: kernel::KernelParams::default(),
         }
     }
 }
@@ -118,6 +132,24 @@ impl MergeParams {
                 "spatial_denoise",
                 format!("{} (allowed: 0 to 10)", self.spatial_denoise),
             ));
+        }
+        if !(self.scale.is_finite() && (1.0..=kernel::MAX_SCALE).contains(&self.scale)) {
+            return Err(Error::parameter(
+                "scale",
+                format!("{} (allowed: 1 to {})", self.scale, kernel::MAX_SCALE),
+            ));
+        }
+        if self.scale != 1.0 && self.method != MergeMethod::Kernel {
+            return Err(Error::parameter(
+                "scale",
+                format!(
+                    "{} needs the kernel merge (super-resolution); the {:?} merge works at 1x only",
+                    self.scale, self.method
+                ),
+            ));
+        }
+        if self.method == MergeMethod::Kernel {
+            self.kernel.validate()?;
         }
         Ok(())
     }
@@ -237,6 +269,61 @@ pub fn merge_with(
 /// # Ok::<(), obscura::Error>(())
 /// ```
 pub struct Merger {
+    inner: Inner,
+}
+
+enum Inner {
+    Fft(Box<FftMerger>),
+    Kernel(Box<kernel::KernelMerger>, f32),
+}
+
+impl Merger {
+    /// Starts a merge onto `reference`.
+    pub fn new(reference: RawFrame, params: &MergeParams) -> Result<Merger> {
+        params.validate()?;
+        let inner = if params.method == MergeMethod::Kernel {
+            Inner::Kernel(
+                Box::new(kernel::KernelMerger::new(
+                    reference,
+                    &params.kernel,
+                    params.scale,
+                )?),
+                params.kernel.spatial_denoise,
+            )
+        } else {
+            Inner::Fft(Box::new(FftMerger::new(reference, params)?))
+        };
+        Ok(Merger { inner })
+    }
+
+    /// The reference frame.
+    pub fn reference(&self) -> &RawFrame {
+        match &self.inner {
+            Inner::Fft(m) => &m.reference,
+            Inner::Kernel(m, _) => m.reference(),
+        }
+    }
+
+    /// Merges one alternate frame, aligned to the reference by `al`; an error if the frame
+    /// cannot join the reference's burst (size, active area, CFA, levels, camera).
+    pub fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
+        match &mut self.inner {
+            Inner::Fft(m) => m.add(frame, al),
+            Inner::Kernel(m, _) => m.add(frame, al),
+        }
+    }
+
+    /// Ends the merge (see [`Merged`]).
+    pub fn finish(self) -> Merged {
+        match self.inner {
+            Inner::Fft(m) => m.finish(),
+            Inner::Kernel(m, spatial) => kernel_output(m.finish(spatial)),
+        }
+    }
+}
+
+/// The FFT tile merge in progress (`Robust`, `HdrPlus`, `Average`).
+struct FftMerger {
     params: MergeParams,
     /// The reference: its metadata, geometry, and the mosaic the merged planes are written
     /// into.
@@ -265,10 +352,8 @@ pub struct Merger {
 /// Bayer positions of the four planes, within a 2x2 quad.
 const POSITIONS: [(usize, usize); 4] = [(0, 0), (1, 0), (0, 1), (1, 1)];
 
-impl Merger {
-    /// Starts a merge onto `reference`.
-    pub fn new(reference: RawFrame, params: &MergeParams) -> Result<Merger> {
-        params.validate()?;
+impl FftMerger {
+    fn new(reference: RawFrame, params: &MergeParams) -> Result<FftMerger> {
         reference.require_bayer("the robust merge")?;
         let area = merge_area(&reference);
         if area.width < 4 || area.height < 4 {
@@ -299,7 +384,7 @@ impl Merger {
                 .filter(|&(_, v)| v >= CLIP_LEVEL)
                 .collect()
         };
-        Ok(Merger {
+        Ok(FftMerger {
             params: params.clone(),
             area,
             cfa: reference.cfa_at(area),
@@ -320,14 +405,7 @@ impl Merger {
         })
     }
 
-    /// The reference frame.
-    pub fn reference(&self) -> &RawFrame {
-        &self.reference
-    }
-
-    /// Merges one alternate frame, aligned to the reference by `al`; an error if the frame
-    /// cannot join the reference's burst (size, active area, CFA, levels, camera).
-    pub fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
+    fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
         crate::burst::check_match(&self.reference, frame)?;
         frame.require_bayer("the robust merge")?;
         let area = self.area;
@@ -373,7 +451,7 @@ impl Merger {
             robustness: match params.method {
                 MergeMethod::Robust => Some(params.robustness),
                 MergeMethod::HdrPlus => Some(HDRPLUS_ROBUSTNESS),
-                MergeMethod::Average => None,
+                MergeMethod::Average | MergeMethod::Kernel => None,
             },
         };
         for (p, &(px, py)) in POSITIONS.iter().enumerate() {
@@ -432,8 +510,8 @@ impl Merger {
 
     /// Ends the merge: the mean of the merged tiles, spatially denoised, with the
     /// reference's clipped photosites filled from the shorter frames, as an output frame.
-    pub fn finish(self) -> Merged {
-        let Merger {
+    fn finish(self) -> Merged {
+        let FftMerger {
             params,
             mut reference,
             area,
@@ -460,11 +538,11 @@ impl Merger {
             for (p, &(px, py)) in POSITIONS.iter().enumerate() {
                 let c = cfa.color_at(px, py);
                 let frames: Vec<f32> = used[p].iter().map(|&u| f32::from(u) + 1.0).collect();
+                let ntx = acc[p].tiles_x();
                 acc[p] = wiener::spatial_denoise(
                     &acc[p],
-                    &frames,
                     params.spatial_denoise,
-                    &|m| n0.variance(c, m),
+                    &|tx, ty, m| n0.variance(c, m) / frames[ty * ntx + tx].max(1.0),
                     &fft,
                 );
             }
@@ -499,7 +577,7 @@ impl Merger {
         // more, which the NoiseProfile errs on the safe side of by using the count
         let effective = frames_used.max(1.0);
         let vmax = mosaic.data.par_iter().copied().reduce(|| 1.0f32, f32::max);
-        let frame = output_frame(&reference, mosaic, &n0, effective, vmax);
+        let frame = output_frame(&reference, mosaic, &n0, [effective; 3], vmax);
         Merged {
             scale: vmax,
             frame,
@@ -521,21 +599,22 @@ fn output_frame(
     reference: &RawFrame,
     mut mosaic: Plane<f32>,
     noise: &FrameNoise,
-    effective: f32,
+    effective: [f32; 3],
     vmax: f32,
 ) -> RawFrame {
     let scale = 1.0 / vmax;
-    mosaic.data.iter_mut().for_each(|v| *v *= scale);
+    mosaic.data.par_iter_mut().for_each(|v| *v *= scale);
     let mut meta = reference.meta.clone();
     meta.baseline_exposure += f64::from(vmax).log2();
     meta.bits_per_sample = 16;
     // x_out = x_in * scale, so var_out = scale^2 var_in = (S scale) x_out + O scale^2,
     // divided by the number of frames averaged
-    let (k, s) = (f64::from(effective), f64::from(scale));
+    let s = f64::from(scale);
     meta.noise_profile = [Channel::R, Channel::G, Channel::B]
         .iter()
         .map(|&c| {
             let m = noise.channels[c as usize];
+            let k = f64::from(effective[c as usize].max(1e-3));
             NoiseModel {
                 scale: m.scale * s / k,
                 offset: m.offset * s * s / k,
@@ -553,5 +632,50 @@ fn output_frame(
         meta,
         decoder: DecoderKind::Obscura,
         rgb: None,
+    }
+}
+
+/// The kernel merge's result as an output frame: linear RGB at the output scale, levels,
+/// NoiseProfile and BaselineExposure as [`output_frame`] sets them, the crop and lens
+/// shading maps carried to the output grid.
+fn kernel_output(r: kernel::KernelResult) -> Merged {
+    let kernel::KernelResult {
+        mut rgb,
+        frames,
+        mean_robustness,
+        effective,
+        noise,
+        reference,
+        area,
+        scale,
+    } = r;
+    let vmax = rgb
+        .iter()
+        .map(|p| p.data.par_iter().copied().reduce(|| 1.0f32, f32::max))
+        .fold(1.0f32, f32::max);
+    let inv = 1.0 / vmax;
+    for p in &mut rgb {
+        p.data.par_iter_mut().for_each(|v| *v *= inv);
+    }
+    let mut frame = output_frame(&reference, Plane::default(), &noise, effective, vmax);
+    let (w, h) = (rgb[0].width, rgb[0].height);
+    frame.active_area = Rect::new(0, 0, w, h);
+    frame.crop = kernel::scaled_crop(reference.crop, area, scale, w, h);
+    frame.meta.opcodes2 = kernel::rgb_gain_maps(
+        &reference.meta.opcodes2,
+        reference.cfa_at(area),
+        scale,
+        w,
+        h,
+    );
+    frame.meta.opcodes3 = kernel::scaled_gain_maps(&reference.meta.opcodes3, scale, w, h);
+    frame.rgb = Some(Box::new(rgb));
+    let mean_effective = effective.iter().sum::<f32>() / 3.0;
+    Merged {
+        frame,
+        frames,
+        rejected_fraction: 1.0 - mean_robustness,
+        effective_frames: mean_effective.max(1.0),
+        scale: vmax,
     }
 }

@@ -39,7 +39,7 @@ impl<'a> Field<'a> {
     }
 
     /// Displacement at continuous position (`x`, `y`) relative to the alignment's origin.
-    #[cfg(test)]
+    #[inline]
     pub fn at(&self, x: f32, y: f32) -> [f32; 2] {
         let (nx, ny) = (self.al.tiles_x, self.al.tiles_y);
         let (j, fx) = self.axis(x, nx);

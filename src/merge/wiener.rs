@@ -78,7 +78,6 @@ fn padded_size(inner_w: usize, inner_h: usize) -> (usize, usize) {
 impl Padded {
     /// Padded geometry for an `inner_w` x `inner_h` plane, filled by `get(x, y)` (inner
     /// coordinates, mirrored beyond the edges): the reference for [`Padded::sampled`].
-    #[cfg(test)]
     pub fn new(inner_w: usize, inner_h: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Padded {
         let (w, h) = padded_size(inner_w, inner_h);
         let mut data = vec![0.0f32; w * h];
@@ -181,6 +180,13 @@ impl Padded {
 
     /// Copies tile (`tx`, `ty`) out, shifted by (`dx`, `dy`) pixels (clamped to the padded
     /// plane), optionally windowed.
+    /// Mean of tile (`tx`, `ty`), unwindowed.
+    pub fn tile_mean(&self, tx: usize, ty: usize) -> f32 {
+        let mut t = [0.0f32; TILE * TILE];
+        self.tile(tx, ty, 0, 0, None, &mut t);
+        t.iter().sum::<f32>() / (TILE * TILE) as f32
+    }
+
     fn tile(
         &self,
         tx: usize,
@@ -432,12 +438,12 @@ pub(crate) fn accumulate(
 
 /// Spatial denoising of a merged plane (HDR+ section 5): each windowed tile's spectrum is
 /// shrunk by `|M|^2 / (|M|^2 + k s^2)` outside DC, `s^2` the per-coefficient variance of the
-/// merged tile's remaining noise (`noise(mean) / frames[t]`), `k = strength`.
+/// merged tile's remaining noise (`noise(tx, ty, mean)`, the variance per pixel left in tile
+/// (tx, ty) whose mean is `mean`), `k = strength`.
 pub(crate) fn spatial_denoise(
     merged: &Padded,
-    frames: &[f32],
     strength: f32,
-    noise: &(dyn Fn(f32) -> f32 + Sync),
+    noise: &(dyn Fn(usize, usize, f32) -> f32 + Sync),
     fft: &TileFft,
 ) -> Padded {
     let mut out = merged.zeros_like();
@@ -466,8 +472,7 @@ pub(crate) fn spatial_denoise(
                             merged.tile(tx + k, ty, 0, 0, Some(&win), &mut t[k]);
                             merged.tile(tx + k, ty, 0, 0, None, &mut raw);
                             let mean = raw.iter().sum::<f32>() / N as f32;
-                            s2[k] = strength * noise(mean) / frames[ty * ntx + tx + k].max(1.0)
-                                * energy;
+                            s2[k] = strength * noise(tx + k, ty, mean) * energy;
                         } else {
                             t[k] = [0.0; N];
                         }

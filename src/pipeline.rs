@@ -237,6 +237,13 @@ impl Pipeline {
         self
     }
 
+    /// Sets the merge's output scale (1 to 3; above 1 needs [`merge::MergeMethod::Kernel`]):
+    /// super-resolution.
+    pub fn scale(mut self, scale: f32) -> Pipeline {
+        self.merge.scale = scale;
+        self
+    }
+
     /// Also writes the merged raw as a DNG at `path`.
     pub fn dng(mut self, path: impl Into<PathBuf>) -> Pipeline {
         self.dng = Some(path.into());
@@ -292,7 +299,7 @@ impl Pipeline {
             files.truncate(n);
         }
         let n = files.len();
-        check_memory(&files, n.min(STREAMED_FRAMES), &self.limits)?;
+        check_memory(&files, n.min(STREAMED_FRAMES), &self.merge, &self.limits)?;
         progress.start(Stage::Decode, n);
         let open = |k: usize| -> Result<RawFrame> {
             let f = RawFrame::open_with(&files[k], &self.limits)?;
@@ -330,6 +337,9 @@ impl Pipeline {
         })?;
         for f in held.iter().flatten() {
             check_match(&ref_frame, f)?;
+        }
+        if n > 1 {
+            merge::check_output_size(&ref_frame, &self.merge, self.limits.max_pixels)?;
         }
         times.decode += t.elapsed().as_secs_f64();
 
@@ -478,11 +488,20 @@ const STREAMED_FRAMES: usize = 4;
 /// the 8-frame 512x384 sample peaks at about 40 MB.
 const WORKING_SET_PER_PIXEL: u64 = 48;
 
+/// Bytes per output pixel of the kernel merge: 13 running sums and the three RGB planes
+/// (times the square of its scale).
+const KERNEL_SET_PER_PIXEL: u64 = 64;
+
 /// Checks, before decoding, that a burst of `frames` frames the size the first file declares
 /// fits in the memory available (Linux `MemAvailable`); a clear error if not. Files whose
 /// size cannot be read from their header are not checked here (the decoders' own pixel
 /// limit still holds).
-fn check_memory(files: &[PathBuf], frames: usize, limits: &DecodeLimits) -> Result<()> {
+fn check_memory(
+    files: &[PathBuf],
+    frames: usize,
+    merge: &MergeParams,
+    limits: &DecodeLimits,
+) -> Result<()> {
     let Some(first) = files.first() else {
         return Ok(());
     };
@@ -490,7 +509,13 @@ fn check_memory(files: &[PathBuf], frames: usize, limits: &DecodeLimits) -> Resu
     let Some(px) = crate::raw::declared_pixels(first).filter(|&p| p <= limits.max_pixels) else {
         return Ok(());
     };
-    let need = px * (4 * frames as u64 + WORKING_SET_PER_PIXEL);
+    // the kernel merge's sums and planes grow with the square of its scale
+    let merge_set = if merge.method == merge::MergeMethod::Kernel {
+        (f64::from(merge.scale).powi(2) * KERNEL_SET_PER_PIXEL as f64) as u64
+    } else {
+        0
+    };
+    let need = px * (4 * frames as u64 + WORKING_SET_PER_PIXEL + merge_set);
     let Some(avail) = available_memory() else {
         return Ok(());
     };

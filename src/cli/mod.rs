@@ -140,10 +140,15 @@ struct ProcessArgs {
     /// Use at most N frames (the first N in input order; only those are decoded).
     #[arg(long, value_name = "N")]
     frames: Option<usize>,
-    /// Merge method: robust (default), hdrplus or average.
+    /// Merge method: robust (default), kernel (kernel regression of the raw samples; linear
+    /// RGB, super-resolution with --scale), hdrplus or average.
     #[arg(long = "merge", default_value = "robust")]
     method: String,
-    /// Also write the merged raw as a 16-bit DNG.
+    /// Output scale of the kernel merge, 1 to 3 (2: super-resolution, twice the width and
+    /// height). Needs --merge kernel.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f32,
+    /// Also write the merged raw as a 16-bit DNG (LinearRaw for --merge kernel).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["batch", "manifest"])]
     dng: Option<PathBuf>,
     /// Write the run's report as JSON: stage times, frames, reference, noise, per-frame
@@ -320,13 +325,41 @@ struct MergeArgs {
     /// Use at most N frames (the first N in input order; only those are decoded).
     #[arg(long, value_name = "N")]
     frames: Option<usize>,
-    /// Merge method: robust (default), hdrplus (the paper as published) or average (the
-    /// aligned mean, no ghost rejection).
+    /// Merge method: robust (default), kernel (kernel regression of the raw samples onto
+    /// an RGB grid, written as a LinearRaw DNG), hdrplus (the paper as published) or
+    /// average (the aligned mean, no ghost rejection).
     #[arg(long = "merge", default_value = "robust")]
     method: String,
-    /// Spatial denoising strength after merging, 0 (off) to 10.
-    #[arg(long, default_value_t = 0.5)]
-    denoise: f32,
+    /// Output scale of the kernel merge, 1 to 3 (2: super-resolution). Needs --merge kernel.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f32,
+    /// Spatial denoising strength after merging, 0 (off) to 10 (default 0.5; 3 for the
+    /// kernel merge).
+    #[arg(long)]
+    denoise: Option<f32>,
+}
+
+/// The merge parameters of `--merge METHOD --scale S`, checked with the options' names.
+fn merge_params(method: &str, scale: f32) -> Result<crate::merge::MergeParams> {
+    let method: crate::merge::MergeMethod = method.parse()?;
+    let max = crate::merge::kernel::MAX_SCALE;
+    if !(scale.is_finite() && (1.0..=max).contains(&scale)) {
+        return Err(crate::Error::parameter(
+            "--scale",
+            format!("{scale} (allowed: 1 to {max})"),
+        ));
+    }
+    if scale != 1.0 && method != crate::merge::MergeMethod::Kernel {
+        return Err(crate::Error::parameter(
+            "--scale",
+            format!("{scale} needs --merge kernel (the only merge that super-resolves)"),
+        ));
+    }
+    Ok(crate::merge::MergeParams {
+        method,
+        scale,
+        ..Default::default()
+    })
 }
 
 #[derive(Debug, Args)]
@@ -790,12 +823,11 @@ fn align(a: AlignArgs) -> Result<()> {
 }
 
 fn merge(a: MergeArgs) -> Result<()> {
-    let method: crate::merge::MergeMethod = a.method.parse()?;
-    let params = crate::merge::MergeParams {
-        method,
-        spatial_denoise: a.denoise,
-        ..Default::default()
-    };
+    let mut params = merge_params(&a.method, a.scale)?;
+    if let Some(d) = a.denoise {
+        params.spatial_denoise = d;
+        params.kernel.spatial_denoise = d;
+    }
     params.validate()?;
     if a.frames == Some(0) {
         return Err(crate::Error::parameter("--frames", "0 (at least 1)"));
@@ -811,10 +843,11 @@ fn merge(a: MergeArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
+    crate::merge::check_output_size(&burst.frames[al.reference], &params, limits().max_pixels)?;
     let merged = crate::merge::merge(&burst, &al, &params)?;
     crate::raw::write_dng(&merged.frame, &a.output)?;
     eprintln!(
-        "merged {} frames (reference {}) into {}: noise reduced as by {:.1} frames, {:.1}% of tiles kept from the reference",
+        "merged {} frames (reference {}) into {}: noise reduced as by {:.1} frames, {:.1}% rejected (kept from the reference)",
         merged.frames,
         burst.frames[al.reference].path.display(),
         a.output.display(),

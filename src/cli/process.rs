@@ -139,7 +139,7 @@ fn pipeline(f: &FinishArgs, a: Option<&ProcessArgs>) -> Result<Pipeline> {
     };
     if let Some(a) = a {
         p.align.reference = a.reference;
-        p.merge.method = a.method.parse()?;
+        p.merge = super::merge_params(&a.method, a.scale)?;
         p.max_frames = a.frames;
         p.dng = a.dng.clone();
     }

@@ -173,6 +173,42 @@ pub struct Merged {
     pub scale: f32,
 }
 
+/// The size of the image the merge of a burst with this reference makes: the active area
+/// (cut to even size) times [`MergeParams::scale`].
+pub fn output_size(reference: &RawFrame, params: &MergeParams) -> (usize, usize) {
+    let area = merge_area(reference);
+    if params.method == MergeMethod::Kernel {
+        kernel::output_size(area, params.scale)
+    } else {
+        (area.width, area.height)
+    }
+}
+
+/// An [`Error::Parameter`] naming `scale` when the merged image would have more than
+/// `max_pixels` pixels.
+pub fn check_output_size(
+    reference: &RawFrame,
+    params: &MergeParams,
+    max_pixels: u64,
+) -> Result<()> {
+    let (w, h) = output_size(reference, params);
+    if (w as u64) * (h as u64) > max_pixels {
+        return Err(Error::parameter(
+            "scale",
+            format!(
+                "{}: the merged image of {}x{} ({:.1} MP) from {} is above the {:.1} MP pixel limit (--max-pixels)",
+                params.scale,
+                w,
+                h,
+                (w * h) as f64 / 1e6,
+                reference.path.display(),
+                max_pixels as f64 / 1e6
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The reference's active area, cut to even size so every 2x2 quad is whole.
 fn merge_area(f: &RawFrame) -> Rect {
     let a = f.active_area;

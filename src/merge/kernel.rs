@@ -453,6 +453,20 @@ struct Acc {
 }
 
 impl Acc {
+    /// Every weight times `k`.
+    #[inline]
+    fn scale(&mut self, k: f32) {
+        for c in 0..3 {
+            self.num[c] *= k;
+            self.den[c] *= k;
+            self.var[c] *= k * k;
+        }
+        for i in 0..2 {
+            self.diff[i] *= k;
+            self.diff_den[i] *= k;
+        }
+    }
+
     #[inline]
     fn add(&mut self, o: &Acc) {
         for c in 0..3 {
@@ -686,40 +700,32 @@ fn splat(
     let rb = 1.0 / (geo.chroma_size * geo.chroma_size);
     let shrink = [rb, 1.0, rb];
     let (aw, ah) = (area.width as isize, area.height as isize);
-    // value at area position (x, y), if inside and not clipped
-    let usable = |x: isize, y: isize| -> Option<f32> {
+    // value at area position (x, y) if inside
+    let at = |x: isize, y: isize| -> Option<f32> {
         if x < 0 || y < 0 || x >= aw || y >= ah {
             return None;
         }
-        let v = mosaic.get(area.x + x as usize, area.y + y as usize);
-        (v < CLIP_LEVEL).then_some(v)
+        Some(mosaic.get(area.x + x as usize, area.y + y as usize))
     };
-    // green at a red or blue photosite: the mean of its unclipped direct neighbours along
-    // the direction they differ least in
-    let green_at = |x: isize, y: isize| -> Option<f32> {
+    // green at a red or blue photosite from its direct neighbours, each direction weighed by
+    // how little it varies along it; and whether a neighbour is clipped
+    let green_at = |x: isize, y: isize| -> (Option<f32>, bool) {
         let pair = |a: Option<f32>, b: Option<f32>| match (a, b) {
             (Some(a), Some(b)) => Some((0.5 * (a + b), (a - b).abs())),
-            (Some(v), None) | (None, Some(v)) => Some((v, f32::INFINITY)),
+            (Some(v), None) | (None, Some(v)) => Some((v, 1.0)),
             _ => None,
         };
-        let h = pair(usable(x - 1, y), usable(x + 1, y));
-        let v = pair(usable(x, y - 1), usable(x, y + 1));
-        match (h, v) {
+        let (l, r, u, d) = (at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1));
+        let clipped = [l, r, u, d].iter().flatten().any(|&v| v >= CLIP_LEVEL);
+        let g = match (pair(l, r), pair(u, d)) {
             (Some((gh, dh)), Some((gv, dv))) => {
-                if dh.is_finite() && dv.is_finite() {
-                    // inverse-gradient blend of the two directions
-                    let (wh, wv) = (1.0 / (dh + 1e-4), 1.0 / (dv + 1e-4));
-                    Some((gh * wh + gv * wv) / (wh + wv))
-                } else if dh <= dv {
-                    Some(gh)
-                } else {
-                    Some(gv)
-                }
+                let (wh, wv) = (1.0 / (dh + 1e-4), 1.0 / (dv + 1e-4));
+                Some((gh * wh + gv * wv) / (wh + wv))
             }
-            (Some((gh, _)), None) => Some(gh),
-            (None, Some((gv, _))) => Some(gv),
+            (Some((g, _)), None) | (None, Some((g, _))) => Some(g),
             _ => None,
-        }
+        };
+        (g, clipped)
     };
     let wb = geo.wb;
     sums.par_chunks_mut(ow)
@@ -744,6 +750,10 @@ fn splat(
                 let (cx, cy) = (qx.floor() as isize, qy.floor() as isize);
                 let vc = [fw.var[0][hi], fw.var[1][hi], fw.var[2][hi]];
                 let mut a = Acc::default();
+                // a clipped photosite anywhere in the footprint takes the whole frame out of
+                // this pixel (all colours): excluding only the clipped samples would bias
+                // edges towards the unclipped side, and colours towards those clipping last
+                let mut clipped = false;
                 for j in -1isize..=1 {
                     let sy = cy + j;
                     if sy < 0 || sy >= ah {
@@ -760,27 +770,28 @@ fn splat(
                         let v = row[area.x + sx as usize];
                         let c = cfa.color_at(sx as usize, sy as usize) as usize;
                         let e = (ka * tx * tx + 2.0 * kb * tx * ty + kc * ty * ty) * shrink[c];
-                        let mut k = exp2_neg(-e);
-                        let clipped = v >= CLIP_LEVEL;
-                        if clipped {
-                            if !is_reference {
-                                continue;
-                            }
-                            k *= CLIPPED_WEIGHT;
-                        }
-                        let wgt = k * wc[c];
+                        let wgt = exp2_neg(-e) * wc[c];
+                        clipped |= v >= CLIP_LEVEL;
                         a.num[c] += wgt * v * g;
                         a.den[c] += wgt;
                         a.var[c] += wgt * wgt * vc[c];
-                        if c != 1
-                            && !clipped
-                            && let Some(gn) = green_at(sx, sy)
-                        {
-                            let k2 = c / 2;
-                            a.diff[k2] += wgt * (wb[c] * v - gn) * g;
-                            a.diff_den[k2] += wgt;
+                        if c != 1 {
+                            let (gn, near_clip) = green_at(sx, sy);
+                            clipped |= near_clip;
+                            if let Some(gn) = gn {
+                                let k2 = c / 2;
+                                a.diff[k2] += wgt * (wb[c] * v - gn) * g;
+                                a.diff_den[k2] += wgt;
+                            }
                         }
                     }
+                }
+                if clipped {
+                    if !is_reference {
+                        continue;
+                    }
+                    // the reference keeps a vanishing weight: its value where nothing else is
+                    a.scale(CLIPPED_WEIGHT);
                 }
                 acc.add(&a);
             }
@@ -964,36 +975,6 @@ pub(crate) struct KernelResult {
     pub scale: f32,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exp2_neg_is_accurate() {
-        let mut x = 0.0f32;
-        while x > -60.0 {
-            let (a, b) = (exp2_neg(x), x.exp2());
-            assert!(((a - b) / b).abs() < 2e-4, "{x}: {a} vs {b}");
-            x -= 0.0137;
-        }
-        assert!(exp2_neg(-1000.0) > 0.0);
-    }
-
-    #[test]
-    fn min_filter_spreads_minima() {
-        let (w, h) = (7, 5);
-        let mut p = vec![1.0f32; w * h];
-        p[2 * w + 3] = 0.0;
-        min_filter(&mut p, w, h, 2);
-        for y in 0..h {
-            for x in 0..w {
-                let near = x.abs_diff(3) <= 2 && y.abs_diff(2) <= 2;
-                assert_eq!(p[y * w + x], if near { 0.0 } else { 1.0 }, "{x},{y}");
-            }
-        }
-    }
-}
-
 /// The reference's crop (buffer coordinates) on the output grid of the merge `area` at
 /// `scale` (a `w` x `h` image).
 pub(crate) fn scaled_crop(crop: Rect, area: Rect, scale: f32, w: usize, h: usize) -> Rect {
@@ -1113,4 +1094,34 @@ pub fn merge(
         ..params.clone()
     };
     super::merge(burst, alignment, &params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp2_neg_is_accurate() {
+        let mut x = 0.0f32;
+        while x > -60.0 {
+            let (a, b) = (exp2_neg(x), x.exp2());
+            assert!(((a - b) / b).abs() < 2e-4, "{x}: {a} vs {b}");
+            x -= 0.0137;
+        }
+        assert!(exp2_neg(-1000.0) > 0.0);
+    }
+
+    #[test]
+    fn min_filter_spreads_minima() {
+        let (w, h) = (7, 5);
+        let mut p = vec![1.0f32; w * h];
+        p[2 * w + 3] = 0.0;
+        min_filter(&mut p, w, h, 2);
+        for y in 0..h {
+            for x in 0..w {
+                let near = x.abs_diff(3) <= 2 && y.abs_diff(2) <= 2;
+                assert_eq!(p[y * w + x], if near { 0.0 } else { 1.0 }, "{x},{y}");
+            }
+        }
+    }
 }

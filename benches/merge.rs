@@ -4,7 +4,9 @@
 //! cost per alternate frame plus the once-per-burst denoise; `merge/robust-no-denoise/12MP`
 //! leaves the denoise out; `merge/hdrplus/12MP` is the baseline (no resampling);
 //! `merge/add-frame/12MP` is [`Merger::add`] alone: what each alternate frame of a streamed
-//! burst costs.
+//! burst costs. `merge/kernel-add-frame/12MP` and `merge/kernel-add-frame-2x/12MP` are the same
+//! for the kernel-regression merge at 1x and 2x; `merge/kernel/12MP` is its whole merge of
+//! one alternate frame (reference structure, both frames' accumulation, denoise).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use obscura::Burst;
@@ -61,6 +63,27 @@ fn bench(c: &mut Criterion) {
     g.bench_function("add-frame/12MP", |b| {
         b.iter(|| merger.add(&burst.frames[1], &al.frames[1]).unwrap())
     });
+    drop(merger);
+    let kernel = MergeParams {
+        method: MergeMethod::Kernel,
+        ..MergeParams::default()
+    };
+    g.bench_function("kernel/12MP", |b| {
+        b.iter(|| merge(&burst, &al, &kernel).unwrap())
+    });
+    for (id, scale) in [
+        ("kernel-add-frame/12MP", 1.0),
+        ("kernel-add-frame-2x/12MP", 2.0),
+    ] {
+        let params = MergeParams {
+            scale,
+            ..kernel.clone()
+        };
+        let mut merger = Merger::new(burst.frames[0].clone(), &params).unwrap();
+        g.bench_function(id, |b| {
+            b.iter(|| merger.add(&burst.frames[1], &al.frames[1]).unwrap())
+        });
+    }
     g.finish();
 }
 

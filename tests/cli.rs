@@ -301,7 +301,7 @@ fn merge_writes_a_dng_and_refuses_bad_requests() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("robust, hdrplus or average"),
+        stderr(&o).contains("robust, kernel, hdrplus or average"),
         "{}",
         stderr(&o)
     );

@@ -436,47 +436,24 @@ struct Geometry {
     out_h: usize,
 }
 
-/// The running sums of one output pixel.
+/// The running sums of one output pixel, per colour: of `w x`, of `w` and of `w^2 var`,
+/// where `x` is the green value for green and, for red and blue, the white-balanced colour
+/// difference to the green interpolated at the photosite.
 #[derive(Debug, Clone, Copy, Default)]
 struct Acc {
-    /// Per colour: sum of `w v`.
     num: [f32; 3],
-    /// Per colour: sum of `w`.
     den: [f32; 3],
-    /// Per colour: sum of `w^2 var`.
     var: [f32; 3],
-    /// Red and blue: sum of `w (m v - G)`, the white-balanced colour difference to the
-    /// green interpolated at the photosite (`m` the white-balance multiplier).
-    diff: [f32; 2],
-    /// Red and blue: sum of `w` over the samples in `diff`.
-    diff_den: [f32; 2],
 }
 
 impl Acc {
-    /// Every weight times `k`.
-    #[inline]
-    fn scale(&mut self, k: f32) {
+    /// Adds `o`, its values times `g` and its weights times `k`.
+    #[inline(always)]
+    fn add_scaled(&mut self, o: &Acc, g: f32, k: f32) {
         for c in 0..3 {
-            self.num[c] *= k;
-            self.den[c] *= k;
-            self.var[c] *= k * k;
-        }
-        for i in 0..2 {
-            self.diff[i] *= k;
-            self.diff_den[i] *= k;
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, o: &Acc) {
-        for c in 0..3 {
-            self.num[c] += o.num[c];
-            self.den[c] += o.den[c];
-            self.var[c] += o.var[c];
-        }
-        for k in 0..2 {
-            self.diff[k] += o.diff[k];
-            self.diff_den[k] += o.diff_den[k];
+            self.num[c] += o.num[c] * g * k;
+            self.den[c] += o.den[c] * k;
+            self.var[c] += o.var[c] * k * k;
         }
     }
 }
@@ -489,14 +466,9 @@ pub(crate) fn output_size(area: Rect, scale: f32) -> (usize, usize) {
     )
 }
 
-/// One frame's per-pixel weights at half resolution: robustness times inverse noise
-/// variance, per colour.
-struct FrameWeights {
-    /// R / var per colour.
-    weight: [Vec<f32>; 3],
-    /// Noise variance per colour (for the output noise estimate).
-    var: [Vec<f32>; 3],
-}
+/// One frame's per-pixel weights at half resolution: robustness over noise variance per
+/// colour, then the noise variance per colour (for the output's noise estimate).
+type FrameWeights = Vec<[f32; 6]>;
 
 impl KernelMerger {
     pub fn new(reference: RawFrame, params: &KernelParams, scale: f32) -> Result<KernelMerger> {
@@ -561,16 +533,13 @@ impl KernelMerger {
 
     fn reference_weights(&self) -> FrameWeights {
         let q = &self.quads;
-        let var: [Vec<f32>; 3] = std::array::from_fn(|c| {
-            q.mean[c]
-                .par_iter()
-                .map(|&x| self.variance(c, x, 1.0))
-                .collect()
-        });
-        FrameWeights {
-            weight: var.each_ref().map(|v| v.iter().map(|&s| 1.0 / s).collect()),
-            var,
-        }
+        (0..q.w * q.h)
+            .into_par_iter()
+            .map(|i| {
+                let v = [0, 1, 2].map(|c| self.variance(c, q.mean[c][i], 1.0));
+                [1.0 / v[0], 1.0 / v[1], 1.0 / v[2], v[0], v[1], v[2]]
+            })
+            .collect()
     }
 
     /// Robustness and noise weights of an alternate frame (half resolution).
@@ -652,10 +621,15 @@ impl KernelMerger {
             min_filter(&mut robust, w, h, 2);
         }
         let mean_r = robust.iter().map(|&r| f64::from(r)).sum::<f64>() / (w * h) as f64;
-        let weight = var
-            .each_ref()
-            .map(|v| v.iter().zip(&robust).map(|(&s, &r)| r / s).collect());
-        (FrameWeights { weight, var }, mean_r)
+        let weights = robust
+            .par_iter()
+            .enumerate()
+            .map(|(i, &r)| {
+                let v = [var[0][i], var[1][i], var[2][i]];
+                [r / v[0], r / v[1], r / v[2], v[0], v[1], v[2]]
+            })
+            .collect();
+        (weights, mean_r)
     }
 
     /// Adds one alternate frame.
@@ -679,121 +653,178 @@ impl KernelMerger {
     }
 }
 
+/// A frame prepared for splatting, per photosite of the merge area: the value the merge
+/// accumulates (green: the photosite's value; red and blue: the white-balanced difference
+/// to the green interpolated there, from the direct neighbours, each direction weighed by
+/// how little it varies along it), and whether a 3x3 footprint centred there reaches a
+/// clipped photosite (itself, or a green a red or blue one was differenced with).
+struct Prepared {
+    value: Vec<f32>,
+    clipped: Vec<u8>,
+}
+
+fn prepare(mosaic: &Plane<f32>, area: Rect, cfa: Cfa, wb: [f32; 3]) -> Prepared {
+    let (w, h) = (area.width, area.height);
+    let mut value = vec![0.0f32; w * h];
+    let mut clipped = vec![0u8; w * h];
+    value
+        .par_chunks_mut(w)
+        .zip(clipped.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (val, clip))| {
+            let row = |y: usize| &mosaic.row(area.y + y)[area.x..area.x + w];
+            let (up, mid, down) = (
+                (y > 0).then(|| row(y - 1)),
+                row(y),
+                (y + 1 < h).then(|| row(y + 1)),
+            );
+            for x in 0..w {
+                let v = mid[x];
+                let c = cfa.color_at(x, y);
+                if c == Channel::G {
+                    val[x] = v;
+                    clip[x] = u8::from(v >= CLIP_LEVEL);
+                    continue;
+                }
+                let (l, r) = ((x > 0).then(|| mid[x - 1]), mid.get(x + 1).copied());
+                let (u, d) = (up.map(|r| r[x]), down.map(|r| r[x]));
+                let pair = |a: Option<f32>, b: Option<f32>| match (a, b) {
+                    (Some(a), Some(b)) => Some((0.5 * (a + b), (a - b).abs())),
+                    (Some(v), None) | (None, Some(v)) => Some((v, 1.0)),
+                    _ => None,
+                };
+                let g = match (pair(l, r), pair(u, d)) {
+                    (Some((gh, dh)), Some((gv, dv))) => {
+                        let (wh, wv) = (1.0 / (dh + 1e-4), 1.0 / (dv + 1e-4));
+                        (gh * wh + gv * wv) / (wh + wv)
+                    }
+                    (Some((g, _)), None) | (None, Some((g, _))) => g,
+                    _ => v,
+                };
+                val[x] = wb[c as usize] * v - g;
+                let near = [l, r, u, d].iter().flatten().any(|&n| n >= CLIP_LEVEL);
+                clip[x] = u8::from(v >= CLIP_LEVEL || near);
+            }
+        });
+    super::warp::dilate(&mut clipped, w, h, 1);
+    Prepared { value, clipped }
+}
+
+/// The colours of the 3x3 photosites around a centre photosite, row-major, for each of the
+/// four centre parities (`(y & 1) * 2 + (x & 1)`, area coordinates).
+fn footprint_colors(cfa: Cfa) -> [[usize; 9]; 4] {
+    std::array::from_fn(|p| {
+        let (px, py) = (p & 1, p >> 1);
+        // px - 1 + i has the parity of px + 1 + i
+        std::array::from_fn(|k| cfa.color_at(px + 1 + k % 3, py + 1 + k / 3) as usize)
+    })
+}
+
 /// Splats `frame` (aligned by `al`; `None`: the reference, in place) onto the output sums,
 /// its values times `g` (the reference's exposure over the frame's).
+///
+/// The schedule: output rows in parallel; per row the alignment field is interpolated once
+/// for all its pixels. Footprints inside the area take the fast path (no bounds checks,
+/// colours from the parity's table); those at the border check each photosite.
 fn splat(
     sums: &mut [Acc],
     geo: &Geometry,
     frame: &RawFrame,
     al: Option<&Alignment>,
-    fw: &FrameWeights,
+    fw: &[[f32; 6]],
     g: f32,
     is_reference: bool,
 ) {
     let (ow, area, cfa) = (geo.out_w, geo.area, geo.cfa);
+    let prep = prepare(&frame.mosaic, area, cfa, geo.wb);
     let inv_s = 1.0 / geo.scale;
     let field = al.map(Field::new);
     let kernels = &geo.kernels;
     let (kw, kh) = (geo.kw, geo.kh);
-    let mosaic = &frame.mosaic;
     // the exponent's factor per colour: 1 / (kernel size)^2
     let rb = 1.0 / (geo.chroma_size * geo.chroma_size);
     let shrink = [rb, 1.0, rb];
-    let (aw, ah) = (area.width as isize, area.height as isize);
-    // value at area position (x, y) if inside
-    let at = |x: isize, y: isize| -> Option<f32> {
-        if x < 0 || y < 0 || x >= aw || y >= ah {
-            return None;
-        }
-        Some(mosaic.get(area.x + x as usize, area.y + y as usize))
-    };
-    // green at a red or blue photosite from its direct neighbours, each direction weighed by
-    // how little it varies along it; and whether a neighbour is clipped
-    let green_at = |x: isize, y: isize| -> (Option<f32>, bool) {
-        let pair = |a: Option<f32>, b: Option<f32>| match (a, b) {
-            (Some(a), Some(b)) => Some((0.5 * (a + b), (a - b).abs())),
-            (Some(v), None) | (None, Some(v)) => Some((v, 1.0)),
-            _ => None,
-        };
-        let (l, r, u, d) = (at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1));
-        let clipped = [l, r, u, d].iter().flatten().any(|&v| v >= CLIP_LEVEL);
-        let g = match (pair(l, r), pair(u, d)) {
-            (Some((gh, dh)), Some((gv, dv))) => {
-                let (wh, wv) = (1.0 / (dh + 1e-4), 1.0 / (dv + 1e-4));
-                Some((gh * wh + gv * wv) / (wh + wv))
-            }
-            (Some((g, _)), None) | (None, Some((g, _))) => Some(g),
-            _ => None,
-        };
-        (g, clipped)
-    };
-    let wb = geo.wb;
+    let (aw, ah) = (area.width, area.height);
+    let colors = footprint_colors(cfa);
+    let xs: Vec<f32> = (0..ow).map(|ox| (ox as f32 + 0.5) * inv_s).collect();
+    let columns = field.as_ref().map(|f| f.columns_at(&xs));
     sums.par_chunks_mut(ow)
         .enumerate()
         .for_each(|(oy, row_acc)| {
             let py = (oy as f32 + 0.5) * inv_s;
             let hy = ((py * 0.5) as usize).min(kh - 1);
+            let (mut dx, mut dy) = (vec![0.0f32; ow], vec![0.0f32; ow]);
+            if let (Some(f), Some(cols)) = (&field, &columns) {
+                f.row_at(py, cols, &mut dx, &mut dy);
+            }
             for (ox, acc) in row_acc.iter_mut().enumerate() {
-                let px = (ox as f32 + 0.5) * inv_s;
-                let hx = ((px * 0.5) as usize).min(kw - 1);
-                let hi = hy * kw + hx;
-                let wc = [fw.weight[0][hi], fw.weight[1][hi], fw.weight[2][hi]];
-                if wc == [0.0; 3] {
+                let px = xs[ox];
+                let hi = hy * kw + ((px * 0.5) as usize).min(kw - 1);
+                let wv = &fw[hi];
+                if wv[0] == 0.0 && wv[1] == 0.0 && wv[2] == 0.0 {
                     continue;
                 }
                 let [ka, kb, kc] = kernels[hi];
-                let d = match &field {
-                    Some(f) => f.at(px, py),
-                    None => [0.0, 0.0],
-                };
-                let (qx, qy) = (px + d[0], py + d[1]);
-                let (cx, cy) = (qx.floor() as isize, qy.floor() as isize);
-                let vc = [fw.var[0][hi], fw.var[1][hi], fw.var[2][hi]];
+                let (qx, qy) = (px + dx[ox], py + dy[ox]);
+                let (fx, fy) = (qx.floor(), qy.floor());
+                let (cx, cy) = (fx as isize, fy as isize);
+                // offset of the centre photosite's centre from q
+                let (tx0, ty0) = (fx + 0.5 - qx, fy + 0.5 - qy);
                 let mut a = Acc::default();
-                // a clipped photosite anywhere in the footprint takes the whole frame out of
-                // this pixel (all colours): excluding only the clipped samples would bias
-                // edges towards the unclipped side, and colours towards those clipping last
-                let mut clipped = false;
-                for j in -1isize..=1 {
-                    let sy = cy + j;
-                    if sy < 0 || sy >= ah {
+                let weight = |tx: f32, ty: f32, c: usize| {
+                    let e = (ka * tx * tx + 2.0 * kb * tx * ty + kc * ty * ty) * shrink[c];
+                    exp2_neg(-e) * wv[c]
+                };
+                let clipped;
+                if cx >= 1 && cy >= 1 && (cx as usize) + 1 < aw && (cy as usize) + 1 < ah {
+                    let (cx, cy) = (cx as usize, cy as usize);
+                    clipped = prep.clipped[cy * aw + cx] != 0;
+                    if clipped && !is_reference {
                         continue;
                     }
-                    let ty = sy as f32 + 0.5 - qy;
-                    let row = mosaic.row(area.y + sy as usize);
-                    for i in -1isize..=1 {
-                        let sx = cx + i;
-                        if sx < 0 || sx >= aw {
-                            continue;
+                    let pattern = &colors[(cy & 1) * 2 + (cx & 1)];
+                    for j in 0..3 {
+                        let ty = ty0 + j as f32 - 1.0;
+                        let start = (cy + j - 1) * aw + cx - 1;
+                        let vals = &prep.value[start..start + 3];
+                        for (i, &v) in vals.iter().enumerate() {
+                            let c = pattern[j * 3 + i];
+                            let w = weight(tx0 + i as f32 - 1.0, ty, c);
+                            a.num[c] += w * v;
+                            a.den[c] += w;
+                            a.var[c] += w * w * wv[3 + c];
                         }
-                        let tx = sx as f32 + 0.5 - qx;
-                        let v = row[area.x + sx as usize];
-                        let c = cfa.color_at(sx as usize, sy as usize) as usize;
-                        let e = (ka * tx * tx + 2.0 * kb * tx * ty + kc * ty * ty) * shrink[c];
-                        let wgt = exp2_neg(-e) * wc[c];
-                        clipped |= v >= CLIP_LEVEL;
-                        a.num[c] += wgt * v * g;
-                        a.den[c] += wgt;
-                        a.var[c] += wgt * wgt * vc[c];
-                        if c != 1 {
-                            let (gn, near_clip) = green_at(sx, sy);
-                            clipped |= near_clip;
-                            if let Some(gn) = gn {
-                                let k2 = c / 2;
-                                a.diff[k2] += wgt * (wb[c] * v - gn) * g;
-                                a.diff_den[k2] += wgt;
+                    }
+                } else {
+                    // at the border: only the photosites inside the area
+                    if cx < -1 || cy < -1 || cx > aw as isize || cy > ah as isize {
+                        continue;
+                    }
+                    let mut any_clip = false;
+                    for j in -1isize..=1 {
+                        for i in -1isize..=1 {
+                            let (sx, sy) = (cx + i, cy + j);
+                            if sx < 0 || sy < 0 || sx >= aw as isize || sy >= ah as isize {
+                                continue;
                             }
+                            let (sx, sy) = (sx as usize, sy as usize);
+                            any_clip |= prep.clipped[sy * aw + sx] != 0;
+                            let c = cfa.color_at(sx, sy) as usize;
+                            let w = weight(tx0 + i as f32, ty0 + j as f32, c);
+                            let v = prep.value[sy * aw + sx];
+                            a.num[c] += w * v;
+                            a.den[c] += w;
+                            a.var[c] += w * w * wv[3 + c];
                         }
                     }
-                }
-                if clipped {
-                    if !is_reference {
+                    clipped = any_clip;
+                    if clipped && !is_reference {
                         continue;
                     }
-                    // the reference keeps a vanishing weight: its value where nothing else is
-                    a.scale(CLIPPED_WEIGHT);
                 }
-                acc.add(&a);
+                // the reference keeps a vanishing weight where clipped: its value where nothing
+                // else is
+                acc.add_scaled(&a, g, if clipped { CLIPPED_WEIGHT } else { 1.0 });
             }
         });
 }
@@ -880,9 +911,8 @@ impl KernelMerger {
 }
 
 /// One output pixel from its sums: green the weighted mean of the green samples; red and
-/// blue the merged green plus the merged white-balanced colour difference (undone by the
-/// multiplier), where the samples had greens to take the difference with, else their plain
-/// weighted mean. Also returns the noise variance each colour has left.
+/// blue the merged green plus the merged white-balanced colour difference, undone by the
+/// multiplier. Also returns the noise variance each colour has left.
 #[inline]
 fn resolve(a: &Acc, wb: [f32; 3]) -> ([f32; 3], [f32; 3]) {
     let mean = |c: usize| {
@@ -900,18 +930,14 @@ fn resolve(a: &Acc, wb: [f32; 3]) -> ([f32; 3], [f32; 3]) {
         }
     };
     let g = mean(1);
-    let mut px = [mean(0), g, mean(2)];
-    let mut var = [left(0), left(1), left(2)];
-    for (k, c) in [(0, 0), (1, 2)] {
-        if a.den[c] > 0.0 && a.diff_den[k] > 0.0 {
-            // share of the colour's weight that came with a green to difference against
-            let share = (a.diff_den[k] / a.den[c]).min(1.0);
-            let by_diff = (g + a.diff[k] / a.diff_den[k]) / wb[c];
-            px[c] = share * by_diff + (1.0 - share) * px[c];
-            // the green's noise enters the difference (scaled to the colour's units)
-            var[c] += share * share * var[1] / (wb[c] * wb[c]);
-        }
-    }
+    let vg = left(1);
+    let px = [(g + mean(0)) / wb[0], g, (g + mean(2)) / wb[2]];
+    // the green's noise enters the colours through the difference
+    let var = [
+        left(0) + vg / (wb[0] * wb[0]),
+        vg,
+        left(2) + vg / (wb[2] * wb[2]),
+    ];
     (px, var)
 }
 

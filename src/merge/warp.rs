@@ -64,12 +64,23 @@ impl<'a> Field<'a> {
             .collect()
     }
 
+    /// The x-axis interpolation at continuous positions `xs`, for [`Field::row_at`].
+    pub fn columns_at(&self, xs: &[f32]) -> Vec<(usize, f32)> {
+        xs.iter().map(|&x| self.axis(x, self.al.tiles_x)).collect()
+    }
+
     /// Displacements of the pixel centres of row `y` (`dx`, `dy` as long as `columns`): the
     /// field interpolated down the tile columns once for the row, then along it per pixel;
     /// the values [`Field::at`] gives.
     pub fn row(&self, y: usize, columns: &[(usize, f32)], dx: &mut [f32], dy: &mut [f32]) {
+        self.row_at(y as f32 + 0.5, columns, dx, dy);
+    }
+
+    /// Displacements along the continuous row `y` at the positions `columns` describes
+    /// ([`Field::columns_at`]).
+    pub fn row_at(&self, y: f32, columns: &[(usize, f32)], dx: &mut [f32], dy: &mut [f32]) {
         let (nx, ny) = (self.al.tiles_x, self.al.tiles_y);
-        let (i, fy) = self.axis(y as f32 + 0.5, ny);
+        let (i, fy) = self.axis(y, ny);
         let f = &self.al.field;
         let (top, bot) = (i.min(ny - 1) * nx, (i + 1).min(ny - 1) * nx);
         // one more column than the field has, repeating the last (the clamp of `at`)
@@ -93,7 +104,7 @@ const CLIP_REACH: usize = 4;
 
 /// Separable square dilation of a 0/1 mask by `r`, in parallel over rows: a running maximum
 /// along each row, then the element-wise maximum of `2 r + 1` rows.
-fn dilate(mask: &mut [u8], w: usize, h: usize, r: usize) {
+pub(crate) fn dilate(mask: &mut [u8], w: usize, h: usize, r: usize) {
     let mut tmp = vec![0u8; mask.len()];
     tmp.par_chunks_mut(w)
         .zip(mask.par_chunks(w))

@@ -78,6 +78,50 @@ fn synth_is_deterministic() {
     }
 }
 
+#[test]
+fn synth_chart_with_a_2x_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("chart");
+    let o = obscura()
+        .args([
+            "synth",
+            "--scene",
+            "chart",
+            "--truth-scale",
+            "2",
+            "--frames",
+            "2",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reference_rgb_2x.tiff"),
+        "{}",
+        stderr(&o)
+    );
+    let file = std::fs::File::open(out.join("reference_rgb_2x.tiff")).unwrap();
+    let mut dec = tiff::decoder::Decoder::new(std::io::BufReader::new(file)).unwrap();
+    assert_eq!(dec.dimensions().unwrap(), (640, 480));
+    let truth = obscura::synth::Truth::load(out.join("truth.json")).unwrap();
+    assert_eq!(truth.params.truth_scale, 2);
+    assert_eq!(truth.params.scene, obscura::synth::SceneSource::Chart);
+
+    let o = obscura()
+        .args(["synth", "--truth-scale", "5", "--out"])
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("truth_scale"), "{}", stderr(&o));
+}
+
 /// The noise of a flat scene, measured on the decoded DNG, matches the requested profile
 /// variance = S * x + O within 5% in every CFA channel.
 #[test]

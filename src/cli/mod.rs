@@ -383,7 +383,8 @@ struct AlignArgs {
 #[derive(Debug, Args)]
 struct SynthArgs {
     /// Output directory (created if missing). Receives frame_00.dng ..., truth.json,
-    /// reference_mosaic.tiff and reference_rgb.tiff.
+    /// reference_mosaic.tiff, reference_rgb.tiff and, with --truth-scale N > 1,
+    /// reference_rgb_Nx.tiff.
     #[arg(long, short)]
     out: PathBuf,
     /// Number of frames (1 to 256). Frame 0 is the reference.
@@ -413,9 +414,17 @@ struct SynthArgs {
     /// Random seed: the same seed gives the same burst, bit for bit.
     #[arg(long, value_name = "K", default_value_t = 1)]
     seed: u64,
-    /// Scene: a PNG/JPEG/TIFF image (sRGB, linearised), or omit for the built-in test scene.
-    #[arg(long, value_name = "IMG")]
+    /// Scene: `chart` for the built-in resolution chart (Siemens star, zone plate, bars of
+    /// 1.25 to 3 px, small text), a PNG/JPEG/TIFF image (sRGB, linearised; write ./chart for
+    /// a file of that name), or omit for the built-in test scene.
+    #[arg(long, value_name = "IMG|chart")]
     scene: Option<PathBuf>,
+    /// Also write the clean reference at N times the sensor's resolution
+    /// (reference_rgb_Nx.tiff, 1 to 4): each sensor pixel is rendered as the mean of its
+    /// N x N cells, so the truth holds the detail a super-resolving merge could recover.
+    /// Rendering takes about N^2 times as long.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    truth_scale: usize,
     /// Colour filter array of the simulated sensor: RGGB, BGGR, GRBG or GBRG.
     #[arg(long, default_value = "RGGB")]
     cfa: String,
@@ -883,9 +892,11 @@ fn synth(a: SynthArgs, quiet: bool) -> Result<()> {
         exposure: a.exposure,
         bracket: a.bracket,
         scene: match a.scene {
+            Some(p) if p.as_os_str() == "chart" => SceneSource::Chart,
             Some(p) => SceneSource::Image(p),
             None => SceneSource::Procedural,
         },
+        truth_scale: a.truth_scale,
         ..SynthParams::default()
     };
     let burst = crate::synth::synthesize(&params)?;
@@ -894,10 +905,11 @@ fn synth(a: SynthArgs, quiet: bool) -> Result<()> {
         return Ok(());
     }
     eprintln!(
-        "wrote {} frames of {}x{} and the ground truth to {}",
+        "wrote {} frames of {}x{} and the ground truth ({}) to {}",
         burst.frames.len(),
         params.width,
         params.height,
+        burst.truth_files().join(", "),
         a.out.display()
     );
     for f in files {

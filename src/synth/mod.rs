@@ -3,7 +3,9 @@
 //! [`synthesize`] renders a scene ([`SceneSource`]: the procedural test scene, an image or a
 //! flat colour) into N raw Bayer frames as a handheld camera would record them, and returns
 //! them with their [`Truth`] (motion, exposure, moving object) and the clean reference frame.
-//! [`SynthBurst::write`] saves the burst as DNGs plus `truth.json` and two float TIFFs.
+//! [`SynthBurst::write`] saves the burst as DNGs plus `truth.json` and two float TIFFs (three
+//! with a [`SynthParams::truth_scale`] above 1: the clean reference at s times the sensor's
+//! resolution, for measuring super-resolution).
 //!
 //! ```
 //! use obscura::synth::{SynthParams, synthesize};
@@ -32,7 +34,16 @@
 //!    `moving` pixels per frame in a seeded direction, and stays in the frame where the path
 //!    allows.
 //! 4. **Optics and pixel**: each pixel integrates its square footprint, approximated by the
-//!    mean of a `supersample x supersample` grid (3 x 3 by default). No lens blur.
+//!    mean of a `supersample x supersample` grid (3 x 3 by default) of point samples of the
+//!    scene. No lens blur. With a truth scale `s = truth_scale > 1`, each pixel is split
+//!    into `s x s` cells, each cell is the mean of its own `supersample x supersample` grid,
+//!    and the pixel is the mean of its cells: one `s k x s k` grid per pixel (k =
+//!    `supersample`), the same pattern in every frame. Frame 0's cells, the cell `(i, j)`
+//!    covering `[i/s, (i+1)/s) x [j/s, (j+1)/s)`, are the scaled truth
+//!    [`SynthBurst::clean_rgb_scaled`], so each `s x s` block of it averages exactly (to
+//!    float rounding) to the sensor pixel's [`SynthBurst::clean_rgb`]; what the truth holds
+//!    above the sensor's Nyquist frequency is what a super-resolving merge can recover from
+//!    the moved frames.
 //! 5. **Colour filter**: camera RGB = `diag(SENSITIVITY)` x linear sRGB with
 //!    [`SENSITIVITY`] = (0.55, 1.0, 0.75): a green-dominant sensor whose raw looks green like
 //!    a real one. The DNG colour matrix (XYZ -> camera) is therefore
@@ -59,8 +70,10 @@
 
 pub mod chart;
 mod render;
+pub mod resolution;
 pub mod rng;
 mod scene;
+mod shapes;
 mod truth;
 
 use std::path::{Path, PathBuf};
@@ -71,7 +84,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::image::{Cfa, Plane, Rect};
 use crate::raw::{Calibration, DecoderKind, Matrix3, Metadata, NoiseModel, RawFrame};
-use render::{FramePlan, Sensor, render_row};
+use render::{CleanRow, FramePlan, Sensor, render_row};
 use rng::Rng;
 pub use scene::{Scene, SceneSource};
 pub use truth::{CONVENTION, FrameTruth, MovingObject, Truth};
@@ -154,9 +167,17 @@ pub struct SynthParams {
     pub bracket: Vec<f64>,
     /// The scene (default procedural).
     pub scene: SceneSource,
-    /// Sub-samples per pixel side for anti-aliasing, 1..=8 (default 3, a 3 x 3 grid).
-    /// Higher: a more exact box-filtered pixel, slower (cost grows with its square).
+    /// Sub-samples per pixel side for anti-aliasing, 1..=8 (default 3, a 3 x 3 grid); with
+    /// `truth_scale` s > 1, per side of each of the pixel's s x s cells. Higher: a more exact
+    /// box-filtered pixel, slower (cost grows with its square).
     pub supersample: usize,
+    /// Resolution factor s of the scaled ground truth, 1..=4 (default 1 = none). Above 1,
+    /// [`SynthBurst::clean_rgb_scaled`] holds frame 0's clean RGB on a grid s times finer
+    /// than the sensor's, and every pixel of every frame is rendered as the mean of its
+    /// s x s cells (see the module docs): the burst changes, and rendering costs about s^2
+    /// times as much (use `supersample` 2 to compensate). Higher: a finer truth for
+    /// measuring super-resolution.
+    pub truth_scale: usize,
 }
 
 impl Default for SynthParams {
@@ -178,6 +199,7 @@ impl Default for SynthParams {
             bracket: Vec::new(),
             scene: SceneSource::Procedural,
             supersample: 3,
+            truth_scale: 1,
         }
     }
 }
@@ -286,6 +308,27 @@ impl SynthParams {
                 format!("{} is outside 1..=8", self.supersample),
             );
         }
+        if !(1..=4).contains(&self.truth_scale) {
+            return bad(
+                "truth_scale",
+                format!("{} is outside 1..=4", self.truth_scale),
+            );
+        }
+        let truth_pixels =
+            (self.truth_scale * self.truth_scale) as u64 * total / self.frames as u64;
+        if truth_pixels > MAX_TOTAL_PIXELS {
+            let (sw, sh) = (
+                self.width * self.truth_scale,
+                self.height * self.truth_scale,
+            );
+            return bad(
+                "truth_scale",
+                format!(
+                    "{} makes a {sw}x{sh} truth of {truth_pixels} pixels; at most {MAX_TOTAL_PIXELS}",
+                    self.truth_scale
+                ),
+            );
+        }
         if let SceneSource::Flat(rgb) = self.scene {
             Scene::flat(rgb)?;
         }
@@ -315,6 +358,12 @@ pub struct SynthBurst {
     /// Frame 0's clean camera RGB (R, G, B planes; normalised, exposure-scaled, not clipped):
     /// what a perfect merge and demosaic would recover.
     pub clean_rgb: [Plane<f32>; 3],
+    /// With [`SynthParams::truth_scale`] s > 1, frame 0's clean camera RGB like
+    /// [`SynthBurst::clean_rgb`] but on a grid s times finer: `(s * width) x (s * height)`,
+    /// its pixel `(i, j)` covering `[i/s, (i+1)/s) x [j/s, (j+1)/s)` of the reference frame.
+    /// The mean of each s x s block equals `clean_rgb` at that sensor pixel (to float
+    /// rounding): what a perfect super-resolving merge would recover. `None` when s = 1.
+    pub clean_rgb_scaled: Option<[Plane<f32>; 3]>,
 }
 
 /// Renders the burst `params` describes.
@@ -368,6 +417,7 @@ fn render_burst(p: &SynthParams, scene: &Scene) -> Result<SynthBurst> {
                     .map(|o| (o.centres[k], o.radius)),
                 gain: p.exposure * f.ev.exp2(),
                 supersample: p.supersample,
+                truth_scale: p.truth_scale,
                 cfa: p.cfa,
             }
         })
@@ -375,27 +425,44 @@ fn render_burst(p: &SynthParams, scene: &Scene) -> Result<SynthBurst> {
 
     // Schedule: every (frame, row) is an independent task; rayon's work stealing spreads the
     // rows of all frames over the threads (2 threads: 1.9x one, see `synthesize` for times).
-    // The reference frame also fills the clean planes.
+    // The reference frame also fills the clean planes: per sensor row, one row of each
+    // clean plane and `s` rows of each scaled plane.
+    let s = p.truth_scale;
     let mut mosaics: Vec<Vec<f32>> = (0..p.frames).map(|_| vec![0.0; w * h]).collect();
-    let mut clean = [
-        vec![0.0f32; w * h],
-        vec![0.0; w * h],
-        vec![0.0; w * h],
-        vec![0.0; w * h],
-    ];
+    let mut clean: [Vec<f32>; 4] = std::array::from_fn(|_| vec![0.0; w * h]);
+    let mut scaled: Option<[Vec<f32>; 3]> =
+        (s > 1).then(|| std::array::from_fn(|_| vec![0.0; w * h * s * s]));
     let (first, rest) = mosaics.split_at_mut(1);
     let [cm, cr, cg, cb] = &mut clean;
+    let mut clean_rows: Vec<CleanRow> = cm
+        .chunks_mut(w)
+        .zip(cr.chunks_mut(w))
+        .zip(cg.chunks_mut(w))
+        .zip(cb.chunks_mut(w))
+        .map(|(((mosaic, r), g), b)| CleanRow {
+            mosaic,
+            rgb: [r, g, b],
+            scaled: None,
+        })
+        .collect();
+    if let Some([sr, sg, sb]) = &mut scaled {
+        let band = w * s * s;
+        let bands = sr
+            .chunks_mut(band)
+            .zip(sg.chunks_mut(band))
+            .zip(sb.chunks_mut(band));
+        for (row, ((r, g), b)) in clean_rows.iter_mut().zip(bands) {
+            row.scaled = Some([r, g, b]);
+        }
+    }
     rayon::join(
         || {
             first[0]
                 .par_chunks_mut(w)
-                .zip(cm.par_chunks_mut(w))
-                .zip(cr.par_chunks_mut(w))
-                .zip(cg.par_chunks_mut(w))
-                .zip(cb.par_chunks_mut(w))
+                .zip(clean_rows.into_par_iter())
                 .enumerate()
-                .for_each(|(y, ((((m, c0), c1), c2), c3))| {
-                    render_row(&plans[0], &sensor, p.seed, 0, y, m, Some([c0, c1, c2, c3]));
+                .for_each(|(y, (m, clean))| {
+                    render_row(&plans[0], &sensor, p.seed, 0, y, m, Some(clean));
                 });
         },
         || {
@@ -433,11 +500,17 @@ fn render_burst(p: &SynthParams, scene: &Scene) -> Result<SynthBurst> {
         height: h,
         data,
     };
+    let scaled_plane = |data| Plane {
+        width: w * s,
+        height: h * s,
+        data,
+    };
     Ok(SynthBurst {
         frames,
         truth,
         clean_mosaic: plane(cm),
         clean_rgb: [plane(cr), plane(cg), plane(cb)],
+        clean_rgb_scaled: scaled.map(|planes| planes.map(scaled_plane)),
     })
 }
 
@@ -584,9 +657,11 @@ fn metadata(p: &SynthParams, f: &FrameTruth, k: usize) -> Metadata {
 impl SynthBurst {
     /// Writes the burst into `dir` (created if needed): `frame_00.dng`, `frame_01.dng`, ...
     /// (three digits above 100 frames), `truth.json`, `reference_mosaic.tiff` (32-bit float
-    /// grey, [`SynthBurst::clean_mosaic`]) and `reference_rgb.tiff` (32-bit float RGB,
-    /// [`SynthBurst::clean_rgb`]). Every file is written atomically. Returns the frame paths
-    /// in frame order.
+    /// grey, [`SynthBurst::clean_mosaic`]), `reference_rgb.tiff` (32-bit float RGB,
+    /// [`SynthBurst::clean_rgb`]) and, with a truth scale s > 1, `reference_rgb_{s}x.tiff`
+    /// (32-bit float RGB, [`SynthBurst::clean_rgb_scaled`]); [`SynthBurst::truth_files`]
+    /// lists these names. Every file is written atomically. Returns the frame paths in frame
+    /// order.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let paths: Vec<PathBuf> = self
@@ -599,16 +674,38 @@ impl SynthBurst {
             .par_iter()
             .zip(&paths)
             .try_for_each(|(frame, path)| crate::raw::write_dng(frame, path))?;
-        let json_path = dir.join("truth.json");
+        let json_path = dir.join(TRUTH_JSON);
         let json = serde_json::to_vec_pretty(&self.truth)
             .map_err(|e| Error::io(&json_path, std::io::Error::other(e)))?;
         crate::io::write_bytes_atomic(&json_path, &json)?;
         write_float_tiff(
-            &dir.join("reference_mosaic.tiff"),
+            &dir.join(REFERENCE_MOSAIC),
             std::slice::from_ref(&self.clean_mosaic),
         )?;
-        write_float_tiff(&dir.join("reference_rgb.tiff"), &self.clean_rgb)?;
+        write_float_tiff(&dir.join(REFERENCE_RGB), &self.clean_rgb)?;
+        if let (Some(planes), Some(name)) = (&self.clean_rgb_scaled, self.scaled_rgb_file()) {
+            write_float_tiff(&dir.join(name), planes)?;
+        }
         Ok(paths)
+    }
+
+    /// The names of the ground-truth files [`SynthBurst::write`] puts next to the frames:
+    /// `truth.json`, `reference_mosaic.tiff`, `reference_rgb.tiff`, then
+    /// `reference_rgb_{s}x.tiff` (e.g. `reference_rgb_2x.tiff`) when the truth scale s is
+    /// above 1.
+    pub fn truth_files(&self) -> Vec<String> {
+        [TRUTH_JSON, REFERENCE_MOSAIC, REFERENCE_RGB]
+            .map(String::from)
+            .into_iter()
+            .chain(self.scaled_rgb_file())
+            .collect()
+    }
+
+    /// `reference_rgb_{s}x.tiff` when there is a scaled truth.
+    fn scaled_rgb_file(&self) -> Option<String> {
+        self.clean_rgb_scaled
+            .as_ref()
+            .map(|_| format!("reference_rgb_{}x.tiff", self.truth.params.truth_scale))
     }
 
     /// [`SynthBurst::write`], then sets each frame's `path` to its file.
@@ -620,6 +717,11 @@ impl SynthBurst {
         Ok(paths)
     }
 }
+
+/// File names of the ground truth inside a burst folder (see [`SynthBurst::write`]).
+const TRUTH_JSON: &str = "truth.json";
+const REFERENCE_MOSAIC: &str = "reference_mosaic.tiff";
+const REFERENCE_RGB: &str = "reference_rgb.tiff";
 
 /// Writes one plane as 32-bit float grey or three as 32-bit float RGB, uncompressed; as
 /// BigTIFF when the pixels alone would come near classic TIFF's 4 GiB offset limit.

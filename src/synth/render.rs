@@ -26,23 +26,66 @@ pub(crate) struct FramePlan<'a> {
     pub object: Option<([f64; 2], f64)>,
     /// Exposure scale: `exposure * 2^ev`.
     pub gain: f64,
-    /// Supersamples per pixel side.
+    /// Supersamples per cell side.
     pub supersample: usize,
+    /// Cells per pixel side (`SynthParams::truth_scale`).
+    pub truth_scale: usize,
     pub cfa: Cfa,
 }
 
 impl FramePlan<'_> {
-    /// Clean camera RGB of pixel (`i`, `j`), exposure-scaled: the mean over a k x k grid of
-    /// sub-pixel positions `(i + (a + 0.5) / k, j + (b + 0.5) / k)`, each mapped to the scene
-    /// by `R(-theta) (q - c - t) + c`.
+    /// Clean camera RGB of pixel (`i`, `j`), exposure-scaled. The pixel is divided into
+    /// s x s cells (s = `truth_scale`), cell (`m`, `n`) covering `[i + m/s, i + (m+1)/s) x
+    /// [j + n/s, j + (n+1)/s)` in frame coordinates, and each cell is sampled on a k x k grid
+    /// (k = `supersample`) at `(i + (m k + a + 0.5) / (s k), j + (n k + b + 0.5) / (s k))`,
+    /// every position mapped to the scene by `R(-theta) (q - c - t) + c`. The pixel is the
+    /// mean of all (s k)^2 samples, i.e. of its cells' means. With s > 1, `cell(m, n, rgb)`
+    /// receives each cell's mean, normalised like the pixel.
     #[inline]
-    pub fn clean_pixel(&self, i: usize, j: usize) -> [f64; 3] {
-        let k = self.supersample;
-        let step = 1.0 / k as f64;
+    pub fn clean_pixel(
+        &self,
+        i: usize,
+        j: usize,
+        mut cell: impl FnMut(usize, usize, [f64; 3]),
+    ) -> [f64; 3] {
+        let (k, s) = (self.supersample, self.truth_scale);
+        let step = 1.0 / (s * k) as f64;
+        let mut acc = [0.0f64; 3];
+        for n in 0..s {
+            for m in 0..s {
+                // For s = 1 this is `grid_sum(i, j)`: adding 0.0 to an integer is exact, so
+                // the sample positions are bit for bit those of a plain k x k pixel.
+                let x = i as f64 + (m * k) as f64 * step;
+                let y = j as f64 + (n * k) as f64 * step;
+                let sum = self.grid_sum(x, y, step);
+                if s == 1 {
+                    acc = sum;
+                } else {
+                    let norm = self.gain / (k * k) as f64;
+                    cell(
+                        m,
+                        n,
+                        std::array::from_fn(|c| sum[c] * norm * SENSITIVITY[c]),
+                    );
+                    for (acc, v) in acc.iter_mut().zip(sum) {
+                        *acc += v;
+                    }
+                }
+            }
+        }
+        let norm = self.gain / (s * s * k * k) as f64;
+        std::array::from_fn(|c| acc[c] * norm * SENSITIVITY[c])
+    }
+
+    /// The sum of the scene over a k x k grid with spacing `step` in frame coordinates whose
+    /// square starts at frame position (`x`, `y`): samples at `(x + (a + 0.5) step,
+    /// y + (b + 0.5) step)`, with the moving object drawn over the scene.
+    #[inline]
+    fn grid_sum(&self, x: f64, y: f64, step: f64) -> [f64; 3] {
         // Scene position of the first sub-sample; one sub-sample step along frame x moves by
         // step * (cos, -sin) in the scene, along frame y by step * (sin, cos).
-        let qx = i as f64 + 0.5 * step - self.centre[0] - self.translation[0];
-        let qy = j as f64 + 0.5 * step - self.centre[1] - self.translation[1];
+        let qx = x + 0.5 * step - self.centre[0] - self.translation[0];
+        let qy = y + 0.5 * step - self.centre[1] - self.translation[1];
         let grid = SampleGrid {
             origin: [
                 self.cos * qx + self.sin * qy + self.centre[0],
@@ -50,12 +93,12 @@ impl FramePlan<'_> {
             ],
             dx: [self.cos * step, -self.sin * step],
             dy: [self.sin * step, self.cos * step],
-            k,
+            k: self.supersample,
         };
-        let acc = match self.object {
-            // Every sub-sample lies within (k - 1) / k * sqrt(2) < 1.42 px of the first, so
-            // a first sub-sample beyond r + 1.5 px of the object's centre means none can
-            // fall on the object.
+        match self.object {
+            // Every sub-sample of a cell (at most a pixel wide) lies within
+            // (k - 1) / k * sqrt(2) < 1.42 px of the first, so a first sub-sample beyond
+            // r + 1.5 px of the object's centre means none can fall on the object.
             Some((c, r))
                 if (grid.origin[0] - c[0]).powi(2) + (grid.origin[1] - c[1]).powi(2)
                     < (r + 1.5).powi(2) =>
@@ -69,9 +112,7 @@ impl FramePlan<'_> {
                 })
             }
             _ => self.scene.grid_sum(&grid),
-        };
-        let norm = self.gain / (k * k) as f64;
-        std::array::from_fn(|c| acc[c] * norm * SENSITIVITY[c])
+        }
     }
 }
 
@@ -116,8 +157,16 @@ impl Sensor {
     }
 }
 
-/// Optional clean outputs of a reference-frame row: mosaic (clipped at 1) and R, G, B.
-pub(crate) type CleanRow<'a> = [&'a mut [f32]; 4];
+/// The clean outputs of one reference-frame row.
+pub(crate) struct CleanRow<'a> {
+    /// The clean mosaic row (clipped at 1).
+    pub mosaic: &'a mut [f32],
+    /// The R, G, B rows.
+    pub rgb: [&'a mut [f32]; 3],
+    /// With `truth_scale` s > 1, the s rows of each scaled R, G, B plane under this row
+    /// (`s * s * width` values each, row-major).
+    pub scaled: Option<[&'a mut [f32]; 3]>,
+}
 
 /// Renders row `y` of frame `frame` into `mosaic`, and its clean signal into `clean` when
 /// given.
@@ -131,14 +180,29 @@ pub(crate) fn render_row(
     mut clean: Option<CleanRow>,
 ) {
     let mut rng = Rng::for_stream(seed, frame as u64, y as u64);
+    let s = plan.truth_scale;
+    // Width of a scaled row.
+    let sw = mosaic.len() * s;
     for (x, out) in mosaic.iter_mut().enumerate() {
-        let rgb = plan.clean_pixel(x, y);
+        let rgb = match &mut clean {
+            Some(CleanRow {
+                scaled: Some(planes),
+                ..
+            }) => plan.clean_pixel(x, y, |m, n, cell| {
+                // Cell (m, n) of pixel (x, y) is scaled pixel (x s + m, y s + n); the band
+                // starts at scaled row y s.
+                for (plane, v) in planes.iter_mut().zip(cell) {
+                    plane[n * sw + x * s + m] = v as f32;
+                }
+            }),
+            _ => plan.clean_pixel(x, y, |_, _, _| {}),
+        };
         let v = rgb[plan.cfa.color_at(x, y) as usize];
-        if let Some([m, r, g, b]) = clean.as_mut() {
-            m[x] = v.min(1.0) as f32;
-            r[x] = rgb[0] as f32;
-            g[x] = rgb[1] as f32;
-            b[x] = rgb[2] as f32;
+        if let Some(c) = &mut clean {
+            c.mosaic[x] = v.min(1.0) as f32;
+            for (plane, v) in c.rgb.iter_mut().zip(rgb) {
+                plane[x] = v as f32;
+            }
         }
         *out = sensor.expose(v, &mut rng);
     }

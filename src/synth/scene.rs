@@ -37,6 +37,11 @@
 //! line up with the pixel grid. Sharp content is found through a 16 px grid listing the
 //! primitives whose bounding box meets each cell; most cells list none.
 //!
+//! # The resolution chart
+//! [`Scene::chart`] draws the layout of [`super::resolution`] with the same machinery: its
+//! star, zone plate, bars, text and patches are untextured, and its grey background carries
+//! the fine texture at strength 0.2.
+//!
 //! # Image scenes
 //! [`Scene::from_linear_rgb`] samples three linear planes with Catmull-Rom bicubic
 //! interpolation (clamped at the border, negative overshoot clipped to 0), one image pixel per
@@ -51,7 +56,9 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::floor_i64;
+use super::resolution::{self, ChartLayout};
 use super::rng::Rng;
+use super::shapes::{Primitive, SHAPE_TEXTURE, STAR_TEXTURE};
 use crate::error::{Error, Result};
 use crate::finish::srgb_to_linear;
 use crate::image::{Plane, cubic_weights};
@@ -67,6 +74,11 @@ pub enum SceneSource {
     Image(PathBuf),
     /// One linear sRGB colour everywhere (noise measurements).
     Flat([f32; 3]),
+    /// The resolution chart (Siemens star, zone plate, bar groups, small text, flat patches
+    /// on a textured grey), laid out for the frame size: detail finer than the sensor, for
+    /// measuring super-resolution and aliasing; see [`super::resolution`].
+    #[serde(rename = "chart")]
+    Chart,
 }
 
 /// A scene: linear sRGB radiance at any continuous position (see the module docs for the
@@ -79,7 +91,7 @@ pub struct Scene {
 #[derive(Debug, Clone)]
 enum Kind {
     Flat([f64; 3]),
-    Procedural(Box<Procedural>),
+    Analytic(Box<Analytic>),
     Image(ImageScene),
 }
 
@@ -96,6 +108,7 @@ impl Scene {
             SceneSource::Procedural => Ok(Scene::procedural(width, height, seed)),
             SceneSource::Image(path) => Scene::load(path, width, height),
             SceneSource::Flat(rgb) => Scene::flat(*rgb),
+            SceneSource::Chart => Ok(Scene::chart(width, height, seed)),
         }
     }
 
@@ -115,7 +128,19 @@ impl Scene {
     /// The procedural test scene for a `width` x `height` reference frame.
     pub fn procedural(width: usize, height: usize, seed: u64) -> Scene {
         Scene {
-            kind: Kind::Procedural(Box::new(Procedural::new(width as f64, height as f64, seed))),
+            kind: Kind::Analytic(Box::new(Analytic::procedural(
+                width as f64,
+                height as f64,
+                seed,
+            ))),
+        }
+    }
+
+    /// The resolution chart for a `width` x `height` reference frame
+    /// ([`super::resolution::ChartLayout`]); `seed` places the background texture only.
+    pub fn chart(width: usize, height: usize, seed: u64) -> Scene {
+        Scene {
+            kind: Kind::Analytic(Box::new(Analytic::resolution_chart(width, height, seed))),
         }
     }
 
@@ -240,7 +265,7 @@ impl Scene {
     pub(crate) fn grid_sum(&self, g: &SampleGrid) -> [f64; 3] {
         match &self.kind {
             Kind::Flat(rgb) => g.sum(|_, _| *rgb),
-            Kind::Procedural(p) => p.grid_sum(g),
+            Kind::Analytic(p) => p.grid_sum(g),
             Kind::Image(img) => g.sum(|x, y| img.sample(x, y)),
         }
     }
@@ -250,7 +275,7 @@ impl Scene {
     pub(crate) fn radiance(&self, x: f64, y: f64) -> [f64; 3] {
         match &self.kind {
             Kind::Flat(rgb) => *rgb,
-            Kind::Procedural(p) => p.sample(x, y),
+            Kind::Analytic(p) => p.sample(x, y),
             Kind::Image(img) => img.sample(x, y),
         }
     }
@@ -495,126 +520,18 @@ fn gain(z: f64) -> f64 {
     1.0 + z * (1.0 + 0.5 * z)
 }
 
-/// One element of the procedural scene's layout, drawn opaquely over the background and
-/// the elements before it.
-#[derive(Debug, Clone, Copy)]
-enum Primitive {
-    /// A rotated rectangle: centre, half extents along its own axes, cos and sin of its
-    /// angle, colour.
-    Rect {
-        c: [f64; 2],
-        half: [f64; 2],
-        cs: [f64; 2],
-        rgb: [f64; 3],
-    },
-    /// A disc: centre, squared radius, colour.
-    Disc { c: [f64; 2], r2: f64, rgb: [f64; 3] },
-    /// A grey ramp from 0.005 to 1.0 left to right: `[x0, y0, x1, y1]`.
-    GreyRamp([f64; 4]),
-    /// A hue cycle left to right: `[x0, y0, x1, y1]`.
-    HueRamp([f64; 4]),
-    /// A Siemens star of `STAR_SPOKES` light/dark spoke pairs: centre, squared radius.
-    Star { c: [f64; 2], r2: f64 },
-    /// The 6 x 4 colour chart with its top-left corner at `origin`.
-    Chart { origin: [f64; 2] },
-}
-
-/// Texture strength (scale of the texture value `z` in the gain) on shapes, ramps and the
-/// star; the background uses `BACKGROUND_TEXTURE`, the chart none.
-const SHAPE_TEXTURE: f64 = 0.25;
-const RAMP_TEXTURE: f64 = 0.04;
-const STAR_TEXTURE: f64 = 0.06;
-const BACKGROUND_TEXTURE: f64 = 0.3;
-/// Spoke pairs of the Siemens star.
-const STAR_SPOKES: u32 = 36;
-
-impl Primitive {
-    /// The colour and texture strength at (`x`, `y`) if the primitive covers it.
-    #[inline(always)]
-    fn hit(&self, x: f64, y: f64, chart: &[[f64; 3]; 24]) -> Option<([f64; 3], f64)> {
-        let in_rect = |r: &[f64; 4]| x >= r[0] && x < r[2] && y >= r[1] && y < r[3];
-        match self {
-            Primitive::Rect { c, half, cs, rgb } => {
-                let (dx, dy) = (x - c[0], y - c[1]);
-                let u = cs[0] * dx + cs[1] * dy;
-                let v = -cs[1] * dx + cs[0] * dy;
-                (u.abs() < half[0] && v.abs() < half[1]).then_some((*rgb, SHAPE_TEXTURE))
-            }
-            Primitive::Disc { c, r2, rgb } => {
-                let (dx, dy) = (x - c[0], y - c[1]);
-                (dx * dx + dy * dy < *r2).then_some((*rgb, SHAPE_TEXTURE))
-            }
-            Primitive::GreyRamp(r) => in_rect(r).then(|| {
-                let t = (x - r[0]) / (r[2] - r[0]);
-                ([0.005 + 0.995 * t; 3], RAMP_TEXTURE)
-            }),
-            Primitive::HueRamp(r) => in_rect(r).then(|| {
-                // Each channel a smooth periodic bump, a third of a cycle apart: at phase s in
-                // [0, 1), 0.05 + 0.6 (1 - (2s - 1)^2)^2, which is C1 across the wrap.
-                let t = (x - r[0]) / (r[2] - r[0]);
-                let hue = |phase: f64| {
-                    let s = t + 1.0 - phase;
-                    let s = s - floor_i64(s) as f64;
-                    let d = 2.0 * s - 1.0;
-                    let b = 1.0 - d * d;
-                    0.05 + 0.6 * b * b
-                };
-                ([hue(0.0), hue(1.0 / 3.0), hue(2.0 / 3.0)], RAMP_TEXTURE)
-            }),
-            Primitive::Star { c, r2 } => {
-                let (dx, dy) = (x - c[0], y - c[1]);
-                let d2 = dx * dx + dy * dy;
-                let light = || star_is_light(dx, dy, d2);
-                (d2 < *r2).then(|| ([if light() { 0.75 } else { 0.03 }; 3], STAR_TEXTURE))
-            }
-            Primitive::Chart { origin } => {
-                let u = (x - origin[0]) * (1.0 / PATCH_PITCH);
-                let v = (y - origin[1]) * (1.0 / PATCH_PITCH);
-                if !(0.0..6.0).contains(&u) || !(0.0..4.0).contains(&v) {
-                    return None;
-                }
-                // Non-negative here, so truncation is the floor.
-                let (col, row) = (u as usize, v as usize);
-                let inside = (u - col as f64) * PATCH_PITCH < PATCH
-                    && (v - row as f64) * PATCH_PITCH < PATCH;
-                inside.then(|| (chart[row * 6 + col], 0.0))
-            }
-        }
-    }
-
-    /// Axis-aligned bounding box `[x0, y0, x1, y1]`.
-    fn bbox(&self) -> [f64; 4] {
-        match *self {
-            Primitive::Rect { c, half, cs, .. } => {
-                let ex = half[0] * cs[0].abs() + half[1] * cs[1].abs();
-                let ey = half[0] * cs[1].abs() + half[1] * cs[0].abs();
-                [c[0] - ex, c[1] - ey, c[0] + ex, c[1] + ey]
-            }
-            Primitive::Disc { c, r2, .. } | Primitive::Star { c, r2 } => {
-                let r = r2.sqrt();
-                [c[0] - r, c[1] - r, c[0] + r, c[1] + r]
-            }
-            Primitive::GreyRamp(r) | Primitive::HueRamp(r) => r,
-            Primitive::Chart { origin } => [
-                origin[0],
-                origin[1],
-                origin[0] + 5.0 * PATCH_PITCH + PATCH,
-                origin[1] + 3.0 * PATCH_PITCH + PATCH,
-            ],
-        }
-    }
-}
-
-/// Side of a colour patch in pixels (below 16, see the module docs).
-const PATCH: f64 = 14.0;
-/// Distance between patch origins in pixels.
-const PATCH_PITCH: f64 = 20.0;
 /// Side of the primitive lookup grid's cells in pixels.
 const GRID_CELL: f64 = 16.0;
 
-/// The analytic test scene laid out for one frame size and seed.
+/// Texture strength of the procedural scene's background.
+const BACKGROUND_TEXTURE: f64 = 0.3;
+/// Spoke pairs of the procedural scene's Siemens star.
+const STAR_SPOKES: u32 = 36;
+
+/// An analytic scene: sharp primitives drawn over a smooth background, both modulated by the
+/// fine texture (the procedural scene and the resolution chart).
 #[derive(Debug, Clone)]
-struct Procedural {
+struct Analytic {
     tile: &'static TextureTile,
     /// Scene to texel coordinates: `u = a x + b y + offset[0]`, `v = -b x + a y + offset[1]`.
     tex_a: f64,
@@ -623,9 +540,11 @@ struct Procedural {
     /// Background colours at the frame's corners (top-left, top-right, bottom-left,
     /// bottom-right), interpolated bilinearly inside the frame and held constant outside.
     corners: [[f64; 3]; 4],
+    /// Texture strength of the background.
+    background_texture: f64,
     /// 1 / width and 1 / height.
     inv_size: [f64; 2],
-    /// Linear colours of the chart's patches.
+    /// Linear colours of the colour chart's patches.
     chart: [[f64; 3]; 24],
     /// The layout, bottom first.
     primitives: Vec<Primitive>,
@@ -638,12 +557,21 @@ struct Procedural {
     grid_size: [usize; 2],
 }
 
-impl Procedural {
-    fn new(w: f64, h: f64, seed: u64) -> Procedural {
+/// The seeded placement of the texture: its angle (radians) and texel offset.
+fn texture_placement(rng: &mut Rng) -> (f64, [f64; 2]) {
+    // An angle away from the axes keeps the tile's period and lattices off the pixel grid.
+    let angle = rng.range(0.2, 1.3);
+    (
+        angle,
+        [rng.range(0.0, TILE as f64), rng.range(0.0, TILE as f64)],
+    )
+}
+
+impl Analytic {
+    /// The procedural test scene for a `w` x `h` frame (see the module docs).
+    fn procedural(w: f64, h: f64, seed: u64) -> Analytic {
         let mut rng = Rng::for_stream(seed, super::SCENE_STREAM, 0);
-        // An angle away from the axes keeps the tile's period and lattices off the pixel grid.
-        let angle = rng.range(0.2, 1.3);
-        let tex_offset = [rng.range(0.0, TILE as f64), rng.range(0.0, TILE as f64)];
+        let texture = texture_placement(&mut rng);
         let corners = std::array::from_fn(|_| std::array::from_fn(|_| rng.range(0.12, 0.42)));
         let m = w.min(h);
         let mut primitives = Vec::new();
@@ -658,6 +586,7 @@ impl Procedural {
                     half: [size, size * rng.range(0.4, 1.0)],
                     cs: [angle.cos(), angle.sin()],
                     rgb,
+                    texture: SHAPE_TEXTURE,
                 });
             } else {
                 primitives.push(Primitive::Disc {
@@ -684,11 +613,42 @@ impl Procedural {
         primitives.push(Primitive::Star {
             c: [0.72 * w, 0.34 * h],
             r2: star_r * star_r,
+            spokes: STAR_SPOKES,
+            tones: [0.75, 0.03],
+            texture: STAR_TEXTURE,
         });
-        primitives.push(Primitive::Chart {
+        primitives.push(Primitive::ColorChart {
             origin: [(0.08 * w).round(), (0.58 * h).round()],
         });
+        Analytic::new(w, h, texture, corners, BACKGROUND_TEXTURE, primitives)
+    }
 
+    /// The resolution chart for a `w` x `h` frame (see [`super::resolution`]); `seed` places
+    /// the background texture.
+    fn resolution_chart(w: usize, h: usize, seed: u64) -> Analytic {
+        let mut rng = Rng::for_stream(seed, super::SCENE_STREAM, 1);
+        let texture = texture_placement(&mut rng);
+        let layout = ChartLayout::new(w, h);
+        Analytic::new(
+            w as f64,
+            h as f64,
+            texture,
+            resolution::BACKGROUND_CORNERS,
+            resolution::BACKGROUND_TEXTURE,
+            layout.primitives(),
+        )
+    }
+
+    /// Builds the lookup grid of `primitives` (bottom first) over a `w` x `h` frame's
+    /// background.
+    fn new(
+        w: f64,
+        h: f64,
+        (angle, tex_offset): (f64, [f64; 2]),
+        corners: [[f64; 3]; 4],
+        background_texture: f64,
+        primitives: Vec<Primitive>,
+    ) -> Analytic {
         let bbox = primitives.iter().map(Primitive::bbox).fold(
             [
                 f64::INFINITY,
@@ -729,12 +689,13 @@ impl Procedural {
         }
         cell_start.push(cell_items.len() as u32);
 
-        Procedural {
+        Analytic {
             tile: TextureTile::get(),
             tex_a: angle.cos() / TEXEL_PX,
             tex_b: angle.sin() / TEXEL_PX,
             tex_offset,
             corners,
+            background_texture,
             inv_size: [1.0 / w, 1.0 / h],
             chart: super::chart::COLORCHECKER_SRGB
                 .map(|c| c.map(|v| srgb_to_linear(f64::from(v) / 255.0))),
@@ -787,7 +748,7 @@ impl Procedural {
                 return hit;
             }
         }
-        (self.background(x, y), BACKGROUND_TEXTURE)
+        (self.background(x, y), self.background_texture)
     }
 
     /// Applies the texture at (`x`, `y`) with `strength` to an untextured colour.
@@ -810,7 +771,7 @@ impl Procedural {
 
     /// [`Scene::grid_sum`] for this scene. When the whole grid lies in one cell that lists no
     /// primitive (or outside the grid), every sample is background, so the per-sample cell
-    /// lookup is skipped; the arithmetic per sample is the same as in [`Procedural::sample`],
+    /// lookup is skipped; the arithmetic per sample is the same as in [`Analytic::sample`],
     /// so the sum is bit-identical either way.
     #[inline]
     fn grid_sum(&self, g: &SampleGrid) -> [f64; 3] {
@@ -830,31 +791,11 @@ impl Procedural {
         // one cell mean the whole grid is in it.
         let one_cell = first == self.cell_of(hi[0] + 1e-9, hi[1] + 1e-9);
         if one_cell && self.cell_items(first).is_empty() {
-            g.sum(|x, y| self.shade(self.background(x, y), BACKGROUND_TEXTURE, x, y))
+            g.sum(|x, y| self.shade(self.background(x, y), self.background_texture, x, y))
         } else {
             g.sum(|x, y| self.sample(x, y))
         }
     }
-}
-
-/// Whether offset (`dx`, `dy`) at squared radius `r2` from the star's centre falls on a light
-/// spoke: `sin(36 phi) >= 0` for its angle `phi`, evaluated without trigonometry as the sign
-/// of the imaginary part of `(e^{i phi})^36` (36 = 32 + 4, by repeated squaring).
-#[inline]
-fn star_is_light(dx: f64, dy: f64, r2: f64) -> bool {
-    if r2 == 0.0 {
-        return true;
-    }
-    let inv = 1.0 / r2.sqrt();
-    let mul = |a: (f64, f64), b: (f64, f64)| (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0);
-    let z1 = (dx * inv, dy * inv);
-    let z2 = mul(z1, z1);
-    let z4 = mul(z2, z2);
-    let z8 = mul(z4, z4);
-    let z16 = mul(z8, z8);
-    let z32 = mul(z16, z16);
-    const _: () = assert!(STAR_SPOKES == 36, "the powers above are for 36 spokes");
-    mul(z32, z4).1 >= 0.0
 }
 
 /// The moving object's colour at offset (`dx`, `dy`) from its centre, for an object of
@@ -880,6 +821,7 @@ pub(crate) fn object_sample(dx: f64, dy: f64, r: f64) -> [f64; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::synth::shapes::PATCH_PITCH;
 
     #[test]
     fn procedural_is_deterministic_and_seeded() {
@@ -938,14 +880,14 @@ mod tests {
     #[test]
     fn patches_are_flat_and_linearised() {
         let s = Scene::procedural(640, 480, 1);
-        let Kind::Procedural(p) = &s.kind else {
+        let Kind::Analytic(p) = &s.kind else {
             unreachable!()
         };
         let [x0, y0] = p
             .primitives
             .iter()
             .find_map(|p| match p {
-                Primitive::Chart { origin } => Some(*origin),
+                Primitive::ColorChart { origin } => Some(*origin),
                 _ => None,
             })
             .unwrap();

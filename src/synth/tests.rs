@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::image::Channel;
+use resolution::{BarGroup, chart_bars};
 
 /// Small, fast parameters: 64x48, 3 frames.
 fn small() -> SynthParams {
@@ -673,4 +674,309 @@ fn written_burst_round_trips() {
     assert_eq!(rgb.len(), 64 * 48 * 3);
     assert_eq!(rgb[3 * 100 + 2], burst.clean_rgb[2].data[100]);
     assert_eq!(rgb[3 * 100], burst.clean_rgb[0].data[100]);
+}
+
+/// The mean of each `s x s` block of the scaled truth against `clean_rgb`: the largest
+/// relative difference over every pixel and channel.
+fn block_mean_error(burst: &SynthBurst, s: usize) -> f64 {
+    let scaled = burst.clean_rgb_scaled.as_ref().expect("a scaled truth");
+    let (w, h) = (burst.clean_rgb[0].width, burst.clean_rgb[0].height);
+    let mut worst = 0.0f64;
+    for (fine, coarse) in scaled.iter().zip(&burst.clean_rgb) {
+        assert_eq!((fine.width, fine.height), (w * s, h * s));
+        for j in 0..h {
+            for i in 0..w {
+                let mut sum = 0.0;
+                for n in 0..s {
+                    for m in 0..s {
+                        sum += f64::from(fine.get(i * s + m, j * s + n));
+                    }
+                }
+                let mean = sum / (s * s) as f64;
+                let want = f64::from(coarse.get(i, j));
+                worst = worst.max((mean - want).abs() / want.abs().max(1e-3));
+            }
+        }
+    }
+    worst
+}
+
+#[test]
+fn scaled_truth_blocks_average_to_the_sensor_pixels() {
+    for s in [2, 3] {
+        for (scene, moving) in [(SceneSource::Procedural, 2.0), (SceneSource::Chart, 0.0)] {
+            let p = SynthParams {
+                supersample: 2,
+                truth_scale: s,
+                moving,
+                scene: scene.clone(),
+                ..small()
+            };
+            let burst = synthesize(&p).unwrap();
+            let err = block_mean_error(&burst, s);
+            assert!(err < 1e-5, "scale {s}, {scene:?}: relative error {err:e}");
+            // The fine grid holds detail the blocks average away.
+            let fine = &burst.clean_rgb_scaled.as_ref().unwrap()[1];
+            let within = (0..48 * s)
+                .flat_map(|j| (0..64 * s).map(move |i| (i, j)))
+                .filter(|&(i, j)| fine.get(i, j) != fine.get(i - i % s, j - j % s))
+                .count();
+            assert!(
+                within > 200,
+                "scale {s}, {scene:?}: {within} cells differ in their block"
+            );
+        }
+    }
+    assert!(synthesize(&small()).unwrap().clean_rgb_scaled.is_none());
+}
+
+#[test]
+fn scaled_truth_samples_the_finer_grid_in_every_frame() {
+    // Scale 2 with 3 x 3 sub-samples per cell puts a 6 x 6 grid in every pixel of every
+    // frame: the same positions as scale 1 with 6 x 6 supersampling, summed in another order.
+    let base = clean(SynthParams {
+        rotate: 2.0,
+        moving: 3.0,
+        ..small()
+    });
+    let a = synthesize(&SynthParams {
+        truth_scale: 2,
+        supersample: 3,
+        ..base.clone()
+    })
+    .unwrap();
+    let b = synthesize(&SynthParams {
+        supersample: 6,
+        ..base
+    })
+    .unwrap();
+    for c in 0..3 {
+        for (x, y) in a.clean_rgb[c].data.iter().zip(&b.clean_rgb[c].data) {
+            assert!((x - y).abs() <= 1e-6 * y.abs().max(1e-3), "{x} vs {y}");
+        }
+    }
+    // Moved and rotated frames: noise-free raw values agree but for rounding at half a unit.
+    for k in 1..3 {
+        let (fa, fb) = (&a.frames[k].mosaic, &b.frames[k].mosaic);
+        let step = 1.0 / 4031.0;
+        let worst = fa
+            .data
+            .iter()
+            .zip(&fb.data)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= step * 1.01, "frame {k}: {worst}");
+    }
+}
+
+/// Along a bar group (across its bars), the profile of `plane` in a grid `s` times finer
+/// than the reference frame: the mean along the bars over the group's inner part (2 px in
+/// from its edges), one value per fine pixel across.
+fn bar_profile(plane: &Plane<f32>, g: &BarGroup, s: usize) -> Vec<f64> {
+    let r = g.rect;
+    let (x0, y0, x1, y1) = (
+        (r.x + 2) * s,
+        (r.y + 2) * s,
+        (r.x + r.width - 2) * s,
+        (r.y + r.height - 2) * s,
+    );
+    let (across, along) = if g.vertical {
+        (x0..x1, y0..y1)
+    } else {
+        (y0..y1, x0..x1)
+    };
+    let n = along.len() as f64;
+    across
+        .map(|a| {
+            along
+                .clone()
+                .map(|b| {
+                    let (x, y) = if g.vertical { (a, b) } else { (b, a) };
+                    f64::from(plane.get(x, y))
+                })
+                .sum::<f64>()
+                / n
+        })
+        .collect()
+}
+
+/// Michelson contrast `(max - min) / (max + min)` of a profile.
+fn michelson(p: &[f64]) -> f64 {
+    let max = p.iter().copied().fold(f64::MIN, f64::max);
+    let min = p.iter().copied().fold(f64::MAX, f64::min);
+    (max - min) / (max + min)
+}
+
+/// The frequency in cycles per reference pixel (searched from 0.05 to the profile's Nyquist
+/// frequency `s / 2` in steps of 0.005) where the Hann-windowed, mean-removed profile of `s`
+/// samples per pixel has the most energy.
+fn dominant_frequency(p: &[f64], s: usize) -> f64 {
+    let n = p.len();
+    let mean = p.iter().sum::<f64>() / n as f64;
+    let tau = std::f64::consts::TAU;
+    let windowed: Vec<f64> = p
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v - mean) * (0.5 - 0.5 * (tau * (i as f64 + 0.5) / n as f64).cos()))
+        .collect();
+    let power = |f: f64| {
+        let (mut re, mut im) = (0.0, 0.0);
+        for (i, v) in windowed.iter().enumerate() {
+            let phase = tau * f * i as f64 / s as f64;
+            re += v * phase.cos();
+            im += v * phase.sin();
+        }
+        re * re + im * im
+    };
+    (10..=(100 * s))
+        .map(|i| i as f64 * 0.005)
+        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn chart_truth_resolves_bars_the_sensor_aliases() {
+    // 4 x 4 sub-samples per truth pixel, 8 x 8 per sensor pixel: with fewer, bars narrower
+    // than a pixel can cover every sub-sample column of some pixels (6 columns span 5/6 px,
+    // less than the 0.875 px bars of the 1.75 px group) and the 1x frame shows them at full
+    // contrast, as a point-sampling sensor would.
+    let p = SynthParams {
+        frames: 1,
+        width: 320,
+        height: 240,
+        supersample: 4,
+        truth_scale: 2,
+        scene: SceneSource::Chart,
+        ..SynthParams::default()
+    };
+    let burst = synthesize(&p).unwrap();
+    let fine = burst.clean_rgb_scaled.as_ref().unwrap();
+    eprintln!("group              | 2x truth: contrast, frequency | 1x clean: contrast, frequency");
+    for g in chart_bars(320, 240) {
+        // The channel in which the group's two colours differ most (red for red/cyan, blue
+        // for blue/yellow).
+        let diff = |c: usize| (g.colors[0][c] - g.colors[1][c]).abs();
+        let c = (0..3).max_by(|&a, &b| diff(a).total_cmp(&diff(b))).unwrap();
+        let truth = bar_profile(&fine[c], &g, 2);
+        let sensor = bar_profile(&burst.clean_rgb[c], &g, 1);
+        let (ct, ft) = (michelson(&truth), dominant_frequency(&truth, 2));
+        let (cs, fs) = (michelson(&sensor), dominant_frequency(&sensor, 1));
+        eprintln!(
+            "{:4} px {} {:?} | {ct:.3}, {ft:.3} | {cs:.3}, {fs:.3}",
+            g.period,
+            if g.vertical { "V" } else { "H" },
+            g.colors[0].map(|v| v as f32),
+        );
+        let f = 1.0 / g.period;
+        // The truth resolves every group at its own frequency, up to 0.8 cycles per pixel.
+        assert!(ct > 0.8, "{g:?}: truth contrast {ct}");
+        assert!((ft - f).abs() < 0.02, "{g:?}: truth frequency {ft} vs {f}");
+        if f > 0.5 {
+            // Above the sensor's Nyquist frequency the 1x frame shows the alias 1 - f (a
+            // coarser, false pattern) at lower contrast: 0.23 at 1.25 px (a 5 px pattern).
+            assert!((fs - (1.0 - f)).abs() < 0.02, "{g:?}: 1x frequency {fs}");
+            assert!(cs < ct - 0.2, "{g:?}: 1x contrast {cs} vs truth {ct}");
+            if g.period == 1.25 {
+                assert!(cs < 0.3, "{g:?}: 1x contrast {cs}");
+            }
+        } else if f < 0.5 {
+            // Below it the sensor resolves them too.
+            assert!((fs - f).abs() < 0.02, "{g:?}: 1x frequency {fs} vs {f}");
+            assert!(cs > 0.5, "{g:?}: 1x contrast {cs}");
+        }
+    }
+}
+
+#[test]
+fn scaled_truth_is_written_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("burst");
+    let burst = synthesize(&SynthParams {
+        truth_scale: 2,
+        supersample: 2,
+        ..small()
+    })
+    .unwrap();
+    burst.write(&out).unwrap();
+    assert_eq!(
+        burst.truth_files(),
+        [
+            "truth.json",
+            "reference_mosaic.tiff",
+            "reference_rgb.tiff",
+            "reference_rgb_2x.tiff"
+        ]
+    );
+    let file = std::fs::File::open(out.join("reference_rgb_2x.tiff")).unwrap();
+    let mut dec = tiff::decoder::Decoder::new(std::io::BufReader::new(file)).unwrap();
+    assert_eq!(dec.dimensions().unwrap(), (128, 96));
+    assert_eq!(
+        dec.colortype().unwrap(),
+        tiff::ColorType::RGB(32),
+        "32-bit float RGB"
+    );
+    let tiff::decoder::DecodingResult::F32(rgb) = dec.read_image().unwrap() else {
+        panic!("not 32-bit float");
+    };
+    let planes = burst.clean_rgb_scaled.as_ref().unwrap();
+    let interleaved: Vec<f32> = (0..128 * 96)
+        .flat_map(|i| planes.iter().map(move |p| p.data[i]))
+        .collect();
+    assert_eq!(rgb, interleaved);
+    let truth = Truth::load(out.join("truth.json")).unwrap();
+    assert_eq!(truth.params.truth_scale, 2);
+    assert_eq!(truth, burst.truth);
+
+    // Scale 1 writes no scaled file; a truth.json from before truth_scale existed loads
+    // with scale 1.
+    let plain = dir.path().join("plain");
+    let burst = synthesize(&small()).unwrap();
+    burst.write(&plain).unwrap();
+    assert_eq!(burst.truth_files().len(), 3);
+    assert!(!plain.join("reference_rgb_1x.tiff").exists());
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plain.join("truth.json")).unwrap()).unwrap();
+    assert_eq!(json["params"]["truth_scale"], 1);
+    json["params"]
+        .as_object_mut()
+        .unwrap()
+        .remove("truth_scale");
+    let old: Truth = serde_json::from_value(json).unwrap();
+    assert_eq!(old.params.truth_scale, 1);
+}
+
+#[test]
+fn truth_scale_is_validated_and_the_chart_named() {
+    for (s, w, h, range) in [
+        (0, 64, 48, "1..=4"),
+        (5, 64, 48, "1..=4"),
+        (4, 20000, 20000, "at most"),
+    ] {
+        let p = SynthParams {
+            frames: 1,
+            width: w,
+            height: h,
+            truth_scale: s,
+            ..small()
+        };
+        match synthesize(&p) {
+            Err(Error::Parameter { name, reason }) => {
+                assert_eq!(name, "truth_scale", "{reason}");
+                assert!(reason.contains(range), "{reason}");
+            }
+            other => panic!(
+                "scale {s}: expected a parameter error, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+    let p = SynthParams {
+        scene: SceneSource::Chart,
+        truth_scale: 3,
+        ..SynthParams::default()
+    };
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(json.contains("\"scene\":\"chart\""), "{json}");
+    assert!(json.contains("\"truth_scale\":3"), "{json}");
+    assert_eq!(serde_json::from_str::<SynthParams>(&json).unwrap(), p);
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub const CONVENTION: &str = "pixel (i, j) covers [i, i+1) x [j, j+1), centre (i + 0.5, j + 0.5); \
 c = (width / 2, height / 2); reference point p appears in frame k at \
 q = R(theta_k) (p - c) + c + translation_k with R(a) = [[cos a, -sin a], [sin a, cos a]], \
-theta in degrees, y down; moving object centre in frame k = centres[k] in reference coordinates";
+theta in degrees, y down; moving object centre in frame k = centres[k] in reference coordinates; with s = params.truth_scale > 1, pixel (i, j) of reference_rgb_{s}x.tiff covers [i/s, (i+1)/s) x [j/s, (j+1)/s) and each s x s block averages to reference_rgb.tiff";
 
 /// Ground truth of one frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +60,10 @@ pub struct MovingObject {
 /// `(i, j)`, pass `(i + 0.5, j + 0.5)`. The moving object is a disc whose centre in scene
 /// coordinates is `centres[k]` in frame `k`; it moves by `centres[k] - centres[0]` on top of
 /// the camera motion ([`Truth::flow`]).
+///
+/// With a truth scale `s = params.truth_scale` above 1, pixel `(i, j)` of the scaled truth
+/// (`reference_rgb_{s}x.tiff`, [`super::SynthBurst::clean_rgb_scaled`]) covers
+/// `[i/s, (i+1)/s) x [j/s, (j+1)/s)` in these coordinates.
 ///
 /// All motion values are rounded to multiples of 1e-9 (exposure times to 12 significant
 /// digits) before rendering, so `truth.json` reloads bit for bit and describes the frames

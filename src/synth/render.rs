@@ -49,38 +49,36 @@ impl FramePlan<'_> {
         mut cell: impl FnMut(usize, usize, [f64; 3]),
     ) -> [f64; 3] {
         let (k, s) = (self.supersample, self.truth_scale);
+        // Normalises the sum of `n` sub-samples to exposure-scaled camera RGB.
+        let camera = |sum: [f64; 3], n: usize| {
+            let norm = self.gain / n as f64;
+            std::array::from_fn(|c| sum[c] * norm * SENSITIVITY[c])
+        };
+        if s == 1 {
+            // The plain pixel: the arithmetic of the renderer before truth scales existed,
+            // so scale 1 gives the same frames bit for bit, without the cell loop.
+            return camera(self.grid_sum(i as f64, j as f64, 1.0 / k as f64), k * k);
+        }
         let step = 1.0 / (s * k) as f64;
         let mut acc = [0.0f64; 3];
         for n in 0..s {
             for m in 0..s {
-                // For s = 1 this is `grid_sum(i, j)`: adding 0.0 to an integer is exact, so
-                // the sample positions are bit for bit those of a plain k x k pixel.
                 let x = i as f64 + (m * k) as f64 * step;
                 let y = j as f64 + (n * k) as f64 * step;
                 let sum = self.grid_sum(x, y, step);
-                if s == 1 {
-                    acc = sum;
-                } else {
-                    let norm = self.gain / (k * k) as f64;
-                    cell(
-                        m,
-                        n,
-                        std::array::from_fn(|c| sum[c] * norm * SENSITIVITY[c]),
-                    );
-                    for (acc, v) in acc.iter_mut().zip(sum) {
-                        *acc += v;
-                    }
+                cell(m, n, camera(sum, k * k));
+                for (acc, v) in acc.iter_mut().zip(sum) {
+                    *acc += v;
                 }
             }
         }
-        let norm = self.gain / (s * s * k * k) as f64;
-        std::array::from_fn(|c| acc[c] * norm * SENSITIVITY[c])
+        camera(acc, s * s * k * k)
     }
 
     /// The sum of the scene over a k x k grid with spacing `step` in frame coordinates whose
     /// square starts at frame position (`x`, `y`): samples at `(x + (a + 0.5) step,
     /// y + (b + 0.5) step)`, with the moving object drawn over the scene.
-    #[inline]
+    #[inline(always)]
     fn grid_sum(&self, x: f64, y: f64, step: f64) -> [f64; 3] {
         // Scene position of the first sub-sample; one sub-sample step along frame x moves by
         // step * (cos, -sin) in the scene, along frame y by step * (sin, cos).

@@ -8,19 +8,21 @@
 //! - on the left, a **Siemens star** of [`STAR_SPOKES`] black/white spoke pairs above a
 //!   **zone plate** `0.465 + 0.435 cos(k r^2)` whose frequency rises linearly from 0 at the
 //!   centre to [`ZONE_MAX_FREQUENCY`] (0.8) cycles per pixel at its rim, both of radius
-//!   `min(0.2 h, 0.19 w)`. The star's spokes are one pixel apart (Nyquist) at radius
-//!   `64 / pi = 20` px and reach 0.1 px at its centre; the zone plate passes the sensor's
-//!   Nyquist frequency (0.5) at 5/8 of its radius;
+//!   `min(0.2 h, 0.19 w)`. A light/dark pair of spokes spans 2 px (the sensor's Nyquist
+//!   period) at radius `64 / pi = 20` px and 1 px (the 2x truth's) at 10 px; the zone plate
+//!   passes the sensor's Nyquist frequency (0.5) at 5/8 of its radius;
 //! - on the right, from the top: 18 **bar groups** of [`GROUP`] x [`GROUP`] px, 6 px apart
 //!   ([`ChartLayout::bars`], [`chart_bars`]): a row of vertical and a row of horizontal
 //!   black/white bars at the periods of [`BAR_PERIODS`] (1.25 to 3 px per bar pair, i.e.
 //!   2.5 to 6 pixels of the 2x truth), then a row of colour bars, red/cyan and blue/yellow
-//!   pairs of roughly equal luminance (so they measure chroma aliasing) at 2 and 3 px;
-//!   then five lines of **text** in a 5 x 7 bitmap font drawn at 1, 1.5 and 2 px per font
+//!   pairs of roughly equal luminance (so they measure chroma aliasing) at 2 and 3 px. Each
+//!   group starts with a light bar at its left (top) edge, on the pixel grid, so frame 0
+//!   sees the 2 px bars in phase with its pixels; moved frames see other phases;
+//! - then five lines of **text** in a 5 x 7 bitmap font drawn at 1, 1.5 and 2 px per font
 //!   pixel, black on white labels ([`ChartLayout::text`]) that start half a pixel off the
-//!   sensor grid, so that the sensor blurs the glyphs' edges where the 2x truth keeps them
-//!   sharp; then 12 flat **patches** (six
-//!   greys from 0.03 to 0.9 and six colours) of at most 24 px ([`ChartLayout::patches`]).
+//!   grid, so that the sensor blurs the glyphs' edges where the 2x truth keeps them sharp;
+//! - then 12 flat **patches** (six greys from 0.03 to 0.9 and six colours) of at most 24 px
+//!   ([`ChartLayout::patches`]).
 //!
 //! Black is 0.03 and white 0.9 (linear sRGB). The background is mid-grey (0.16 to 0.21, a
 //! bilinear gradient between the corners) modulated by the procedural scene's fine texture

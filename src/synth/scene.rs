@@ -751,12 +751,10 @@ impl Analytic {
         (self.background(x, y), self.background_texture)
     }
 
-    /// Applies the texture at (`x`, `y`) with `strength` to an untextured colour.
+    /// Applies the texture at (`x`, `y`) with `strength` to an untextured colour (a strength
+    /// of 0 returns it unchanged: the gain is exactly 1).
     #[inline(always)]
     fn shade(&self, rgb: [f64; 3], strength: f64, x: f64, y: f64) -> [f64; 3] {
-        if strength == 0.0 {
-            return rgb;
-        }
         let u = self.tex_a * x + self.tex_b * y + self.tex_offset[0];
         let v = -self.tex_b * x + self.tex_a * y + self.tex_offset[1];
         let t = self.tile.sample(u, v);
@@ -766,6 +764,11 @@ impl Analytic {
     #[inline(always)]
     fn sample(&self, x: f64, y: f64) -> [f64; 3] {
         let (rgb, strength) = self.base(x, y);
+        // Untextured primitives skip the texture lookup. The test is here rather than in
+        // `shade`, whose background caller knows its strength is not 0.
+        if strength == 0.0 {
+            return rgb;
+        }
         self.shade(rgb, strength, x, y)
     }
 

@@ -132,10 +132,16 @@ impl Primitive {
             } => {
                 let (dx, dy) = (x - c[0], y - c[1]);
                 let d2 = dx * dx + dy * dy;
-                (d2 < *r2).then(|| {
-                    let light = star_is_light(dx, dy, d2, *spokes);
-                    ([if light { tones[0] } else { tones[1] }; 3], *texture)
-                })
+                if d2 >= *r2 {
+                    return None;
+                }
+                // Constant spoke counts unroll the power loop.
+                let light = match *spokes {
+                    36 => star_is_light(dx, dy, d2, 36),
+                    64 => star_is_light(dx, dy, d2, 64),
+                    n => star_is_light(dx, dy, d2, n),
+                };
+                Some(([if light { tones[0] } else { tones[1] }; 3], *texture))
             }
             Primitive::ColorChart { origin } => {
                 let u = (x - origin[0]) * (1.0 / PATCH_PITCH);
@@ -175,24 +181,7 @@ impl Primitive {
                 text,
                 ink,
                 paper,
-            } => {
-                let u = (x - origin[0]) / scale;
-                let v = (y - origin[1]) / scale;
-                let [w, h] = label_size(text.len());
-                if !(u >= 0.0 && u < w as f64 && v >= 0.0 && v < h as f64) {
-                    return None;
-                }
-                // Font pixel (col, row) of the text, counted from the text's corner.
-                let col = (u as usize).wrapping_sub(LABEL_MARGIN);
-                let row = (v as usize).wrapping_sub(LABEL_MARGIN);
-                let on = row < GLYPH[1]
-                    && col < text.len() * ADVANCE
-                    && col % ADVANCE < GLYPH[0]
-                    && glyph(text.as_bytes()[col / ADVANCE])[row] >> (GLYPH[0] - 1 - col % ADVANCE)
-                        & 1
-                        == 1;
-                Some((if on { *ink } else { *paper }, 0.0))
-            }
+            } => text_hit(x, y, *origin, *scale, text, [ink, paper]),
         }
     }
 
@@ -235,6 +224,33 @@ impl Primitive {
     }
 }
 
+/// [`Primitive::hit`] for [`Primitive::Text`]: `colors` are ink and paper. Kept out of
+/// line, so that the other primitives' code stays small.
+#[inline(never)]
+fn text_hit(
+    x: f64,
+    y: f64,
+    origin: [f64; 2],
+    scale: f64,
+    text: &str,
+    colors: [&[f64; 3]; 2],
+) -> Option<([f64; 3], f64)> {
+    let u = (x - origin[0]) / scale;
+    let v = (y - origin[1]) / scale;
+    let [w, h] = label_size(text.len());
+    if !(u >= 0.0 && u < w as f64 && v >= 0.0 && v < h as f64) {
+        return None;
+    }
+    // Font pixel (col, row) of the text, counted from the text's corner.
+    let col = (u as usize).wrapping_sub(LABEL_MARGIN);
+    let row = (v as usize).wrapping_sub(LABEL_MARGIN);
+    let on = row < GLYPH[1]
+        && col < text.len() * ADVANCE
+        && col % ADVANCE < GLYPH[0]
+        && glyph(text.as_bytes()[col / ADVANCE])[row] >> (GLYPH[0] - 1 - col % ADVANCE) & 1 == 1;
+    Some((*colors[usize::from(!on)], 0.0))
+}
+
 /// Width and height in font pixels of a label holding `chars` characters.
 pub(super) fn label_size(chars: usize) -> [usize; 2] {
     let text_w = (chars * ADVANCE).saturating_sub(ADVANCE - GLYPH[0]);
@@ -245,7 +261,7 @@ pub(super) fn label_size(chars: usize) -> [usize; 2] {
 /// spoke: `sin(n phi) >= 0` for its angle `phi` and `n = spokes`, evaluated without
 /// trigonometry as the sign of the imaginary part of `(e^{i phi})^n`, by repeated squaring
 /// (for 36: `z^4 z^32`).
-#[inline]
+#[inline(always)]
 fn star_is_light(dx: f64, dy: f64, r2: f64, spokes: u32) -> bool {
     if r2 == 0.0 {
         return true;

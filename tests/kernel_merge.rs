@@ -354,3 +354,139 @@ fn bad_parameters_and_inputs_are_refused() {
     assert!(matches!(e, Error::Unsupported { .. }), "{e}");
     assert!(e.to_string().contains("merged.dng"), "{e}");
 }
+
+/// Bicubic (Catmull-Rom) upscale of each plane by an integer factor.
+fn upscale(p: &Rgb, s: usize) -> Rgb {
+    p.each_ref().map(|pl| {
+        let (w, h) = (pl.width * s, pl.height * s);
+        let mut o = Plane::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let u = (x as f32 + 0.5) / s as f32 - 0.5;
+                let v = (y as f32 + 0.5) / s as f32 - 0.5;
+                o.set(x, y, pl.sample_cubic(u, v));
+            }
+        }
+        o
+    })
+}
+
+/// Contrast of a bar group at its own frequency: the amplitude of the Fourier component at
+/// `1 / period` (cycles per reference pixel) along the bars' axis over the mean, in the
+/// green channel of an image at `scale` times the reference's size.
+fn bar_contrast(img: &Rgb, scale: usize, g: &obscura::synth::resolution::BarGroup) -> f64 {
+    let p = &img[1];
+    let r = g.rect;
+    let (x0, y0, n) = (r.x * scale, r.y * scale, r.width * scale);
+    let (mut re, mut im, mut sum) = (0.0f64, 0.0f64, 0.0f64);
+    for j in 0..n {
+        for i in 0..n {
+            let v = f64::from(p.get(x0 + i, y0 + j));
+            // position along the axis in reference pixels (sample centre)
+            let t = ((if g.vertical { i } else { j }) as f64 + 0.5) / scale as f64;
+            let a = std::f64::consts::TAU * t / g.period;
+            re += v * a.cos();
+            im += v * a.sin();
+            sum += v;
+        }
+    }
+    2.0 * (re * re + im * im).sqrt() / sum.max(1e-12)
+}
+
+fn chart_burst() -> SynthBurst {
+    synthesize(&SynthParams {
+        frames: 8,
+        width: 512,
+        height: 384,
+        motion: 8.0,
+        rotate: 0.3,
+        scene: obscura::synth::SceneSource::Chart,
+        truth_scale: 2,
+        supersample: 2,
+        seed: 11,
+        ..SynthParams::default()
+    })
+    .unwrap()
+}
+
+/// The aliased resolution chart (the scene at twice the sensor's resolution, each sensor
+/// pixel the mean of 2x2 scene cells), at 1x against the clean reference and at 2x against
+/// the 2x truth, next to the robust merge (demosaiced; at 2x bicubic-upscaled).
+#[test]
+fn aliased_chart_at_1x_and_2x() {
+    let sb = chart_burst();
+    let (burst, al) = aligned(&sb);
+    let f0 = &sb.frames[0];
+    let all = |_: usize, _: usize| true;
+    let single = demosaic(&f0.mosaic, f0.cfa, Demosaic::Rcd);
+    let base = psnr(&single, 1.0, &sb.clean_rgb, &all);
+    let robust = rgb_of(&merge(&burst, &al, &MergeParams::default()).unwrap());
+    let k1 = rgb_of(&merge(&burst, &al, &kernel_params(KernelParams::default())).unwrap());
+    let (pr, pk) = (
+        psnr(&robust, 1.0, &sb.clean_rgb, &all) - base,
+        psnr(&k1, 1.0, &sb.clean_rgb, &all) - base,
+    );
+    // 2x: PSNR against the 2x truth over the same area (margins doubled)
+    let truth2 = sb.clean_rgb_scaled.as_ref().unwrap();
+    let psnr2 = |img: &Rgb| {
+        let (w, h) = (truth2[0].width, truth2[0].height);
+        let (mut se, mut n) = (0.0f64, 0usize);
+        for c in 0..3 {
+            for y in 2 * MARGIN..h - 2 * MARGIN {
+                for x in 2 * MARGIN..w - 2 * MARGIN {
+                    se += f64::from(img[c].get(x, y) - truth2[c].get(x, y)).powi(2);
+                    n += 1;
+                }
+            }
+        }
+        10.0 * (n as f64 / se).log10()
+    };
+    let k2 = rgb_of(
+        &merge(
+            &burst,
+            &al,
+            &MergeParams {
+                scale: 2.0,
+                ..kernel_params(KernelParams::default())
+            },
+        )
+        .unwrap(),
+    );
+    let up_single = upscale(&single, 2);
+    let up_robust = upscale(&robust, 2);
+    let base2 = psnr2(&up_single);
+    let (pr2, pk2) = (psnr2(&up_robust) - base2, psnr2(&k2) - base2);
+    eprintln!("chart 1x: reference (RCD) {base:.2} dB; robust+RCD {pr:+.2} dB, kernel {pk:+.2} dB");
+    eprintln!(
+        "chart 2x: reference (RCD, bicubic) {base2:.2} dB; robust+RCD+bicubic {pr2:+.2} dB, kernel 2x {pk2:+.2} dB"
+    );
+    // the bars above the sensor's Nyquist frequency (period below 2 px)
+    let bars = obscura::synth::resolution::chart_bars(512, 384);
+    for g in bars
+        .iter()
+        .filter(|g| g.period < 2.0 && g.colors[0] != g.colors[1])
+    {
+        let (t, r, k) = (
+            bar_contrast(truth2, 2, g),
+            bar_contrast(&up_robust, 2, g),
+            bar_contrast(&k2, 2, g),
+        );
+        eprintln!(
+            "  bars {:.2} px {}: contrast truth {t:.3}, robust+bicubic {r:.3}, kernel 2x {k:.3}",
+            g.period,
+            if g.vertical { "vertical" } else { "horizontal" }
+        );
+    }
+    // what the kernel merge reaches today: better than the robust merge at both scales, but
+    // short of the goals (+3 dB at 1x, +1.5 dB over the upscaled robust merge at 2x) and
+    // without contrast on the bars above Nyquist; alignment on the aliased chart and the
+    // robustness are what hold it back (docs/ARCHITECTURE.md, "Kernel merge")
+    assert!(
+        pk >= pr + 0.5,
+        "1x: kernel {pk:+.2} dB vs robust {pr:+.2} dB"
+    );
+    assert!(
+        pk2 >= pr2 + 0.2,
+        "2x: kernel {pk2:+.2} dB vs robust {pr2:+.2} dB"
+    );
+}

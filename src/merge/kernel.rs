@@ -85,9 +85,17 @@ pub struct KernelParams {
     /// Kernel size of red and blue relative to green, 1 to 3; default 1.4: red and blue
     /// photosites are half as dense as green ones.
     pub chroma_size: f32,
+    /// Whether red and blue are merged as white-balanced differences to the green (default
+    /// true): sharper colour edges on natural scenes; off, each colour is merged from its
+    /// own photosites alone.
+    pub color_difference: bool,
     /// Robustness: multiple of the noise variance a difference of local means is compared
     /// with, 1 to 100; default 16. Higher: fewer rejections from noise alone.
     pub noise_tolerance: f32,
+    /// Robustness: weight of colour differences next to brightness differences, 0 to 1;
+    /// default 0.2. Lower: more tolerant of the false colour aliasing gives each frame, blinder
+    /// to a moving object that differs from the background by its colour.
+    pub chroma_weight: f32,
     /// Robustness scale `s` of `clamp(s exp(-z^2/2) - t, 0, 1)`, 1 to 10; default 2.
     pub robust_scale: f32,
     /// Robustness threshold `t`, 0 to 1; default 0.12.
@@ -108,6 +116,8 @@ impl Default for KernelParams {
             spatial_denoise: 3.0,
             spread: 0.5,
             noise_tolerance: 16.0,
+            color_difference: true,
+            chroma_weight: 0.2,
             chroma_size: 1.4,
             robust_scale: 2.0,
             robust_threshold: 0.12,
@@ -138,6 +148,7 @@ impl KernelParams {
         check("kernel.spread", self.spread, 0.0, 4.0)?;
         check("kernel.chroma_size", self.chroma_size, 1.0, 3.0)?;
         check("kernel.noise_tolerance", self.noise_tolerance, 1.0, 100.0)?;
+        check("kernel.chroma_weight", self.chroma_weight, 0.0, 1.0)?;
         check("kernel.robust_scale", self.robust_scale, 1.0, 10.0)?;
         check("kernel.robust_threshold", self.robust_threshold, 0.0, 1.0)?;
         Ok(())
@@ -408,6 +419,8 @@ fn exp2_neg(x: f32) -> f32 {
 /// The merge in progress: the reference's structure and statistics, and the running sums.
 pub(crate) struct KernelMerger {
     params: KernelParams,
+    /// The reference's white-balance multipliers (robustness compares balanced colours).
+    wb: [f32; 3],
     noise: FrameNoise,
     ref_exposure: f64,
     quads: Quads,
@@ -424,8 +437,9 @@ struct Geometry {
     area: Rect,
     /// [`KernelParams::chroma_size`].
     chroma_size: f32,
-    /// White-balance multipliers (green 1) for the colour differences.
-    wb: [f32; 3],
+    /// White-balance multipliers (green 1) for the colour differences; `None`: each colour
+    /// merged on its own.
+    wb: Option<[f32; 3]>,
     cfa: Cfa,
     scale: f32,
     /// Inverse kernel covariances per half-resolution pixel (`kw` x `kh`).
@@ -493,7 +507,9 @@ impl KernelMerger {
         let geo = Geometry {
             area,
             chroma_size: params.chroma_size,
-            wb: reference.wb_multipliers().map(|m| m as f32),
+            wb: params
+                .color_difference
+                .then(|| reference.wb_multipliers().map(|m| m as f32)),
             cfa,
             scale,
             kernels,
@@ -504,6 +520,7 @@ impl KernelMerger {
         };
         let mut m = KernelMerger {
             params: params.clone(),
+            wb: reference.wb_multipliers().map(|m| m as f32),
             noise,
             ref_exposure: reference.exposure_product(),
             quads,
@@ -579,7 +596,10 @@ impl KernelMerger {
                         );
                         let alt_clip = alt.clipped[ayc * w + axc];
                         let ref_clip = q.clipped[i];
-                        let mut z2 = 0.0f32;
+                        // per unclipped colour: the white-balanced difference and its
+                        // tolerated variance
+                        let mut a = [0.0f32; 3];
+                        let mut t = [0.0f32; 3];
                         let mut n = 0.0f32;
                         for c in 0..3 {
                             let mr = q.mean[c][i];
@@ -601,16 +621,30 @@ impl KernelMerger {
                             let noise =
                                 (self.variance(c, mr, 1.0) + self.variance(c, ma, g)) / counts[c];
                             let sd = spread(&self.quads, c, i);
-                            z2 += dc * dc
-                                / (p.noise_tolerance * noise + (p.spread * sd) * (p.spread * sd));
+                            let m = self.wb[c];
+                            a[c] = m * dc;
+                            t[c] = m
+                                * m
+                                * (p.noise_tolerance * noise + (p.spread * sd) * (p.spread * sd));
                             n += 1.0;
                         }
+                        // brightness: the mean difference; colour: the deviations from it,
+                        // which aliasing produces between frames sampled at other phases
+                        let (sa, st) = (a.iter().sum::<f32>(), t.iter().sum::<f32>());
+                        let mean = sa / n.max(1.0);
+                        let mut chroma = 0.0f32;
+                        for c in 0..3 {
+                            if t[c] > 0.0 {
+                                chroma += (a[c] - mean) * (a[c] - mean) / t[c];
+                            }
+                        }
+                        let z2 =
+                            if st > 0.0 { sa * sa / st } else { 0.0 } + p.chroma_weight * chroma;
                         rr[x] = if !inside {
                             0.0
                         } else if !p.robust || n == 0.0 {
                             1.0
                         } else {
-                            let z2 = z2 / n;
                             (p.robust_scale * (-0.5 * z2).exp() - p.robust_threshold)
                                 .clamp(0.0, 1.0)
                         };
@@ -663,7 +697,7 @@ struct Prepared {
     clipped: Vec<u8>,
 }
 
-fn prepare(mosaic: &Plane<f32>, area: Rect, cfa: Cfa, wb: [f32; 3]) -> Prepared {
+fn prepare(mosaic: &Plane<f32>, area: Rect, cfa: Cfa, wb: Option<[f32; 3]>) -> Prepared {
     let (w, h) = (area.width, area.height);
     let mut value = vec![0.0f32; w * h];
     let mut clipped = vec![0u8; w * h];
@@ -681,11 +715,11 @@ fn prepare(mosaic: &Plane<f32>, area: Rect, cfa: Cfa, wb: [f32; 3]) -> Prepared 
             for x in 0..w {
                 let v = mid[x];
                 let c = cfa.color_at(x, y);
-                if c == Channel::G {
+                let Some(wb) = wb.filter(|_| c != Channel::G) else {
                     val[x] = v;
                     clip[x] = u8::from(v >= CLIP_LEVEL);
                     continue;
-                }
+                };
                 let (l, r) = ((x > 0).then(|| mid[x - 1]), mid.get(x + 1).copied());
                 let (u, d) = (up.map(|r| r[x]), down.map(|r| r[x]));
                 let pair = |a: Option<f32>, b: Option<f32>| match (a, b) {
@@ -914,7 +948,7 @@ impl KernelMerger {
 /// blue the merged green plus the merged white-balanced colour difference, undone by the
 /// multiplier. Also returns the noise variance each colour has left.
 #[inline]
-fn resolve(a: &Acc, wb: [f32; 3]) -> ([f32; 3], [f32; 3]) {
+fn resolve(a: &Acc, wb: Option<[f32; 3]>) -> ([f32; 3], [f32; 3]) {
     let mean = |c: usize| {
         if a.den[c] > 0.0 {
             a.num[c] / a.den[c]
@@ -931,6 +965,9 @@ fn resolve(a: &Acc, wb: [f32; 3]) -> ([f32; 3], [f32; 3]) {
     };
     let g = mean(1);
     let vg = left(1);
+    let Some(wb) = wb else {
+        return ([mean(0), g, mean(2)], [left(0), vg, left(2)]);
+    };
     let px = [(g + mean(0)) / wb[0], g, (g + mean(2)) / wb[2]];
     // the green's noise enters the colours through the difference
     let var = [

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::tiff::{Entry, Ifd, Tiff, is_tiff, tags};
 use super::{Calibration, DecoderKind, Gps, Matrix3, Metadata, NoiseModel, RawFrame, opcodes};
 use crate::error::{Error, Result};
-use crate::image::{Cfa, Channel, Plane, Rect};
+use crate::image::{Cfa, Channel, Plane, Rect, par_pixels};
 
 /// Resource limits checked before a decoder allocates.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -226,7 +226,19 @@ fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
             ));
         }
         Err(loader_err) => match rawler_decode(path, bytes.clone()) {
-            Ok(img) => from_rawler_image(path, img, (0, 0))?,
+            // three-sample data outside DNG (Canon sRAW and the like) is not LinearRaw in
+            // DNG's sense (its levels and colour are the decoder's guess): refused
+            Ok(img) if img.cpp != 1 => {
+                return Err(Error::unsupported(
+                    path,
+                    format!(
+                        "{} samples per pixel (already demosaiced, e.g. a small RAW); obscura \
+                         reads Bayer raws and LinearRaw DNGs",
+                        img.cpp
+                    ),
+                ));
+            }
+            Ok(img) => from_rawler_image(path, img, (0, 0), None)?,
             Err(rawler_err) => {
                 return Err(Error::decode(
                     path,
@@ -454,54 +466,48 @@ fn from_rawloader_image(path: &Path, img: rawloader::RawImage) -> Result<RawFram
     })
 }
 
+/// Levels and pixels of a rawler image: the normalised Bayer mosaic, or the three linear RGB
+/// planes of a LinearRaw image with 3 samples per pixel.
+struct Pixels {
+    cfa: Cfa,
+    black: [f64; 4],
+    white: f64,
+    mosaic: Plane<f32>,
+    rgb: Option<Box<[Plane<f32>; 3]>>,
+}
+
 /// `active_origin`: the DNG active area's origin; DNG black-level patterns are relative to it.
+/// `white`: the white level to use instead of rawler's (DNG's default for float data is 1.0,
+/// where rawler assumes `2^bits - 1`).
 fn from_rawler_image(
     path: &Path,
     img: rawler::RawImage,
     active_origin: (usize, usize),
+    white: Option<f64>,
 ) -> Result<RawFrame> {
-    if img.cpp != 1 {
+    let linear = matches!(
+        img.photometric,
+        rawler::rawimage::RawPhotometricInterpretation::LinearRaw
+    );
+    let px = if linear && img.cpp == 3 {
+        rawler_rgb(path, &img, white)?
+    } else if img.cpp != 1 {
         return Err(Error::unsupported(
             path,
             format!(
-                "LinearRaw or RGB data ({} samples per pixel, already demosaiced); obscura needs a Bayer mosaic",
-                img.cpp
+                "{} samples per pixel ({}); obscura reads a Bayer mosaic or 3-sample LinearRaw",
+                img.cpp,
+                if linear {
+                    "LinearRaw"
+                } else {
+                    "RGB or other already demosaiced data"
+                }
             ),
         ));
-    }
-    let cfa = bayer_cfa(img.camera.cfa.width, img.camera.cfa.height, |r, c| {
-        img.camera.cfa.color_at(r, c)
-    })
-    .map_err(|e| Error::unsupported(path, e))?;
-    let (w, h) = (img.width, img.height);
-    let bl = &img.blacklevel;
-    let levels = bl.as_vec();
-    let mut black = [0.0; 4];
-    for (i, b) in black.iter_mut().enumerate() {
-        let (x, y) = (i % 2, i / 2);
-        let (bw, bh) = (bl.width.max(1), bl.height.max(1));
-        // position in the black-level pattern, which starts at the active area's origin
-        let (px, py) = (
-            (x + bw * 2 - active_origin.0 % bw) % bw,
-            (y + bh * 2 - active_origin.1 % bh) % bh,
-        );
-        *b = levels
-            .get(py * bw + px)
-            .or(levels.first())
-            .map(|&v| f64::from(v))
-            .unwrap_or(0.0);
-    }
-    let white = img
-        .whitelevel
-        .0
-        .first()
-        .map(|&v| f64::from(v))
-        .unwrap_or(65535.0);
-    check_levels(path, &black, white)?;
-    let mosaic = match &img.data {
-        rawler::RawImageData::Integer(d) => normalise(path, w, h, d, &black, white)?,
-        rawler::RawImageData::Float(d) => normalise(path, w, h, d, &black, white)?,
+    } else {
+        rawler_bayer(path, &img, active_origin, white)?
     };
+    let (w, h) = (img.width, img.height);
     let rect = |r: &rawler::imgop::Rect| Rect::new(r.p.x, r.p.y, r.d.w, r.d.h);
     let full = Rect::new(0, 0, w, h);
     let active_area = img
@@ -541,10 +547,10 @@ fn from_rawler_image(
     calibrations.sort_by_key(|c| c.illuminant);
     Ok(RawFrame {
         path: path.to_path_buf(),
-        mosaic,
-        cfa,
-        black,
-        white,
+        mosaic: px.mosaic,
+        cfa: px.cfa,
+        black: px.black,
+        white: px.white,
         active_area,
         crop,
         meta: Metadata {
@@ -557,8 +563,136 @@ fn from_rawler_image(
             ..Metadata::default()
         },
         decoder: DecoderKind::Rawler,
+        rgb: px.rgb,
+    })
+}
+
+/// The Bayer mosaic of a one-sample rawler image.
+fn rawler_bayer(
+    path: &Path,
+    img: &rawler::RawImage,
+    active_origin: (usize, usize),
+    white: Option<f64>,
+) -> Result<Pixels> {
+    let cfa = bayer_cfa(img.camera.cfa.width, img.camera.cfa.height, |r, c| {
+        img.camera.cfa.color_at(r, c)
+    })
+    .map_err(|e| Error::unsupported(path, e))?;
+    let (w, h) = (img.width, img.height);
+    let bl = &img.blacklevel;
+    let levels = bl.as_vec();
+    let mut black = [0.0; 4];
+    for (i, b) in black.iter_mut().enumerate() {
+        let (x, y) = (i % 2, i / 2);
+        let (bw, bh) = (bl.width.max(1), bl.height.max(1));
+        // position in the black-level pattern, which starts at the active area's origin
+        let (px, py) = (
+            (x + bw * 2 - active_origin.0 % bw) % bw,
+            (y + bh * 2 - active_origin.1 % bh) % bh,
+        );
+        *b = levels
+            .get(py * bw + px)
+            .or(levels.first())
+            .map(|&v| f64::from(v))
+            .unwrap_or(0.0);
+    }
+    let white = white.unwrap_or_else(|| {
+        img.whitelevel
+            .0
+            .first()
+            .map(|&v| f64::from(v))
+            .unwrap_or(65535.0)
+    });
+    check_levels(path, &black, white)?;
+    let mosaic = match &img.data {
+        rawler::RawImageData::Integer(d) => normalise(path, w, h, d, &black, white)?,
+        rawler::RawImageData::Float(d) => normalise(path, w, h, d, &black, white)?,
+    };
+    Ok(Pixels {
+        cfa,
+        black,
+        white,
+        mosaic,
         rgb: None,
     })
+}
+
+/// The three planes of a LinearRaw rawler image with 3 samples per pixel, each normalised
+/// with its sample's black and white level (DNG `BlackLevel` holds
+/// `rows x cols x SamplesPerPixel` values, the sample varying fastest).
+fn rawler_rgb(path: &Path, img: &rawler::RawImage, white: Option<f64>) -> Result<Pixels> {
+    let bl = &img.blacklevel;
+    let levels: Vec<f64> = bl.as_vec().into_iter().map(f64::from).collect();
+    let per_sample = bl.cpp == 3 && !levels.is_empty() && levels.len().is_multiple_of(3);
+    let mut black3 = [0.0; 3];
+    for (c, b) in black3.iter_mut().enumerate() {
+        // one level per sample, or one for all
+        let mut of_sample = levels
+            .iter()
+            .skip(if per_sample { c } else { 0 })
+            .step_by(if per_sample { 3 } else { 1 });
+        let first = of_sample.next().copied().unwrap_or(0.0);
+        if of_sample.any(|&v| v != first) {
+            return Err(Error::unsupported(
+                path,
+                format!(
+                    "LinearRaw black level varies with the position in its {}x{} pattern; \
+                     obscura needs one level per sample",
+                    bl.height, bl.width
+                ),
+            ));
+        }
+        *b = first;
+    }
+    let whites: Vec<f64> = img.whitelevel.0.iter().map(|&v| f64::from(v)).collect();
+    let white3: [f64; 3] = std::array::from_fn(|c| {
+        white.unwrap_or_else(|| whites.get(c).or(whites.first()).copied().unwrap_or(65535.0))
+    });
+    for c in 0..3 {
+        check_levels(path, &[black3[c]; 4], white3[c])?;
+    }
+    let (w, h) = (img.width, img.height);
+    let rgb = match &img.data {
+        rawler::RawImageData::Integer(d) => deinterleave(path, w, h, d, &black3, &white3)?,
+        rawler::RawImageData::Float(d) => deinterleave(path, w, h, d, &black3, &white3)?,
+    };
+    Ok(Pixels {
+        cfa: Cfa::RGGB,
+        black: [black3[0], black3[1], black3[2], black3[1]],
+        white: white3.iter().copied().fold(f64::INFINITY, f64::min),
+        mosaic: Plane::default(),
+        rgb: Some(Box::new(rgb)),
+    })
+}
+
+/// Splits chunky RGB samples into three planes normalised per sample to 0 = black,
+/// 1 = white; refuses a buffer whose length is not `3 * width * height`.
+fn deinterleave<T: Copy + Sync + Into<f64>>(
+    path: &Path,
+    width: usize,
+    height: usize,
+    data: &[T],
+    black: &[f64; 3],
+    white: &[f64; 3],
+) -> Result<[Plane<f32>; 3]> {
+    if data.len() != 3 * width * height {
+        return Err(Error::decode(
+            path,
+            format!(
+                "decoder returned {} samples for {width}x{height} pixels of 3 samples",
+                data.len()
+            ),
+        ));
+    }
+    let inv: [f64; 3] = std::array::from_fn(|c| 1.0 / (white[c] - black[c]));
+    let mut rgb = std::array::from_fn(|_| Plane::<f32>::new(width, height));
+    par_pixels(&mut rgb, |i, r, g, b| {
+        let s = &data[3 * i..3 * i + 3];
+        *r = ((s[0].into() - black[0]) * inv[0]) as f32;
+        *g = ((s[1].into() - black[1]) * inv[1]) as f32;
+        *b = ((s[2].into() - black[2]) * inv[2]) as f32;
+    });
+    Ok(rgb)
 }
 
 fn matrix(e: Option<&Entry>) -> Option<Matrix3> {
@@ -577,6 +711,64 @@ fn dng_tag<'a>(raw: &'a Ifd, root: &'a Ifd, tag: u16) -> Option<&'a Entry> {
     raw.get(tag).or_else(|| root.get(tag))
 }
 
+/// Refuses LinearRaw layouts that rawler would misread: planar samples (rawler reads every
+/// buffer as chunky) and samples of different bit depths or formats.
+fn check_linear_layout(path: &Path, raw: &Ifd) -> Result<()> {
+    let planar = raw
+        .get(tags::PLANAR_CONFIGURATION)
+        .and_then(Entry::u32)
+        .unwrap_or(1);
+    if planar != 1 {
+        return Err(Error::unsupported(
+            path,
+            format!(
+                "LinearRaw DNG with PlanarConfiguration {planar} (separate planes); obscura \
+                 reads chunky (interleaved) samples"
+            ),
+        ));
+    }
+    for (tag, name) in [
+        (tags::BITS_PER_SAMPLE, "BitsPerSample"),
+        (tags::SAMPLE_FORMAT, "SampleFormat"),
+    ] {
+        if let Some(v) = raw.get(tag).map(Entry::u32s)
+            && v.iter().any(|&x| x != v[0])
+        {
+            return Err(Error::unsupported(
+                path,
+                format!("LinearRaw DNG whose samples differ in {name} ({v:?})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// DNG `BlackLevel` holds `BlackLevelRepeatDim` rows x columns x samples per pixel values;
+/// rawler asserts that count (a panic, caught, but with a cryptic message), so a file whose
+/// count differs is refused here with one that says so.
+fn check_black_level_count(path: &Path, raw: &Ifd, spp: u32) -> Result<()> {
+    let Some(levels) = raw.get(tags::BLACK_LEVEL) else {
+        return Ok(());
+    };
+    let dim = raw
+        .get(tags::BLACK_LEVEL_REPEAT_DIM)
+        .map(Entry::u32s)
+        .filter(|d| d.len() == 2)
+        .unwrap_or_else(|| vec![1, 1]);
+    let want = u64::from(dim[0]) * u64::from(dim[1]) * u64::from(spp);
+    if u64::from(levels.count) != want {
+        return Err(Error::decode(
+            path,
+            format!(
+                "BlackLevel has {} values; a {}x{} repeat pattern of {spp} samples per pixel \
+                 needs {want}",
+                levels.count, dim[0], dim[1]
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn decode_dng(
     path: &Path,
     bytes: Arc<Vec<u8>>,
@@ -590,12 +782,8 @@ fn decode_dng(
             "DNG has no raw image IFD (NewSubFileType 0 with CFA or LinearRaw data)",
         )
     })?;
-    if raw.get(tags::PHOTOMETRIC).and_then(Entry::u32) == Some(34892) {
-        return Err(Error::unsupported(
-            path,
-            "LinearRaw DNG (already demosaiced); obscura needs a Bayer mosaic",
-        ));
-    }
+    // raw_ifd() found CFA (32803) or LinearRaw (34892) data
+    let linear = raw.get(tags::PHOTOMETRIC).and_then(Entry::u32) == Some(34892);
     let w = raw.get(tags::IMAGE_WIDTH).and_then(Entry::u32).unwrap_or(0);
     let h = raw
         .get(tags::IMAGE_LENGTH)
@@ -604,20 +792,47 @@ fn decode_dng(
     if w == 0 || h == 0 {
         return Err(Error::decode(path, "DNG raw IFD has no image size"));
     }
-    limits.check(path, u64::from(w), u64::from(h), bytes.len())?;
-    // a Bayer raw holds one sample per photosite; decoders allocate width x height x this
-    // (fuzzing: 65281 samples per pixel asked rawler for 4 GB)
+    // decoders allocate width x height x samples per pixel (fuzzing: 65281 samples per pixel
+    // asked rawler for 4 GB), so the count is checked before the size
     let spp = raw
         .get(tags::SAMPLES_PER_PIXEL)
         .and_then(Entry::u32)
         .unwrap_or(1);
-    if spp != 1 {
+    let want = if linear { 3 } else { 1 };
+    if spp != want {
         return Err(Error::unsupported(
             path,
-            format!("{spp} samples per pixel in the raw image; a Bayer raw has 1"),
+            if linear {
+                format!(
+                    "LinearRaw DNG with {spp} samples per pixel{}; obscura reads 3-sample \
+                     (RGB) LinearRaw",
+                    match spp {
+                        1 => " (monochrome)",
+                        4.. => " (more colours than RGB)",
+                        _ => "",
+                    }
+                )
+            } else {
+                format!("{spp} samples per pixel in the raw image; a Bayer raw has 1")
+            },
         ));
     }
+    limits.check(
+        path,
+        u64::from(w) * u64::from(spp),
+        u64::from(h),
+        bytes.len(),
+    )?;
+    // the decoder picks its raw image by its own rule; whatever it picks must fit the limits
+    // too
+    if let Some((lw, lh)) = tiff.largest_image() {
+        limits.check(path, lw, lh, bytes.len())?;
+    }
+    if linear {
+        check_linear_layout(path, raw)?;
+    }
     if let Some(c) = raw.get(tags::CFA_REPEAT_PATTERN_DIM).map(Entry::u32s)
+        && !linear
         && c.len() == 2
         && (c[0] > 2 || c[1] > 2)
     {
@@ -629,14 +844,29 @@ fn decode_dng(
             ),
         ));
     }
+    check_black_level_count(path, raw, spp)?;
     let active = raw.get(tags::ACTIVE_AREA).map(Entry::u32s);
     let active_origin = match active.as_deref() {
         Some([top, left, ..]) => (*left as usize, *top as usize),
         _ => (0, 0),
     };
+    // DNG's default white level for floating-point data is 1.0 (rawler assumes 2^bits - 1)
+    let float = raw.get(tags::SAMPLE_FORMAT).and_then(Entry::u32) == Some(3);
+    let white = (float && raw.get(tags::WHITE_LEVEL).is_none()).then_some(1.0);
     let img = rawler_decode(path, bytes).map_err(|e| Error::decode(path, e))?;
-    let mut frame = from_rawler_image(path, img, active_origin)?;
-    let full = Rect::new(0, 0, frame.mosaic.width, frame.mosaic.height);
+    if (img.width, img.height, img.cpp) != (w as usize, h as usize, spp as usize) {
+        return Err(Error::decode(
+            path,
+            format!(
+                "the decoder read a {}x{} image of {} samples per pixel, but the raw IFD \
+                 declares {w}x{h} of {spp}",
+                img.width, img.height, img.cpp
+            ),
+        ));
+    }
+    let mut frame = from_rawler_image(path, img, active_origin, white)?;
+    let (fw, fh) = frame.size();
+    let full = Rect::new(0, 0, fw, fh);
 
     // Geometry from the tags themselves (DNG 1.7: DefaultCrop is relative to ActiveArea).
     if let Some([top, left, bottom, right]) =

@@ -431,9 +431,13 @@ fn corrupt_and_truncated_linear_raw_never_panics() {
     }
 }
 
-/// LibRaw's view of `path` through rawpy (`raw_image`: height x width x channels, u16), if
-/// python3 with rawpy is installed.
-fn libraw_samples(path: &Path) -> Option<(usize, usize, usize, Vec<u16>)> {
+/// What LibRaw (through rawpy) gives for a file: `raw_image` as width, height, channels and
+/// samples.
+type LibRawImage = (usize, usize, usize, Vec<u16>);
+
+/// LibRaw's view of `path` through rawpy: `None` (with a printed notice) if python3 with rawpy
+/// is not installed, else what LibRaw read or its error.
+fn libraw_samples(path: &Path) -> Option<Result<LibRawImage, String>> {
     const SCRIPT: &str = "import sys, rawpy\n\
         r = rawpy.imread(sys.argv[1])\n\
         a = r.raw_image\n\
@@ -450,10 +454,14 @@ fn libraw_samples(path: &Path) -> Option<(usize, usize, usize, Vec<u16>)> {
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
             if err.contains("No module named") {
-                eprintln!("SKIPPED: rawpy is not installed (pip install rawpy numpy)");
+                eprintln!(
+                    "SKIPPED: rawpy is not installed (pip install rawpy numpy); LibRaw's \
+                     unprocessed_raw reads Bayer data only"
+                );
                 return None;
             }
-            panic!("LibRaw (rawpy) failed on {}: {err}", path.display());
+            let last = err.lines().last().unwrap_or("").to_string();
+            return Some(Err(last));
         }
         Err(_) => {
             eprintln!("SKIPPED: python3 is not installed (LibRaw check through rawpy)");
@@ -463,11 +471,12 @@ fn libraw_samples(path: &Path) -> Option<(usize, usize, usize, Vec<u16>)> {
     let nl = out.iter().position(|&b| b == b'\n').unwrap();
     let head = String::from_utf8_lossy(&out[..nl]);
     let dims: Vec<usize> = head.split(' ').map(|v| v.parse().unwrap()).collect();
+    assert_eq!(dims.len(), 3, "rawpy header {head:?}");
     let data = out[nl + 1..]
         .chunks_exact(2)
         .map(|b| u16::from_le_bytes([b[0], b[1]]))
         .collect();
-    Some((dims[0], dims[1], dims[2], data)).filter(|_| dims.len() == 3)
+    Some(Ok((dims[0], dims[1], dims[2], data)))
 }
 
 #[test]
@@ -478,9 +487,10 @@ fn libraw_reads_our_linear_raw_with_the_same_samples() {
     let out = dir.path().join("libraw.dng");
     write_dng(&src, &out).unwrap();
     eprintln!("LinearRaw DNG for the LibRaw check: {}", out.display());
-    let Some((w, h, channels, v)) = libraw_samples(&out) else {
+    let Some(libraw) = libraw_samples(&out) else {
         return;
     };
+    let (w, h, channels, v) = libraw.expect("LibRaw cannot read our LinearRaw DNG");
     let (sw, sh) = src.size();
     // LibRaw gives the whole buffer or the active area (its versions differ), as 3 or 4
     // channels (the fourth unused)
@@ -541,4 +551,74 @@ fn info_says_linear_rgb_and_develop_renders_it() {
     // the default crop, turned by the orientation (6: 90 degrees clockwise)
     let img = image::open(&png).unwrap();
     assert_eq!((img.width(), img.height()), (45 - 5, 67 - 9));
+}
+
+/// Adobe's LinearRaw samples that LibRaw reads give the same samples through obscura: integer
+/// data exactly; float data as LibRaw's integer conversion of our values (it scales the
+/// largest value to 16383 and truncates).
+#[test]
+fn adobe_linear_samples_agree_with_libraw() {
+    let mut compared = 0;
+    for p in common::all_dng_samples() {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(libraw) = libraw_samples(&p) else {
+            return;
+        };
+        let (w, h, channels, theirs) = match libraw {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("{name}: LibRaw cannot read it ({e}); not compared");
+                continue;
+            }
+        };
+        let f = match RawFrame::open(&p) {
+            Ok(f) if f.is_rgb() => f,
+            Ok(_) => continue, // Bayer: tests/decode.rs and dng_roundtrip.rs
+            Err(e) => {
+                eprintln!("{name}: LibRaw reads it, obscura does not: {e}");
+                continue;
+            }
+        };
+        assert_eq!((w, h), f.size(), "{name}: LibRaw's size");
+        assert!(channels >= 3, "{name}: {channels} channels");
+        let rgb = f.rgb.as_ref().unwrap();
+        let float = obscura::raw::tiff::Tiff::parse(&std::fs::read(&p).unwrap())
+            .unwrap()
+            .raw_ifd()
+            .and_then(|ifd| ifd.get(339))
+            .and_then(|e| e.u32())
+            == Some(3);
+        let ours = f.raw_u16();
+        // the raw float values and their largest, for LibRaw's conversion
+        let raw_float =
+            |i: usize, c: usize| f64::from(rgb[c].data[i]) * (f.white - f.black[c]) + f.black[c];
+        let vmax = (0..w * h)
+            .flat_map(|i| (0..3).map(move |c| (i, c)))
+            .map(|(i, c)| raw_float(i, c))
+            .fold(0.0f64, f64::max);
+        let mut worst = 0u32;
+        for i in 0..w * h {
+            for c in 0..3 {
+                let t = u32::from(theirs[i * channels + c]);
+                let o = if float {
+                    (raw_float(i, c) * 16383.0 / vmax).floor() as u32
+                } else {
+                    u32::from(ours[i * 3 + c])
+                };
+                worst = worst.max(t.abs_diff(o));
+            }
+        }
+        eprintln!(
+            "{name}: LibRaw and obscura agree on {} samples ({}; largest difference {worst})",
+            w * h * 3,
+            if float {
+                "float, LibRaw's 16383 scaling"
+            } else {
+                "integer"
+            }
+        );
+        assert_eq!(worst, 0, "{name}: LibRaw differs");
+        compared += 1;
+    }
+    eprintln!("{compared} LinearRaw samples compared with LibRaw");
 }

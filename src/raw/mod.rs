@@ -32,6 +32,7 @@
 //! mosaic. [`write_dng`] writes such a frame back as a 16-bit LinearRaw DNG.
 
 pub(crate) mod decode;
+mod ljpeg;
 
 pub use decode::DecodeLimits;
 pub mod opcodes;
@@ -65,7 +66,8 @@ pub enum DecoderKind {
     Rawloader,
     /// The `rawler` crate (all DNGs, CR3, and what rawloader refuses).
     Rawler,
-    /// Made in memory by obscura (synthetic or merged frames).
+    /// Made in memory by obscura (synthetic or merged frames), or decoded by obscura's own
+    /// lossless JPEG decoder (8-bit LinearRaw DNG tiles, which rawler refuses).
     Obscura,
 }
 

@@ -475,6 +475,11 @@ pub fn choose_reference(burst: &Burst) -> usize {
 /// none. [`choose_reference`] on frames held elsewhere (a streamed burst's first three).
 pub fn sharpest(frames: &[&RawFrame]) -> usize {
     let n = frames.len();
+    // one candidate needs no score; linear RGB frames have no mosaic to score (alignment
+    // refuses them with Unsupported later), so they keep the first
+    if n < 2 || frames.iter().any(|f| f.is_rgb()) {
+        return 0;
+    }
     let scores: Vec<f64> = frames.par_iter().map(|f| sharpness(f)).collect();
     (0..n)
         .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)))

@@ -563,7 +563,12 @@ struct FrameInfo {
     height: usize,
     active_area: Rect,
     crop: Rect,
-    cfa: Cfa,
+    /// Whether the frame is linear camera RGB (a 3-sample LinearRaw DNG) rather than a Bayer
+    /// mosaic.
+    linear_rgb: bool,
+    /// The Bayer pattern; `null` for linear RGB.
+    cfa: Option<Cfa>,
+    /// Black levels per 2x2 position; for linear RGB, per plane R, G, B (and G again).
     black: [f64; 4],
     white: f64,
     wb_multipliers: [f64; 3],
@@ -603,18 +608,27 @@ fn print_text(f: &RawFrame) {
         "  raw buffer   {}x{}{}, active {}, crop {}",
         f.size().0,
         f.size().1,
-        if f.is_rgb() { " linear RGB" } else { "" },
+        if f.is_rgb() {
+            " linear RGB (LinearRaw, 3 samples per pixel)"
+        } else {
+            ""
+        },
         r(f.active_area),
         r(f.crop)
     );
+    let black = if f.is_rgb() {
+        say!("  CFA          none (linear RGB, already demosaiced)");
+        format!("R {} G {} B {}", f.black[0], f.black[1], f.black[2])
+    } else {
+        say!(
+            "  CFA          {} (at the crop: {})",
+            f.cfa,
+            f.cfa_at(f.crop)
+        );
+        f.black.map(|b| format!("{b}")).join(" ")
+    };
     say!(
-        "  CFA          {} (at the crop: {})",
-        f.cfa,
-        f.cfa_at(f.crop)
-    );
-    say!(
-        "  levels       black {} / white {}, {} bits stored",
-        f.black.map(|b| format!("{b}")).join(" "),
+        "  levels       black {black} / white {}, {} bits stored",
         f.white,
         m.bits_per_sample
     );
@@ -713,7 +727,8 @@ fn info(a: InfoArgs) -> Result<()> {
                 height: f.size().1,
                 active_area: f.active_area,
                 crop: f.crop,
-                cfa: f.cfa,
+                linear_rgb: f.is_rgb(),
+                cfa: (!f.is_rgb()).then_some(f.cfa),
                 black: f.black,
                 white: f.white,
                 wb_multipliers: f.wb_multipliers(),

@@ -1,7 +1,11 @@
 //! Routing a file to the right decoder and turning its output into a [`RawFrame`].
 //!
-//! Every DNG goes to rawler; camera-native formats go to rawloader first and to rawler when
-//! rawloader refuses them (see the parent module and `docs/ARCHITECTURE.md` for the evidence).
+//! Every DNG goes to rawler, except LinearRaw stored as lossless JPEG of fewer than 10 bits,
+//! which rawler's decoder refuses and obscura decodes itself ([`super::ljpeg`]); camera-native
+//! formats go to rawloader first and to rawler when rawloader refuses them (see the parent
+//! module and `docs/ARCHITECTURE.md` for the evidence). A LinearRaw DNG with 3 samples per
+//! pixel becomes a linear RGB frame; the file's structure, sample count and compression are
+//! checked before any decoder allocates.
 //! Both libraries catch their own decoder panics; obscura wraps every call in
 //! `catch_unwind` as well, so no input can bring the process down.
 
@@ -14,7 +18,7 @@ use rayon::prelude::*;
 use super::tiff::{Entry, Ifd, Tiff, is_tiff, tags};
 use super::{Calibration, DecoderKind, Gps, Matrix3, Metadata, NoiseModel, RawFrame, opcodes};
 use crate::error::{Error, Result};
-use crate::image::{Cfa, Channel, Plane, Rect};
+use crate::image::{Cfa, Channel, Plane, Rect, par_pixels};
 
 /// Resource limits checked before a decoder allocates.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -226,7 +230,19 @@ fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
             ));
         }
         Err(loader_err) => match rawler_decode(path, bytes.clone()) {
-            Ok(img) => from_rawler_image(path, img, (0, 0))?,
+            // three-sample data outside DNG (Canon sRAW and the like) is not LinearRaw in
+            // DNG's sense (its levels and colour are the decoder's guess): refused
+            Ok(img) if img.cpp != 1 => {
+                return Err(Error::unsupported(
+                    path,
+                    format!(
+                        "{} samples per pixel (already demosaiced, e.g. a small RAW); obscura \
+                         reads Bayer raws and LinearRaw DNGs",
+                        img.cpp
+                    ),
+                ));
+            }
+            Ok(img) => from_rawler_image(path, img, (0, 0), None)?,
             Err(rawler_err) => {
                 return Err(Error::decode(
                     path,
@@ -454,54 +470,48 @@ fn from_rawloader_image(path: &Path, img: rawloader::RawImage) -> Result<RawFram
     })
 }
 
+/// Levels and pixels of a rawler image: the normalised Bayer mosaic, or the three linear RGB
+/// planes of a LinearRaw image with 3 samples per pixel.
+struct Pixels {
+    cfa: Cfa,
+    black: [f64; 4],
+    white: f64,
+    mosaic: Plane<f32>,
+    rgb: Option<Box<[Plane<f32>; 3]>>,
+}
+
 /// `active_origin`: the DNG active area's origin; DNG black-level patterns are relative to it.
+/// `white`: the white level to use instead of rawler's (DNG's default for float data is 1.0,
+/// where rawler assumes `2^bits - 1`).
 fn from_rawler_image(
     path: &Path,
     img: rawler::RawImage,
     active_origin: (usize, usize),
+    white: Option<f64>,
 ) -> Result<RawFrame> {
-    if img.cpp != 1 {
+    let linear = matches!(
+        img.photometric,
+        rawler::rawimage::RawPhotometricInterpretation::LinearRaw
+    );
+    let px = if linear && img.cpp == 3 {
+        rawler_rgb(path, &img, white)?
+    } else if img.cpp != 1 {
         return Err(Error::unsupported(
             path,
             format!(
-                "LinearRaw or RGB data ({} samples per pixel, already demosaiced); obscura needs a Bayer mosaic",
-                img.cpp
+                "{} samples per pixel ({}); obscura reads a Bayer mosaic or 3-sample LinearRaw",
+                img.cpp,
+                if linear {
+                    "LinearRaw"
+                } else {
+                    "RGB or other already demosaiced data"
+                }
             ),
         ));
-    }
-    let cfa = bayer_cfa(img.camera.cfa.width, img.camera.cfa.height, |r, c| {
-        img.camera.cfa.color_at(r, c)
-    })
-    .map_err(|e| Error::unsupported(path, e))?;
-    let (w, h) = (img.width, img.height);
-    let bl = &img.blacklevel;
-    let levels = bl.as_vec();
-    let mut black = [0.0; 4];
-    for (i, b) in black.iter_mut().enumerate() {
-        let (x, y) = (i % 2, i / 2);
-        let (bw, bh) = (bl.width.max(1), bl.height.max(1));
-        // position in the black-level pattern, which starts at the active area's origin
-        let (px, py) = (
-            (x + bw * 2 - active_origin.0 % bw) % bw,
-            (y + bh * 2 - active_origin.1 % bh) % bh,
-        );
-        *b = levels
-            .get(py * bw + px)
-            .or(levels.first())
-            .map(|&v| f64::from(v))
-            .unwrap_or(0.0);
-    }
-    let white = img
-        .whitelevel
-        .0
-        .first()
-        .map(|&v| f64::from(v))
-        .unwrap_or(65535.0);
-    check_levels(path, &black, white)?;
-    let mosaic = match &img.data {
-        rawler::RawImageData::Integer(d) => normalise(path, w, h, d, &black, white)?,
-        rawler::RawImageData::Float(d) => normalise(path, w, h, d, &black, white)?,
+    } else {
+        rawler_bayer(path, &img, active_origin, white)?
     };
+    let (w, h) = (img.width, img.height);
     let rect = |r: &rawler::imgop::Rect| Rect::new(r.p.x, r.p.y, r.d.w, r.d.h);
     let full = Rect::new(0, 0, w, h);
     let active_area = img
@@ -541,10 +551,10 @@ fn from_rawler_image(
     calibrations.sort_by_key(|c| c.illuminant);
     Ok(RawFrame {
         path: path.to_path_buf(),
-        mosaic,
-        cfa,
-        black,
-        white,
+        mosaic: px.mosaic,
+        cfa: px.cfa,
+        black: px.black,
+        white: px.white,
         active_area,
         crop,
         meta: Metadata {
@@ -557,8 +567,156 @@ fn from_rawler_image(
             ..Metadata::default()
         },
         decoder: DecoderKind::Rawler,
+        rgb: px.rgb,
+    })
+}
+
+/// The Bayer mosaic of a one-sample rawler image.
+fn rawler_bayer(
+    path: &Path,
+    img: &rawler::RawImage,
+    active_origin: (usize, usize),
+    white: Option<f64>,
+) -> Result<Pixels> {
+    let cfa = bayer_cfa(img.camera.cfa.width, img.camera.cfa.height, |r, c| {
+        img.camera.cfa.color_at(r, c)
+    })
+    .map_err(|e| Error::unsupported(path, e))?;
+    let (w, h) = (img.width, img.height);
+    let bl = &img.blacklevel;
+    let levels = bl.as_vec();
+    let mut black = [0.0; 4];
+    for (i, b) in black.iter_mut().enumerate() {
+        let (x, y) = (i % 2, i / 2);
+        let (bw, bh) = (bl.width.max(1), bl.height.max(1));
+        // position in the black-level pattern, which starts at the active area's origin
+        let (px, py) = (
+            (x + bw * 2 - active_origin.0 % bw) % bw,
+            (y + bh * 2 - active_origin.1 % bh) % bh,
+        );
+        *b = levels
+            .get(py * bw + px)
+            .or(levels.first())
+            .map(|&v| f64::from(v))
+            .unwrap_or(0.0);
+    }
+    let white = white.unwrap_or_else(|| {
+        img.whitelevel
+            .0
+            .first()
+            .map(|&v| f64::from(v))
+            .unwrap_or(65535.0)
+    });
+    check_levels(path, &black, white)?;
+    let mosaic = match &img.data {
+        rawler::RawImageData::Integer(d) => normalise(path, w, h, d, &black, white)?,
+        rawler::RawImageData::Float(d) => normalise(path, w, h, d, &black, white)?,
+    };
+    Ok(Pixels {
+        cfa,
+        black,
+        white,
+        mosaic,
         rgb: None,
     })
+}
+
+/// Chunky samples as a decoder returns them.
+enum Samples<'a> {
+    Integer(&'a [u16]),
+    Float(&'a [f32]),
+}
+
+/// The three planes of 3-sample LinearRaw data, each normalised with its sample's black and
+/// white level. `black` is DNG's `BlackLevel` (`rows x cols x SamplesPerPixel` values, the
+/// sample varying fastest, or one for all; empty: 0), `whites` one white level per sample or
+/// one for all.
+fn rgb_pixels(
+    path: &Path,
+    (w, h): (usize, usize),
+    data: Samples,
+    black: &[f64],
+    whites: &[f64],
+) -> Result<Pixels> {
+    let per_sample = black.len() >= 3 && black.len().is_multiple_of(3);
+    let mut black3 = [0.0; 3];
+    for (c, b) in black3.iter_mut().enumerate() {
+        let mut of_sample = black
+            .iter()
+            .skip(if per_sample { c } else { 0 })
+            .step_by(if per_sample { 3 } else { 1 });
+        let first = of_sample.next().copied().unwrap_or(0.0);
+        if of_sample.any(|&v| v != first) {
+            return Err(Error::unsupported(
+                path,
+                format!(
+                    "LinearRaw black level varies with the position in its pattern ({black:?}); \
+                     obscura needs one level per sample"
+                ),
+            ));
+        }
+        *b = first;
+    }
+    let white3: [f64; 3] =
+        std::array::from_fn(|c| whites.get(c).or(whites.first()).copied().unwrap_or(65535.0));
+    for c in 0..3 {
+        check_levels(path, &[black3[c]; 4], white3[c])?;
+    }
+    let rgb = match data {
+        Samples::Integer(d) => deinterleave(path, w, h, d, &black3, &white3)?,
+        Samples::Float(d) => deinterleave(path, w, h, d, &black3, &white3)?,
+    };
+    Ok(Pixels {
+        cfa: Cfa::RGGB,
+        black: [black3[0], black3[1], black3[2], black3[1]],
+        white: white3.iter().copied().fold(f64::INFINITY, f64::min),
+        mosaic: Plane::default(),
+        rgb: Some(Box::new(rgb)),
+    })
+}
+
+/// The three planes of a LinearRaw rawler image with 3 samples per pixel.
+fn rawler_rgb(path: &Path, img: &rawler::RawImage, white: Option<f64>) -> Result<Pixels> {
+    let black: Vec<f64> = img.blacklevel.as_vec().into_iter().map(f64::from).collect();
+    let whites: Vec<f64> = match white {
+        Some(w) => vec![w],
+        None => img.whitelevel.0.iter().map(|&v| f64::from(v)).collect(),
+    };
+    let data = match &img.data {
+        rawler::RawImageData::Integer(d) => Samples::Integer(d),
+        rawler::RawImageData::Float(d) => Samples::Float(d),
+    };
+    rgb_pixels(path, (img.width, img.height), data, &black, &whites)
+}
+
+/// Splits chunky RGB samples into three planes normalised per sample to 0 = black,
+/// 1 = white; refuses a buffer whose length is not `3 * width * height`.
+fn deinterleave<T: Copy + Sync + Into<f64>>(
+    path: &Path,
+    width: usize,
+    height: usize,
+    data: &[T],
+    black: &[f64; 3],
+    white: &[f64; 3],
+) -> Result<[Plane<f32>; 3]> {
+    if data.len() != 3 * width * height {
+        return Err(Error::decode(
+            path,
+            format!(
+                "decoder returned {} samples for {width}x{height} pixels of 3 samples",
+                data.len()
+            ),
+        ));
+    }
+    let inv: [f64; 3] = std::array::from_fn(|c| 1.0 / (white[c] - black[c]));
+    let mut rgb = std::array::from_fn(|_| Plane::<f32>::new(width, height));
+    par_pixels(&mut rgb, |i, r, g, b| {
+        let s = &data[3 * i..3 * i + 3];
+        *r = ((s[0].into() - black[0]) * inv[0]) as f32;
+        *g = ((s[1].into() - black[1]) * inv[1]) as f32;
+        *b = ((s[2].into() - black[2]) * inv[2]) as f32;
+    });
+    Ok(rgb)
 }
 
 fn matrix(e: Option<&Entry>) -> Option<Matrix3> {
@@ -577,6 +735,231 @@ fn dng_tag<'a>(raw: &'a Ifd, root: &'a Ifd, tag: u16) -> Option<&'a Entry> {
     raw.get(tag).or_else(|| root.get(tag))
 }
 
+/// Who decodes a DNG's pixels.
+enum Route {
+    /// rawler (every compression it reads).
+    Rawler,
+    /// obscura's own lossless JPEG decoder ([`super::ljpeg`]): 3-sample LinearRaw of fewer
+    /// than 10 bits, whose precision rawler's decoder refuses.
+    LosslessJpeg { bits: u32 },
+}
+
+/// Chooses the decoder for the raw IFD's compression and sample format, or says clearly
+/// which combination neither reads (rawler 0.8: integer data uncompressed, lossless JPEG of 10
+/// to 16 bits, lossy JPEG or JPEG XL; float data uncompressed or Deflate in tiles).
+fn route(path: &Path, raw: &Ifd, linear: bool) -> Result<Route> {
+    let compression = raw.get(tags::COMPRESSION).and_then(Entry::u32).unwrap_or(1);
+    let format = raw
+        .get(tags::SAMPLE_FORMAT)
+        .and_then(Entry::u32)
+        .unwrap_or(1);
+    let bits = raw
+        .get(tags::BITS_PER_SAMPLE)
+        .and_then(Entry::u32)
+        .unwrap_or(0);
+    let tiled = raw.get(tags::TILE_OFFSETS).is_some();
+    let name = match compression {
+        1 => "uncompressed",
+        7 => "lossless JPEG",
+        8 => "Deflate",
+        34892 => "lossy JPEG",
+        52546 => "JPEG XL",
+        _ => "an unknown compression",
+    };
+    let refuse = |what: &str, reads: &str| {
+        Err(Error::unsupported(
+            path,
+            format!(
+                "{bits}-bit {what} compressed with {name} (compression {compression}); obscura \
+                 reads {reads}"
+            ),
+        ))
+    };
+    match (format, compression) {
+        (1, 1 | 34892 | 52546) => Ok(Route::Rawler),
+        (1, 7) if bits >= 10 => Ok(Route::Rawler),
+        (1, 7) if linear && (2..10).contains(&bits) => Ok(Route::LosslessJpeg { bits }),
+        (1, 7) => refuse(
+            "Bayer data",
+            "lossless JPEG Bayer data of 10 to 16 bits (LinearRaw of 2 to 16)",
+        ),
+        (3, 1) => Ok(Route::Rawler),
+        (3, 8) if tiled => Ok(Route::Rawler),
+        (3, _) => refuse(
+            "floating-point data",
+            "floating-point DNGs uncompressed or Deflate-compressed in tiles (its decoder, \
+             rawler, has no JPEG XL float)",
+        ),
+        (1, _) => refuse(
+            "integer data",
+            "integer DNGs uncompressed or as lossless JPEG, lossy JPEG or JPEG XL",
+        ),
+        _ => Err(Error::unsupported(
+            path,
+            format!("samples of SampleFormat {format}; obscura reads unsigned integer and float"),
+        )),
+    }
+}
+
+/// The tile grid of the raw IFD: tile width and length, and the tiles across and down
+/// (strips are tiles as wide as the image).
+fn tile_grid(raw: &Ifd, (w, h): (usize, usize)) -> (usize, usize, usize, usize) {
+    let get = |tag| raw.get(tag).and_then(Entry::u32).map(|v| v as usize);
+    let (tw, tl) = match (get(tags::TILE_WIDTH), get(tags::TILE_LENGTH)) {
+        (Some(tw), Some(tl)) => (tw, tl),
+        _ => (w, get(tags::ROWS_PER_STRIP).unwrap_or(h).min(h)),
+    };
+    let (tw, tl) = (tw.max(1), tl.max(1));
+    (tw, tl, w.div_ceil(tw), h.div_ceil(tl))
+}
+
+/// Decoders allocate whole tiles, so an image padded to its tile grid must fit the limits too
+/// (a TileWidth of 2^31 asks rawler for the padded width times the height).
+fn check_tiles(
+    path: &Path,
+    raw: &Ifd,
+    (w, h, spp): (u32, u32, u32),
+    file_len: usize,
+    limits: &DecodeLimits,
+) -> Result<()> {
+    let (tw, tl, across, down) = tile_grid(raw, (w as usize, h as usize));
+    limits.check(
+        path,
+        (tw * across) as u64 * u64::from(spp),
+        (tl * down) as u64,
+        file_len,
+    )
+}
+
+/// The chunky samples of 3-sample LinearRaw stored as lossless JPEG tiles or strips, decoded
+/// by obscura, tiles in parallel.
+fn lossless_jpeg_samples(
+    path: &Path,
+    raw: &Ifd,
+    bytes: &[u8],
+    (w, h): (usize, usize),
+    bits: u32,
+) -> Result<Vec<u16>> {
+    const SPP: usize = 3;
+    let tiled = raw.get(tags::TILE_OFFSETS).is_some();
+    let (offsets, counts) = if tiled {
+        (tags::TILE_OFFSETS, tags::TILE_BYTE_COUNTS)
+    } else {
+        (tags::STRIP_OFFSETS, tags::STRIP_BYTE_COUNTS)
+    };
+    let offsets = raw.get(offsets).map(Entry::u32s).unwrap_or_default();
+    let counts = raw.get(counts).map(Entry::u32s).unwrap_or_default();
+    let (tw, tl, across, down) = tile_grid(raw, (w, h));
+    if offsets.len() != across * down || counts.len() != offsets.len() {
+        return Err(Error::decode(
+            path,
+            format!(
+                "{} tile offsets and {} byte counts for a grid of {across}x{down} tiles",
+                offsets.len(),
+                counts.len()
+            ),
+        ));
+    }
+    let tiles: Vec<Vec<u16>> = (0..offsets.len())
+        .into_par_iter()
+        .map(|k| {
+            let (x0, y0) = ((k % across) * tw, (k / across) * tl);
+            let (rows, cols) = (tl.min(h - y0), tw.min(w - x0) * SPP);
+            let (off, len) = (offsets[k] as usize, counts[k] as usize);
+            let data = bytes
+                .get(off..off.saturating_add(len))
+                .ok_or_else(|| format!("tile {k} lies beyond the end of the file"))?;
+            let (_, samples) = super::ljpeg::decode(data, |f| {
+                if f.width * f.components != tw * SPP || f.height < rows {
+                    return Err(format!(
+                        "tile {k} holds {}x{} pixels of {} components, not {tw}x{tl} of {SPP} \
+                         samples",
+                        f.width, f.height, f.components
+                    ));
+                }
+                if u32::from(f.precision) != bits {
+                    return Err(format!(
+                        "tile {k} holds {}-bit samples, BitsPerSample says {bits}",
+                        f.precision
+                    ));
+                }
+                Ok((rows, cols))
+            })
+            .map_err(|e| format!("tile {k}: {e}"))?;
+            Ok(samples)
+        })
+        .collect::<std::result::Result<_, String>>()
+        .map_err(|e| Error::decode(path, e))?;
+    let mut out = vec![0u16; w * h * SPP];
+    for (k, tile) in tiles.iter().enumerate() {
+        let (x0, y0) = ((k % across) * tw, (k / across) * tl);
+        let cols = tw.min(w - x0) * SPP;
+        for (r, row) in tile.chunks_exact(cols).enumerate() {
+            let at = ((y0 + r) * w + x0) * SPP;
+            out[at..at + cols].copy_from_slice(row);
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses LinearRaw layouts that rawler would misread: planar samples (rawler reads every
+/// buffer as chunky) and samples of different bit depths or formats.
+fn check_linear_layout(path: &Path, raw: &Ifd) -> Result<()> {
+    let planar = raw
+        .get(tags::PLANAR_CONFIGURATION)
+        .and_then(Entry::u32)
+        .unwrap_or(1);
+    if planar != 1 {
+        return Err(Error::unsupported(
+            path,
+            format!(
+                "LinearRaw DNG with PlanarConfiguration {planar} (separate planes); obscura \
+                 reads chunky (interleaved) samples"
+            ),
+        ));
+    }
+    for (tag, name) in [
+        (tags::BITS_PER_SAMPLE, "BitsPerSample"),
+        (tags::SAMPLE_FORMAT, "SampleFormat"),
+    ] {
+        if let Some(v) = raw.get(tag).map(Entry::u32s)
+            && v.iter().any(|&x| x != v[0])
+        {
+            return Err(Error::unsupported(
+                path,
+                format!("LinearRaw DNG whose samples differ in {name} ({v:?})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// DNG `BlackLevel` holds `BlackLevelRepeatDim` rows x columns x samples per pixel values;
+/// rawler asserts that count (a panic, caught, but with a cryptic message), so a file whose
+/// count differs is refused here with one that says so.
+fn check_black_level_count(path: &Path, raw: &Ifd, spp: u32) -> Result<()> {
+    let Some(levels) = raw.get(tags::BLACK_LEVEL) else {
+        return Ok(());
+    };
+    let dim = raw
+        .get(tags::BLACK_LEVEL_REPEAT_DIM)
+        .map(Entry::u32s)
+        .filter(|d| d.len() == 2)
+        .unwrap_or_else(|| vec![1, 1]);
+    let want = u64::from(dim[0]) * u64::from(dim[1]) * u64::from(spp);
+    if u64::from(levels.count) != want {
+        return Err(Error::decode(
+            path,
+            format!(
+                "BlackLevel has {} values; a {}x{} repeat pattern of {spp} samples per pixel \
+                 needs {want}",
+                levels.count, dim[0], dim[1]
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn decode_dng(
     path: &Path,
     bytes: Arc<Vec<u8>>,
@@ -590,12 +973,8 @@ fn decode_dng(
             "DNG has no raw image IFD (NewSubFileType 0 with CFA or LinearRaw data)",
         )
     })?;
-    if raw.get(tags::PHOTOMETRIC).and_then(Entry::u32) == Some(34892) {
-        return Err(Error::unsupported(
-            path,
-            "LinearRaw DNG (already demosaiced); obscura needs a Bayer mosaic",
-        ));
-    }
+    // raw_ifd() found CFA (32803) or LinearRaw (34892) data
+    let linear = raw.get(tags::PHOTOMETRIC).and_then(Entry::u32) == Some(34892);
     let w = raw.get(tags::IMAGE_WIDTH).and_then(Entry::u32).unwrap_or(0);
     let h = raw
         .get(tags::IMAGE_LENGTH)
@@ -604,20 +983,47 @@ fn decode_dng(
     if w == 0 || h == 0 {
         return Err(Error::decode(path, "DNG raw IFD has no image size"));
     }
-    limits.check(path, u64::from(w), u64::from(h), bytes.len())?;
-    // a Bayer raw holds one sample per photosite; decoders allocate width x height x this
-    // (fuzzing: 65281 samples per pixel asked rawler for 4 GB)
+    // decoders allocate width x height x samples per pixel (fuzzing: 65281 samples per pixel
+    // asked rawler for 4 GB), so the count is checked before the size
     let spp = raw
         .get(tags::SAMPLES_PER_PIXEL)
         .and_then(Entry::u32)
         .unwrap_or(1);
-    if spp != 1 {
+    let want = if linear { 3 } else { 1 };
+    if spp != want {
         return Err(Error::unsupported(
             path,
-            format!("{spp} samples per pixel in the raw image; a Bayer raw has 1"),
+            if linear {
+                format!(
+                    "LinearRaw DNG with {spp} samples per pixel{}; obscura reads 3-sample \
+                     (RGB) LinearRaw",
+                    match spp {
+                        1 => " (monochrome)",
+                        4.. => " (more colours than RGB)",
+                        _ => "",
+                    }
+                )
+            } else {
+                format!("{spp} samples per pixel in the raw image; a Bayer raw has 1")
+            },
         ));
     }
+    limits.check(
+        path,
+        u64::from(w) * u64::from(spp),
+        u64::from(h),
+        bytes.len(),
+    )?;
+    // the decoder picks its raw image by its own rule; whatever it picks must fit the limits
+    // too
+    if let Some((lw, lh)) = tiff.largest_image() {
+        limits.check(path, lw, lh, bytes.len())?;
+    }
+    if linear {
+        check_linear_layout(path, raw)?;
+    }
     if let Some(c) = raw.get(tags::CFA_REPEAT_PATTERN_DIM).map(Entry::u32s)
+        && !linear
         && c.len() == 2
         && (c[0] > 2 || c[1] > 2)
     {
@@ -629,14 +1035,66 @@ fn decode_dng(
             ),
         ));
     }
+    check_black_level_count(path, raw, spp)?;
+    check_tiles(path, raw, (w, h, spp), bytes.len(), limits)?;
+    let route = route(path, raw, linear)?;
     let active = raw.get(tags::ACTIVE_AREA).map(Entry::u32s);
     let active_origin = match active.as_deref() {
         Some([top, left, ..]) => (*left as usize, *top as usize),
         _ => (0, 0),
     };
-    let img = rawler_decode(path, bytes).map_err(|e| Error::decode(path, e))?;
-    let mut frame = from_rawler_image(path, img, active_origin)?;
-    let full = Rect::new(0, 0, frame.mosaic.width, frame.mosaic.height);
+    let mut frame = match route {
+        Route::Rawler => {
+            // DNG's default white level for floating-point data is 1.0 (rawler assumes
+            // 2^bits - 1)
+            let float = raw.get(tags::SAMPLE_FORMAT).and_then(Entry::u32) == Some(3);
+            let white = (float && raw.get(tags::WHITE_LEVEL).is_none()).then_some(1.0);
+            let img = rawler_decode(path, bytes).map_err(|e| Error::decode(path, e))?;
+            if (img.width, img.height, img.cpp) != (w as usize, h as usize, spp as usize) {
+                return Err(Error::decode(
+                    path,
+                    format!(
+                        "the decoder read a {}x{} image of {} samples per pixel, but the raw \
+                         IFD declares {w}x{h} of {spp}",
+                        img.width, img.height, img.cpp
+                    ),
+                ));
+            }
+            from_rawler_image(path, img, active_origin, white)?
+        }
+        Route::LosslessJpeg { bits } => {
+            let size = (w as usize, h as usize);
+            let samples = lossless_jpeg_samples(path, raw, &bytes, size, bits)?;
+            let black = raw
+                .get(tags::BLACK_LEVEL)
+                .map(Entry::f64s)
+                .unwrap_or_default();
+            let whites = raw
+                .get(tags::WHITE_LEVEL)
+                .map(Entry::f64s)
+                .unwrap_or_else(|| vec![f64::from((1u32 << bits) - 1)]);
+            let px = rgb_pixels(path, size, Samples::Integer(&samples), &black, &whites)?;
+            let full = Rect::new(0, 0, size.0, size.1);
+            RawFrame {
+                path: path.to_path_buf(),
+                mosaic: px.mosaic,
+                cfa: px.cfa,
+                rgb: px.rgb,
+                black: px.black,
+                white: px.white,
+                active_area: full,
+                crop: full,
+                meta: Metadata {
+                    orientation: 1,
+                    as_shot_neutral: [1.0; 3],
+                    ..Metadata::default()
+                },
+                decoder: DecoderKind::Obscura,
+            }
+        }
+    };
+    let (fw, fh) = frame.size();
+    let full = Rect::new(0, 0, fw, fh);
 
     // Geometry from the tags themselves (DNG 1.7: DefaultCrop is relative to ActiveArea).
     if let Some([top, left, bottom, right]) =
@@ -803,4 +1261,145 @@ fn parse_gps(gps: &Ifd) -> Option<Gps> {
         longitude,
         altitude,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rawler::formats::tiff::{DirectoryWriter, TiffWriter, Value};
+
+    /// An 8-bit LinearRaw DNG of `w x h` pixels in 16x16 lossless-JPEG tiles (the edge tiles
+    /// padded with junk), black 2/3/4, white 250, and its samples.
+    fn tiled_ljpeg_dng(w: usize, h: usize) -> (Vec<u8>, Vec<u16>) {
+        const T: usize = 16;
+        let samples: Vec<u16> = (0..w * h * 3)
+            .map(|i| ((i * 37 + i / 7) % 251) as u16)
+            .collect();
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut tiff = TiffWriter::new(&mut buf).unwrap();
+            let (mut offsets, mut counts) = (Vec::new(), Vec::new());
+            for ty in 0..h.div_ceil(T) {
+                for tx in 0..w.div_ceil(T) {
+                    let tile: Vec<u16> = (0..T * T * 3)
+                        .map(|k| {
+                            let (y, x, c) = (ty * T + k / (T * 3), tx * T + (k / 3) % T, k % 3);
+                            if x < w && y < h {
+                                samples[(y * w + x) * 3 + c]
+                            } else {
+                                (k % 200) as u16
+                            }
+                        })
+                        .collect();
+                    let jpeg = super::super::ljpeg::encode(&tile, T, 3, 8, 1 + (tx % 7) as u8, 0);
+                    offsets.push(tiff.write_data(&jpeg).unwrap());
+                    counts.push(jpeg.len() as u32);
+                }
+            }
+            let mut ifd = DirectoryWriter::new();
+            ifd.add_untyped_tag(tags::NEW_SUBFILE_TYPE, 0u32);
+            ifd.add_untyped_tag(tags::IMAGE_WIDTH, w as u32);
+            ifd.add_untyped_tag(tags::IMAGE_LENGTH, h as u32);
+            ifd.add_untyped_tag(tags::BITS_PER_SAMPLE, [8u16; 3]);
+            ifd.add_untyped_tag(tags::COMPRESSION, 7u16);
+            ifd.add_untyped_tag(tags::PHOTOMETRIC, 34892u16);
+            ifd.add_untyped_tag(tags::SAMPLES_PER_PIXEL, 3u16);
+            ifd.add_untyped_tag(tags::PLANAR_CONFIGURATION, 1u16);
+            ifd.add_untyped_tag(tags::TILE_WIDTH, T as u32);
+            ifd.add_untyped_tag(tags::TILE_LENGTH, T as u32);
+            ifd.add_untyped_tag(tags::TILE_OFFSETS, Value::Long(offsets));
+            ifd.add_untyped_tag(tags::TILE_BYTE_COUNTS, Value::Long(counts));
+            ifd.add_untyped_tag(tags::MAKE, Value::from("Obscura"));
+            ifd.add_untyped_tag(tags::DNG_VERSION, [1u8, 4, 0, 0]);
+            ifd.add_untyped_tag(tags::BLACK_LEVEL_REPEAT_DIM, [1u16, 1]);
+            ifd.add_untyped_tag(tags::BLACK_LEVEL, [2u16, 3, 4]);
+            ifd.add_untyped_tag(tags::WHITE_LEVEL, [250u16; 3]);
+            tiff.build(ifd).unwrap();
+        }
+        (buf.into_inner(), samples)
+    }
+
+    #[test]
+    fn eight_bit_lossless_jpeg_linear_raw_tiles_decode_exactly() {
+        let name = Path::new("ljpeg8.dng");
+        for (w, h) in [(37, 23), (16, 16), (5, 40)] {
+            let (dng, samples) = tiled_ljpeg_dng(w, h);
+            let f = decode_bytes(name, Arc::new(dng), &DecodeLimits::default()).unwrap();
+            assert_eq!(f.decoder, DecoderKind::Obscura);
+            assert_eq!(f.size(), (w, h));
+            assert_eq!((f.black, f.white), ([2.0, 3.0, 4.0, 3.0], 250.0));
+            assert_eq!(f.raw_u16(), samples, "{w}x{h}");
+            assert_eq!(f.meta.bits_per_sample, 8);
+        }
+    }
+
+    #[test]
+    fn damaged_lossless_jpeg_linear_raw_is_an_error_not_a_panic() {
+        let name = Path::new("ljpeg8.dng");
+        let limits = DecodeLimits::default();
+        let (dng, _) = tiled_ljpeg_dng(37, 23);
+        for cut in (0..dng.len()).step_by(11) {
+            let e = decode_bytes(name, Arc::new(dng[..cut].to_vec()), &limits);
+            assert!(e.is_err(), "cut at {cut} of {}", dng.len());
+        }
+        // bytes changed anywhere in the tiles: any result but a panic
+        let ifd = u32::from_le_bytes([dng[4], dng[5], dng[6], dng[7]]) as usize;
+        let mut x = 0x2545_f491u32;
+        for _ in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let mut b = dng.clone();
+            b[8 + x as usize % (ifd - 8)] = (x >> 11) as u8;
+            let _ = decode_bytes(name, Arc::new(b), &limits);
+        }
+    }
+
+    #[test]
+    fn huge_tiles_are_refused_before_decoding() {
+        // TileWidth 2^30: decoders would allocate the padded width times the height
+        let (dng, _) = tiled_ljpeg_dng(37, 23);
+        let ifd = u32::from_le_bytes([dng[4], dng[5], dng[6], dng[7]]) as usize;
+        let n = u16::from_le_bytes([dng[ifd], dng[ifd + 1]]) as usize;
+        let mut b = dng.clone();
+        for k in 0..n {
+            let e = ifd + 2 + 12 * k;
+            if u16::from_le_bytes([b[e], b[e + 1]]) == tags::TILE_WIDTH {
+                b[e + 8..e + 12].copy_from_slice(&(1u32 << 30).to_le_bytes());
+            }
+        }
+        let e =
+            decode_bytes(Path::new("huge.dng"), Arc::new(b), &DecodeLimits::default()).unwrap_err();
+        assert!(matches!(e, Error::Limits { .. }), "{e}");
+
+        // the same in a Bayer DNG for rawler, which allocated 32 GB for it and aborted
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut tiff = TiffWriter::new(&mut buf).unwrap();
+            let off = tiff.write_data(&[0u8; 512]).unwrap();
+            let mut ifd = DirectoryWriter::new();
+            ifd.add_untyped_tag(tags::NEW_SUBFILE_TYPE, 0u32);
+            ifd.add_untyped_tag(tags::IMAGE_WIDTH, 16u32);
+            ifd.add_untyped_tag(tags::IMAGE_LENGTH, 16u32);
+            ifd.add_untyped_tag(tags::BITS_PER_SAMPLE, 16u16);
+            ifd.add_untyped_tag(tags::COMPRESSION, 1u16);
+            ifd.add_untyped_tag(tags::PHOTOMETRIC, 32803u16);
+            ifd.add_untyped_tag(tags::MAKE, Value::from("X"));
+            ifd.add_untyped_tag(tags::TILE_WIDTH, 1u32 << 30);
+            ifd.add_untyped_tag(tags::TILE_LENGTH, 16u32);
+            ifd.add_untyped_tag(tags::TILE_OFFSETS, Value::Long(vec![off]));
+            ifd.add_untyped_tag(tags::TILE_BYTE_COUNTS, Value::Long(vec![512]));
+            ifd.add_untyped_tag(tags::CFA_REPEAT_PATTERN_DIM, [2u16, 2]);
+            ifd.add_untyped_tag(tags::CFA_PATTERN, [0u8, 1, 1, 2]);
+            ifd.add_untyped_tag(tags::DNG_VERSION, [1u8, 4, 0, 0]);
+            tiff.build(ifd).unwrap();
+        }
+        let e = decode_bytes(
+            Path::new("huge_bayer.dng"),
+            Arc::new(buf.into_inner()),
+            &DecodeLimits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Limits { .. }), "{e}");
+    }
 }

@@ -24,8 +24,15 @@
 //!   so checksums and DNG round trips are bit-exact.
 //!
 //! The cost is 4 bytes per photosite instead of 2 (48 MB per 12 MP frame).
+//!
+//! # Linear RGB (LinearRaw DNG)
+//! A LinearRaw DNG (PhotometricInterpretation 34892: already demosaiced camera RGB, as Adobe's
+//! converters and the kernel merge write) decodes to [`RawFrame::rgb`]: three planes over the
+//! whole buffer, each normalised with its own sample's black and white level, and an empty
+//! mosaic. [`write_dng`] writes such a frame back as a 16-bit LinearRaw DNG.
 
 pub(crate) mod decode;
+mod ljpeg;
 
 pub use decode::DecodeLimits;
 pub mod opcodes;
@@ -59,7 +66,8 @@ pub enum DecoderKind {
     Rawloader,
     /// The `rawler` crate (all DNGs, CR3, and what rawloader refuses).
     Rawler,
-    /// Made in memory by obscura (synthetic or merged frames).
+    /// Made in memory by obscura (synthetic or merged frames), or decoded by obscura's own
+    /// lossless JPEG decoder (8-bit LinearRaw DNG tiles, which rawler refuses).
     Obscura,
 }
 
@@ -161,9 +169,12 @@ pub struct RawFrame {
     /// [`crate::Error::Unsupported`].
     pub rgb: Option<Box<[Plane<f32>; 3]>>,
     /// Black level in raw units for each position of the 2x2 tile, indexed
-    /// `(y % 2) * 2 + (x % 2)` in buffer coordinates.
+    /// `(y % 2) * 2 + (x % 2)` in buffer coordinates. For a linear RGB frame, `black[c]` is
+    /// plane `c`'s (R, G, B) level and `black[3]` is unused (the decoder sets it to the
+    /// green level).
     pub black: [f64; 4],
-    /// White (saturation) level in raw units.
+    /// White (saturation) level in raw units. A LinearRaw DNG may give one per sample; when
+    /// they differ, each plane is normalised to its own and this is the smallest.
     pub white: f64,
     /// The area of the buffer with image data (DNG `ActiveArea`).
     pub active_area: Rect,
@@ -177,8 +188,9 @@ pub struct RawFrame {
 
 impl RawFrame {
     /// Decodes a RAW file (DNG of any compression or a camera format that rawloader or rawler
-    /// reads). Refuses non-Bayer sensors (X-Trans, LinearRaw, monochrome) with
-    /// [`crate::Error::Unsupported`].
+    /// reads). A LinearRaw DNG with three samples per pixel (integer or float) becomes a
+    /// linear RGB frame ([`RawFrame::rgb`]). Refuses other sensors and layouts (X-Trans,
+    /// monochrome, LinearRaw with other than 3 samples) with [`crate::Error::Unsupported`].
     ///
     /// ```no_run
     /// let frame = obscura::RawFrame::open("photo.dng")?;
@@ -203,27 +215,42 @@ impl RawFrame {
         decode::decode_bytes(name, std::sync::Arc::new(bytes), limits)
     }
 
-    /// The raw value (in the file's units) that the normalised sample at (`x`, `y`) came from.
-    /// Exact for integer data.
+    /// The raw value (in the file's units) that the normalised mosaic sample at (`x`, `y`)
+    /// came from. Exact for integer data. Bayer frames only (the mosaic of a linear RGB frame
+    /// is empty).
     #[inline]
     pub fn raw_value(&self, x: usize, y: usize) -> f64 {
         let b = self.black[(y & 1) * 2 + (x & 1)];
         f64::from(self.mosaic.get(x, y)) * (self.white - b) + b
     }
 
-    /// The whole buffer as integer raw values (rounded, clamped to 0..=65535).
+    /// The whole buffer as integer raw values (rounded, clamped to 0..=65535): the mosaic row
+    /// by row, or for a linear RGB frame the samples interleaved R, G, B pixel by pixel, as a
+    /// LinearRaw DNG stores them.
     pub fn raw_u16(&self) -> Vec<u16> {
+        let raw = |v: f32, b: f64| {
+            (f64::from(v) * (self.white - b) + b)
+                .round()
+                .clamp(0.0, 65535.0) as u16
+        };
+        if let Some(rgb) = &self.rgb {
+            let [r, g, b] = &**rgb;
+            let mut out = Vec::with_capacity(r.data.len() * 3);
+            for ((&r, &g), &b) in r.data.iter().zip(&g.data).zip(&b.data) {
+                out.extend_from_slice(&[
+                    raw(r, self.black[0]),
+                    raw(g, self.black[1]),
+                    raw(b, self.black[2]),
+                ]);
+            }
+            return out;
+        }
         let w = self.mosaic.width;
         self.mosaic
             .data
             .iter()
             .enumerate()
-            .map(|(i, &v)| {
-                let b = self.black[((i / w) & 1) * 2 + ((i % w) & 1)];
-                (f64::from(v) * (self.white - b) + b)
-                    .round()
-                    .clamp(0.0, 65535.0) as u16
-            })
+            .map(|(i, &v)| raw(v, self.black[((i / w) & 1) * 2 + ((i % w) & 1)]))
             .collect()
     }
 
@@ -252,7 +279,8 @@ impl RawFrame {
         Ok(())
     }
 
-    /// Sum of all raw values of the buffer (the checksum `../shared/raw/README.md` uses).
+    /// Sum of all raw values of the buffer (the checksum `../shared/raw/README.md` uses; for
+    /// linear RGB frames, over all three samples of every pixel).
     pub fn raw_checksum(&self) -> (u64, u16) {
         let v = self.raw_u16();
         let sum = v.iter().map(|&x| u64::from(x)).sum();

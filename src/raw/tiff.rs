@@ -29,6 +29,8 @@ pub mod tags {
     pub const DATE_TIME: u16 = 306;
     pub const TILE_WIDTH: u16 = 322;
     pub const TILE_LENGTH: u16 = 323;
+    pub const TILE_OFFSETS: u16 = 324;
+    pub const TILE_BYTE_COUNTS: u16 = 325;
     pub const SUB_IFDS: u16 = 330;
     pub const SAMPLE_FORMAT: u16 = 339;
     pub const CFA_REPEAT_PATTERN_DIM: u16 = 33421;

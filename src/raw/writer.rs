@@ -1,11 +1,19 @@
-//! Writing a [`RawFrame`] as an uncompressed 16-bit DNG 1.4.
+//! Writing a [`RawFrame`] as an uncompressed 16-bit DNG 1.4: a Bayer frame as CFA data, a
+//! linear RGB frame ([`RawFrame::rgb`]) as LinearRaw.
 //!
 //! The raw image lives in IFD0 (NewSubFileType 0), one strip, little-endian on little-endian
-//! machines. Every tag that obscura reads back is written: CFA, levels, geometry, colour
+//! machines. Every tag that obscura reads back is written: levels, geometry, colour
 //! calibrations, white balance, noise profile, opcode lists, orientation, camera and exposure
-//! data. Rational tags use the best rational approximation of each value (continued
-//! fractions), so values that came from a DNG's rationals round-trip exactly.
-//! rawler's low-level TIFF writer lays out the file; the write is atomic.
+//! data, and for Bayer frames the CFA. Rational tags use the best rational approximation of
+//! each value (continued fractions), so values that came from a DNG's rationals round-trip
+//! exactly. rawler's low-level TIFF writer lays out the file; the write is atomic.
+//!
+//! # LinearRaw
+//! PhotometricInterpretation 34892, three 16-bit samples per pixel, chunky (R, G, B per
+//! pixel). Levels are per sample: `BlackLevelRepeatDim` 1x1 and `BlackLevel` holds
+//! `black[0..3]` (the frame's levels of the R, G and B planes; `black[3]` is unused),
+//! `WhiteLevel` holds `white` three times. One strip is always enough: TIFF offsets are
+//! 32-bit, so a file that fits TIFF at all fits one strip, and the size check refuses the rest.
 
 use std::io::Write;
 use std::path::Path;
@@ -68,41 +76,87 @@ fn tiff_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::io(path, std::io::Error::other(e.to_string()))
 }
 
+/// What differs between a Bayer and a LinearRaw DNG.
+struct Layout {
+    /// PhotometricInterpretation: 32803 (CFA) or 34892 (LinearRaw).
+    photometric: u16,
+    /// SamplesPerPixel: 1 or 3.
+    samples: u16,
+    /// BlackLevelRepeatDim (rows, columns).
+    black_dim: [u16; 2],
+    /// BlackLevel: rows x columns x samples values.
+    black: Vec<f64>,
+}
+
+impl Layout {
+    fn of(frame: &RawFrame) -> Layout {
+        if frame.is_rgb() {
+            Layout {
+                photometric: 34892,
+                samples: 3,
+                black_dim: [1, 1],
+                black: frame.black[..3].to_vec(),
+            }
+        } else {
+            // the black-level pattern is relative to the active area's origin (DNG 1.7)
+            let a = frame.active_area;
+            Layout {
+                photometric: 32803,
+                samples: 1,
+                black_dim: [2, 2],
+                black: (0..4)
+                    .map(|i| frame.black[((i / 2 + a.y) & 1) * 2 + ((i % 2 + a.x) & 1)])
+                    .collect(),
+            }
+        }
+    }
+}
+
 /// Writes `frame` as an uncompressed 16-bit DNG at `path`, atomically (a temporary file in the
-/// same folder is renamed into place only when complete).
+/// same folder is renamed into place only when complete): a Bayer frame as CFA data, a linear
+/// RGB frame as LinearRaw (see the module docs).
 ///
 /// Pixels are converted back to raw units with the frame's levels and rounded, so a frame
 /// decoded from an integer raw is written back bit-exact. Fails with
 /// [`Error::Parameter`] when the levels do not fit 16 bits.
 pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
-    frame.require_bayer("the DNG writer")?;
-    let (w, h) = (frame.mosaic.width, frame.mosaic.height);
-    if w == 0 || h == 0 || frame.mosaic.data.len() != w * h {
+    let layout = Layout::of(frame);
+    let (w, h) = frame.size();
+    let shapes_agree = match frame.rgb.as_deref() {
+        Some(planes) => planes
+            .iter()
+            .all(|p| (p.width, p.height, p.data.len()) == (w, h, w * h)),
+        None => frame.mosaic.data.len() == w * h,
+    };
+    if w == 0 || h == 0 || !shapes_agree {
+        let lens = match frame.rgb.as_deref() {
+            Some(planes) => planes.each_ref().map(|p| p.data.len()).to_vec(),
+            None => vec![frame.mosaic.data.len()],
+        };
         return Err(Error::parameter(
             "frame",
-            format!(
-                "{}x{} mosaic with {} samples",
-                w,
-                h,
-                frame.mosaic.data.len()
-            ),
+            format!("{w}x{h} buffer with planes of {lens:?} samples"),
         ));
     }
+    let used_black = &frame.black[..if frame.is_rgb() { 3 } else { 4 }];
     if !(frame.white > 0.0 && frame.white <= 65535.0)
-        || frame.black.iter().any(|b| !(*b >= 0.0 && *b < frame.white))
+        || used_black.iter().any(|b| !(*b >= 0.0 && *b < frame.white))
     {
         return Err(Error::parameter(
             "levels",
             format!(
-                "black {:?} / white {} do not fit a 16-bit DNG (need 0 <= black < white <= 65535)",
-                frame.black, frame.white
+                "black {used_black:?} / white {} do not fit a 16-bit DNG (need 0 <= black < white <= 65535)",
+                frame.white
             ),
         ));
     }
-    if (w * h * 2) as u64 > u64::from(u32::MAX) - 1_000_000 {
+    if (w * h * 2 * usize::from(layout.samples)) as u64 > u64::from(u32::MAX) - 1_000_000 {
         return Err(Error::parameter(
             "frame",
-            format!("{w}x{h} is too large for a TIFF strip"),
+            format!(
+                "{w}x{h} of {} samples is too large for a TIFF strip",
+                layout.samples
+            ),
         ));
     }
     let pixels = frame.raw_u16();
@@ -111,7 +165,7 @@ pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
         bytes.extend_from_slice(&p.to_ne_bytes()); // rawler's TiffWriter writes a native-endian header
     }
     crate::io::write_atomic(path, |out| {
-        write_tiff(frame, &bytes, &mut *out).map_err(|e| tiff_err(path, e))?;
+        write_tiff(frame, &layout, &bytes, &mut *out).map_err(|e| tiff_err(path, e))?;
         out.flush().map_err(|e| Error::io(path, e))
     })
 }
@@ -163,10 +217,12 @@ fn ascii(s: &str) -> Option<Value> {
 
 fn write_tiff<W: Write + std::io::Seek>(
     frame: &RawFrame,
+    layout: &Layout,
     pixel_bytes: &[u8],
     out: W,
 ) -> std::result::Result<(), rawler::formats::tiff::TiffError> {
-    let (w, h) = (frame.mosaic.width as u32, frame.mosaic.height as u32);
+    let (w, h) = (frame.size().0 as u32, frame.size().1 as u32);
+    let samples = usize::from(layout.samples);
     let meta = &frame.meta;
     let mut tiff = TiffWriter::new(out)?;
     let strip = tiff.write_data(pixel_bytes)?;
@@ -204,9 +260,9 @@ fn write_tiff<W: Write + std::io::Seek>(
     ifd.add_untyped_tag(tags::NEW_SUBFILE_TYPE, 0u32);
     ifd.add_untyped_tag(tags::IMAGE_WIDTH, w);
     ifd.add_untyped_tag(tags::IMAGE_LENGTH, h);
-    ifd.add_untyped_tag(tags::BITS_PER_SAMPLE, 16u16);
+    ifd.add_untyped_tag(tags::BITS_PER_SAMPLE, vec![16u16; samples].as_slice());
     ifd.add_untyped_tag(tags::COMPRESSION, 1u16);
-    ifd.add_untyped_tag(tags::PHOTOMETRIC, 32803u16);
+    ifd.add_untyped_tag(tags::PHOTOMETRIC, layout.photometric);
     let make = if meta.make.trim().is_empty() {
         "Unknown"
     } else {
@@ -227,7 +283,7 @@ fn write_tiff<W: Write + std::io::Seek>(
     );
     ifd.add_untyped_tag(tags::STRIP_OFFSETS, strip);
     ifd.add_untyped_tag(tags::ORIENTATION, meta.orientation.clamp(1, 8));
-    ifd.add_untyped_tag(tags::SAMPLES_PER_PIXEL, 1u16);
+    ifd.add_untyped_tag(tags::SAMPLES_PER_PIXEL, layout.samples);
     ifd.add_untyped_tag(tags::ROWS_PER_STRIP, h);
     ifd.add_untyped_tag(tags::STRIP_BYTE_COUNTS, pixel_bytes.len() as u32);
     ifd.add_untyped_tag(tags::PLANAR_CONFIGURATION, 1u16);
@@ -240,23 +296,24 @@ fn write_tiff<W: Write + std::io::Seek>(
         ifd.add_untyped_tag(tags::GPS_IFD, o);
     }
 
-    // CFA and black-level patterns are relative to the active area's origin (DNG 1.7).
+    // The CFA pattern is relative to the active area's origin (DNG 1.7), like the black-level
+    // pattern (see Layout).
     let a = frame.active_area;
-    let cfa = frame.cfa.shifted(a.x, a.y);
-    ifd.add_untyped_tag(tags::CFA_REPEAT_PATTERN_DIM, [2u16, 2]);
-    ifd.add_untyped_tag(tags::CFA_PATTERN, cfa.colors.map(|c| c as u8));
+    if !frame.is_rgb() {
+        let cfa = frame.cfa.shifted(a.x, a.y);
+        ifd.add_untyped_tag(tags::CFA_REPEAT_PATTERN_DIM, [2u16, 2]);
+        ifd.add_untyped_tag(tags::CFA_PATTERN, cfa.colors.map(|c| c as u8));
+        ifd.add_untyped_tag(tags::CFA_PLANE_COLOR, [0u8, 1, 2]);
+        ifd.add_untyped_tag(tags::CFA_LAYOUT, 1u16);
+    }
     ifd.add_untyped_tag(tags::DNG_VERSION, [1u8, 4, 0, 0]);
     ifd.add_untyped_tag(tags::DNG_BACKWARD_VERSION, [1u8, 3, 0, 0]);
     ifd.add_untyped_tag(
         tags::UNIQUE_CAMERA_MODEL,
         ascii(&format!("{make} {model}")).unwrap_or_else(|| Value::from("Unknown")),
     );
-    ifd.add_untyped_tag(tags::CFA_PLANE_COLOR, [0u8, 1, 2]);
-    ifd.add_untyped_tag(tags::CFA_LAYOUT, 1u16);
-    let black: Vec<f64> = (0..4)
-        .map(|i| frame.black[((i / 2 + a.y) & 1) * 2 + ((i % 2 + a.x) & 1)])
-        .collect();
-    ifd.add_untyped_tag(tags::BLACK_LEVEL_REPEAT_DIM, [2u16, 2]);
+    let black = &layout.black;
+    ifd.add_untyped_tag(tags::BLACK_LEVEL_REPEAT_DIM, layout.black_dim);
     if black.iter().all(|b| b.fract() == 0.0) {
         ifd.add_untyped_tag(
             tags::BLACK_LEVEL,
@@ -276,7 +333,10 @@ fn write_tiff<W: Write + std::io::Seek>(
                 .as_slice(),
         );
     }
-    ifd.add_untyped_tag(tags::WHITE_LEVEL, frame.white.round() as u32);
+    ifd.add_untyped_tag(
+        tags::WHITE_LEVEL,
+        vec![frame.white.round() as u32; samples].as_slice(),
+    );
     ifd.add_untyped_tag(
         tags::ACTIVE_AREA,
         [

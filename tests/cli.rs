@@ -851,3 +851,60 @@ fn shards_split_a_batch_without_overlap() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--shard"), "{}", stderr(&o));
 }
+
+#[test]
+fn kernel_merge_writes_linear_raw_at_any_scale_and_refuses_bad_scales() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    obscura()
+        .args([
+            "synth", "--frames", "4", "--width", "192", "--height", "128", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    for (scale, size) in [("1", (192, 128)), ("2", (384, 256))] {
+        let dng = dir.path().join(format!("k{scale}.dng"));
+        let o = obscura()
+            .arg("merge")
+            .arg(&out)
+            .args(["--merge", "kernel", "--scale", scale, "-o"])
+            .arg(&dng)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let f = obscura::RawFrame::open(&dng).unwrap();
+        assert!(f.is_rgb(), "the kernel merge writes a LinearRaw DNG");
+        assert_eq!(f.size(), size);
+    }
+    let png = dir.path().join("k2.png");
+    obscura()
+        .arg("process")
+        .arg(&out)
+        .args(["--merge", "kernel", "--scale", "2", "-q", "-o"])
+        .arg(&png)
+        .assert()
+        .success();
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (384, 256));
+    // usage errors name the option; nothing is written
+    let bad = dir.path().join("bad.png");
+    for args in [
+        vec!["--scale", "2"],
+        vec!["--merge", "kernel", "--scale", "5"],
+        vec!["--merge", "kernel", "--scale", "0.5"],
+        vec!["--merge", "kernel", "--scale", "2", "--max-pixels", "50000"],
+    ] {
+        let o = obscura()
+            .arg("process")
+            .arg(&out)
+            .args(&args)
+            .arg("-o")
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("scale"), "{args:?}: {}", stderr(&o));
+        assert!(!bad.exists());
+    }
+}

@@ -21,6 +21,11 @@
 //!
 //! The result is a [`RawFrame`] at full precision (normalised `f32`), written by
 //! [`crate::raw::write_dng`] as a 16-bit DNG whose NoiseProfile reflects the reduced noise.
+//!
+//! [`MergeMethod::Kernel`] ([`kernel`]) is the other design: no resampling and no tiles; every
+//! frame's raw Bayer samples are accumulated onto an RGB grid with anisotropic kernels and a
+//! per-pixel robustness (Wronski et al. 2019), at 1x or super-resolved
+//! ([`MergeParams::scale`]). Its result is linear RGB, written as a LinearRaw DNG.
 
 pub(crate) mod fft;
 pub mod kernel;

@@ -813,8 +813,9 @@ fn tile_grid(raw: &Ifd, (w, h): (usize, usize)) -> (usize, usize, usize, usize) 
     (tw, tl, w.div_ceil(tw), h.div_ceil(tl))
 }
 
-/// Decoders allocate whole tiles, so an image padded to its tile grid must fit the limits too
-/// (a TileWidth of 2^31 asks rawler for the padded width times the height).
+/// Checks an IFD's image of `w x h` pixels of `spp` samples against the limits, padded to its
+/// tile grid if tiled: decoders allocate whole tiles (a TileWidth of 2^30 made rawler ask for
+/// 32 GB).
 fn check_tiles(
     path: &Path,
     raw: &Ifd,
@@ -822,13 +823,15 @@ fn check_tiles(
     file_len: usize,
     limits: &DecodeLimits,
 ) -> Result<()> {
-    let (tw, tl, across, down) = tile_grid(raw, (w as usize, h as usize));
-    limits.check(
-        path,
-        (tw * across) as u64 * u64::from(spp),
-        (tl * down) as u64,
-        file_len,
-    )
+    let (w, h) = (w as usize, h as usize);
+    let tiled = raw.get(tags::TILE_WIDTH).is_some() && raw.get(tags::TILE_LENGTH).is_some();
+    let (pw, ph) = if tiled {
+        let (tw, tl, across, down) = tile_grid(raw, (w, h));
+        (tw * across, tl * down)
+    } else {
+        (w, h)
+    };
+    limits.check(path, pw as u64 * u64::from(spp), ph as u64, file_len)
 }
 
 /// The chunky samples of 3-sample LinearRaw stored as lossless JPEG tiles or strips, decoded
@@ -1008,16 +1011,17 @@ fn decode_dng(
             },
         ));
     }
-    limits.check(
-        path,
-        u64::from(w) * u64::from(spp),
-        u64::from(h),
-        bytes.len(),
-    )?;
-    // the decoder picks its raw image by its own rule; whatever it picks must fit the limits
-    // too
-    if let Some((lw, lh)) = tiff.largest_image() {
-        limits.check(path, lw, lh, bytes.len())?;
+    // rawler picks its raw image by its own rule (the first full-resolution IFD it can
+    // decode) and allocates it, padded to its tile grid, before noticing anything: every IFD
+    // it might pick must fit the limits
+    for ifd in tiff.raw_candidates() {
+        let get = |tag| ifd.get(tag).and_then(Entry::u32).unwrap_or(0);
+        let samples = ifd
+            .get(tags::SAMPLES_PER_PIXEL)
+            .and_then(Entry::u32)
+            .unwrap_or(1);
+        let size = (get(tags::IMAGE_WIDTH), get(tags::IMAGE_LENGTH), samples);
+        check_tiles(path, ifd, size, bytes.len(), limits)?;
     }
     if linear {
         check_linear_layout(path, raw)?;
@@ -1036,7 +1040,6 @@ fn decode_dng(
         ));
     }
     check_black_level_count(path, raw, spp)?;
-    check_tiles(path, raw, (w, h, spp), bytes.len(), limits)?;
     let route = route(path, raw, linear)?;
     let active = raw.get(tags::ACTIVE_AREA).map(Entry::u32s);
     let active_origin = match active.as_deref() {

@@ -431,6 +431,31 @@ impl Tiff {
         best
     }
 
+    /// Every IFD (top-level or sub-IFD) a decoder might take for the raw image: not a
+    /// reduced-resolution image (NewSubFileType bit 0 clear) and CFA or LinearRaw data.
+    pub fn raw_candidates(&self) -> Vec<&Ifd> {
+        fn walk<'a>(ifd: &'a Ifd, out: &mut Vec<&'a Ifd>) {
+            let reduced = ifd
+                .get(tags::NEW_SUBFILE_TYPE)
+                .and_then(Entry::u32)
+                .unwrap_or(0)
+                & 1
+                != 0;
+            let photometric = ifd.get(tags::PHOTOMETRIC).and_then(Entry::u32);
+            if !reduced && matches!(photometric, Some(32803) | Some(34892)) {
+                out.push(ifd);
+            }
+            for s in &ifd.sub_ifds {
+                walk(s, out);
+            }
+        }
+        let mut out = Vec::new();
+        for ifd in &self.ifds {
+            walk(ifd, &mut out);
+        }
+        out
+    }
+
     /// The DNG raw IFD: the first IFD (IFD0 or a sub-IFD) with NewSubFileType 0 and a CFA or
     /// LinearRaw photometric interpretation.
     pub fn raw_ifd(&self) -> Option<&Ifd> {

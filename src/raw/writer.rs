@@ -23,6 +23,7 @@ use rawler::formats::tiff::{DirectoryWriter, Rational, SRational, TiffWriter, Va
 use super::tiff::tags;
 use super::{Matrix3, RawFrame, opcodes};
 use crate::error::{Error, Result};
+use crate::image::Cfa;
 
 /// XYZ (D65) -> linear sRGB, the matrix written when a frame has no colour calibration.
 const XYZ_TO_SRGB: Matrix3 = [
@@ -80,6 +81,8 @@ fn tiff_err(path: &Path, e: impl std::fmt::Display) -> Error {
 struct Layout {
     /// PhotometricInterpretation: 32803 (CFA) or 34892 (LinearRaw).
     photometric: u16,
+    /// The CFA pattern relative to the active area's origin (DNG 1.7); none for LinearRaw.
+    cfa: Option<Cfa>,
     /// SamplesPerPixel: 1 or 3.
     samples: u16,
     /// BlackLevelRepeatDim (rows, columns).
@@ -93,15 +96,17 @@ impl Layout {
         if frame.is_rgb() {
             Layout {
                 photometric: 34892,
+                cfa: None,
                 samples: 3,
                 black_dim: [1, 1],
                 black: frame.black[..3].to_vec(),
             }
         } else {
-            // the black-level pattern is relative to the active area's origin (DNG 1.7)
+            // CFA and black-level patterns are relative to the active area's origin (DNG 1.7)
             let a = frame.active_area;
             Layout {
                 photometric: 32803,
+                cfa: Some(frame.cfa.shifted(a.x, a.y)),
                 samples: 1,
                 black_dim: [2, 2],
                 black: (0..4)
@@ -296,11 +301,7 @@ fn write_tiff<W: Write + std::io::Seek>(
         ifd.add_untyped_tag(tags::GPS_IFD, o);
     }
 
-    // The CFA pattern is relative to the active area's origin (DNG 1.7), like the black-level
-    // pattern (see Layout).
-    let a = frame.active_area;
-    if !frame.is_rgb() {
-        let cfa = frame.cfa.shifted(a.x, a.y);
+    if let Some(cfa) = layout.cfa {
         ifd.add_untyped_tag(tags::CFA_REPEAT_PATTERN_DIM, [2u16, 2]);
         ifd.add_untyped_tag(tags::CFA_PATTERN, cfa.colors.map(|c| c as u8));
         ifd.add_untyped_tag(tags::CFA_PLANE_COLOR, [0u8, 1, 2]);
@@ -337,6 +338,7 @@ fn write_tiff<W: Write + std::io::Seek>(
         tags::WHITE_LEVEL,
         vec![frame.white.round() as u32; samples].as_slice(),
     );
+    let a = frame.active_area;
     ifd.add_untyped_tag(
         tags::ACTIVE_AREA,
         [

@@ -701,6 +701,9 @@ fn kernel_output(r: kernel::KernelResult) -> Merged {
     let mut frame = output_frame(&reference, Plane::default(), &noise, effective, vmax);
     let (w, h) = (rgb[0].width, rgb[0].height);
     frame.active_area = Rect::new(0, 0, w, h);
+    // LinearRaw readers (darktable, RawTherapee) ignore BlackLevel, so no pedestal: what
+    // little noise falls below black after the merge is clipped at 0 in the DNG
+    frame.black = [0.0; 4];
     frame.crop = kernel::scaled_crop(reference.crop, area, scale, w, h);
     frame.meta.opcodes2 = kernel::rgb_gain_maps(
         &reference.meta.opcodes2,

@@ -744,6 +744,28 @@ fn prepare(mosaic: &Plane<f32>, area: Rect, cfa: Cfa, wb: Option<[f32; 3]>) -> P
     Prepared { value, clipped }
 }
 
+/// The inverse kernel covariance at area position (`x`, `y`), bilinear between the
+/// half-resolution pixels' (`kw` x `kh`), whose centres are at `(2i + 1, 2j + 1)`.
+#[inline]
+fn kernel_at(kernels: &[[f32; 3]], kw: usize, kh: usize, x: f32, y: f32) -> [f32; 3] {
+    let u = (0.5 * x - 0.5).clamp(0.0, (kw - 1) as f32);
+    let v = (0.5 * y - 0.5).clamp(0.0, (kh - 1) as f32);
+    let (i0, j0) = (u as usize, v as usize);
+    let (i1, j1) = ((i0 + 1).min(kw - 1), (j0 + 1).min(kh - 1));
+    let (fu, fv) = (u - i0 as f32, v - j0 as f32);
+    let (a, b, c, d) = (
+        kernels[j0 * kw + i0],
+        kernels[j0 * kw + i1],
+        kernels[j1 * kw + i0],
+        kernels[j1 * kw + i1],
+    );
+    std::array::from_fn(|k| {
+        let top = a[k] + (b[k] - a[k]) * fu;
+        let bot = c[k] + (d[k] - c[k]) * fu;
+        top + (bot - top) * fv
+    })
+}
+
 /// The colours of the 3x3 photosites around a centre photosite, row-major, for each of the
 /// four centre parities (`(y & 1) * 2 + (x & 1)`, area coordinates).
 fn footprint_colors(cfa: Cfa) -> [[usize; 9]; 4] {
@@ -798,7 +820,9 @@ fn splat(
                 if wv[0] == 0.0 && wv[1] == 0.0 && wv[2] == 0.0 {
                     continue;
                 }
-                let [ka, kb, kc] = kernels[hi];
+                // the kernel interpolated between the half-resolution pixel centres (at
+                // full resolution 2i + 1): nearest lookups step along diagonal edges
+                let [ka, kb, kc] = kernel_at(kernels, kw, kh, px, py);
                 let (qx, qy) = (px + dx[ox], py + dy[ox]);
                 let (fx, fy) = (qx.floor(), qy.floor());
                 let (cx, cy) = (fx as isize, fy as isize);

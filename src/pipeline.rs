@@ -306,7 +306,8 @@ impl Pipeline {
             progress.advance(Stage::Decode);
             Ok(f)
         };
-        // the reference: the one asked for, or the sharpest of the first three
+        // the reference: the one asked for, or the best of the first three (the sharpest, or
+        // in a bracket the one with the most usable signal)
         let candidates: Vec<usize> = match self.align.reference {
             Some(r) if r >= n => {
                 return Err(crate::Error::parameter(
@@ -329,7 +330,7 @@ impl Pipeline {
                     .iter()
                     .filter_map(|&k| held[k].as_ref())
                     .collect();
-                align::sharpest(&firsts)
+                align::best_reference(&firsts)
             }
         };
         let ref_frame = held[reference].take().ok_or_else(|| {

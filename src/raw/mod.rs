@@ -86,6 +86,10 @@ pub struct Calibration {
     pub forward_matrix: Option<Matrix3>,
 }
 
+/// Normalised level at or above which a photosite counts as clipped (the merge and the
+/// reference choice agree on it).
+pub const CLIP_LEVEL: f32 = 0.98;
+
 /// One colour channel's noise model: variance = `scale * x + offset` for a signal `x`
 /// normalised to [0, 1] (DNG `NoiseProfile`, tag 51041).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

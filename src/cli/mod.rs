@@ -134,7 +134,8 @@ struct ProcessArgs {
     #[arg(long, short)]
     output: PathBuf,
     /// Reference frame index (in input order: a folder's files by name); default: the sharpest of the
-    /// first three.
+    /// first three, or in an exposure bracket the one with the most usable signal (the result's
+    /// brightness does not depend on it).
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
     /// Use at most N frames (the first N in input order; only those are decoded).
@@ -319,7 +320,8 @@ struct MergeArgs {
     #[arg(long, short)]
     output: PathBuf,
     /// Reference frame index (in input order: a folder's files by name); default: the sharpest of the
-    /// first three.
+    /// first three, or in an exposure bracket the one with the most usable signal (the result's
+    /// brightness does not depend on it).
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
     /// Use at most N frames (the first N in input order; only those are decoded).
@@ -368,7 +370,7 @@ struct AlignArgs {
     #[arg(required = true)]
     burst: Vec<PathBuf>,
     /// Reference frame index (counted in input order); default: the sharpest
-    /// of the first three.
+    /// of the first three, or in an exposure bracket the one with the most usable signal.
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
     /// Print the whole displacement field as JSON: {"reference": r, "frames": [{"file",

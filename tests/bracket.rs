@@ -385,3 +385,35 @@ fn default_reference_of_a_bracket() {
         );
     }
 }
+
+/// Highlights above every frame's clipping point (EV 0 and -2 of a scene reaching ~17x the
+/// EV 0 clip) come out at the merged frame's white level, so that a raw developer treats
+/// them as clipped, and nowhere darker than what the shortest frame saw.
+#[test]
+fn highlights_clipped_in_every_frame_are_marked_at_white() {
+    let sb = bracket_burst(&[0.0, -2.0], 12.0, 47);
+    for reference in [Some(0), None] {
+        let (m, r) = merged(&sb, MergeMethod::Robust, reference);
+        assert_eq!(m.frame.white, 65535.0);
+        if r != 0 {
+            continue; // the truth is frame 0's
+        }
+        let (w, h) = (sb.clean_rgb[0].width, sb.clean_rgb[0].height);
+        let (mut n, mut at_white) = (0, 0);
+        for y in MARGIN..h - MARGIN {
+            for x in MARGIN..w - MARGIN {
+                let c = sb.frames[0].cfa.color_at(x, y) as usize;
+                if sb.clean_rgb[c].get(x, y) > 4.5 {
+                    n += 1;
+                    at_white += usize::from(m.frame.mosaic.get(x, y) >= 0.999_99);
+                }
+            }
+        }
+        eprintln!("clipped in every frame: {n} photosites, {at_white} at white (reference {r})");
+        assert!(n > 1000, "the scene should clip the EV -2 frames too");
+        assert!(
+            at_white * 100 >= n * 98,
+            "{at_white} of {n} photosites clipped in every frame are at white"
+        );
+    }
+}

@@ -426,7 +426,11 @@ impl Pipeline {
         t = Instant::now();
         progress.start(Stage::Encode, 1);
         if let Some(d) = &self.dng {
-            crate::raw::write_dng(&raw, d)?;
+            let mut private = raw.clone();
+            private.meta = raw
+                .meta
+                .private_removed(self.encode.keep_metadata, self.encode.keep_location);
+            crate::raw::write_dng(&private, d)?;
         }
         encode::encode(&image, &raw.meta, output, &self.encode)?;
         progress.advance(Stage::Encode);

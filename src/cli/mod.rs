@@ -223,6 +223,11 @@ struct FinishArgs {
     /// private data).
     #[arg(long)]
     keep_location: bool,
+    /// Keep the tags that identify the owner or the camera: serial numbers, owner and artist
+    /// names, the image unique ID, the maker note (stripped by default; the capture settings
+    /// always stay). The location needs --keep-location as well.
+    #[arg(long)]
+    keep_metadata: bool,
     /// Skip lens-shading correction (DNG gain maps).
     #[arg(long)]
     no_shading: bool,
@@ -292,6 +297,7 @@ impl FinishArgs {
             quality: self.quality,
             png16: self.png16,
             keep_location: self.keep_location,
+            keep_metadata: self.keep_metadata,
         };
         Ok((fp, ep))
     }
@@ -335,6 +341,13 @@ struct MergeArgs {
     /// Output scale of the kernel merge, 1 to 3 (2: super-resolution). Needs --merge kernel.
     #[arg(long, default_value_t = 1.0)]
     scale: f32,
+    /// Keep the GPS location in the DNG (stripped by default).
+    #[arg(long)]
+    keep_location: bool,
+    /// Keep the tags that identify the owner or the camera (serial numbers, owner and artist
+    /// names, image unique ID, maker note; stripped by default).
+    #[arg(long)]
+    keep_metadata: bool,
     /// Spatial denoising strength after merging, 0 (off) to 10 (default 0.5; 3 for the
     /// kernel merge).
     #[arg(long)]
@@ -870,7 +883,11 @@ fn merge(a: MergeArgs) -> Result<()> {
         },
     )?;
     crate::merge::check_output_size(&burst.frames[al.reference], &params, limits().max_pixels)?;
-    let merged = crate::merge::merge(&burst, &al, &params)?;
+    let mut merged = crate::merge::merge(&burst, &al, &params)?;
+    merged.frame.meta = merged
+        .frame
+        .meta
+        .private_removed(a.keep_metadata, a.keep_location);
     crate::raw::write_dng(&merged.frame, &a.output)?;
     eprintln!(
         "merged {} frames (reference {}) into {}: noise reduced as by {:.1} frames, {:.1}% rejected (kept from the reference)",

@@ -158,7 +158,7 @@ pub struct FrameReport {
 /// What a run did and how long it took. Serialises to the JSON `--report` writes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    /// The image written.
+    /// The image written (empty when none was: [`Pipeline::develop`]).
     pub output: PathBuf,
     /// The merged DNG written, if asked.
     pub dng: Option<PathBuf>,
@@ -282,8 +282,28 @@ impl Pipeline {
         output: &Path,
         progress: &dyn Progress,
     ) -> Result<Output> {
+        self.run_to(inputs, Some(output), progress)
+    }
+
+    /// [`Pipeline::run_with`] without the encode step: returns the finished image and writes
+    /// no image file (the merged DNG is still written when [`Pipeline::dng`] asks for it). The
+    /// report's `output` is empty. For callers that keep the pixels, such as the Python
+    /// bindings.
+    pub fn develop(&self, inputs: &[PathBuf], progress: &dyn Progress) -> Result<Output> {
+        self.run_to(inputs, None, progress)
+    }
+
+    /// The run, encoding to `output` when there is one.
+    fn run_to(
+        &self,
+        inputs: &[PathBuf],
+        output: Option<&Path>,
+        progress: &dyn Progress,
+    ) -> Result<Output> {
         self.validate()?;
-        check_output(output, Some(&self.encode))?;
+        if let Some(output) = output {
+            check_output(output, Some(&self.encode))?;
+        }
         if let Some(d) = &self.dng {
             check_output(d, None)?;
         }
@@ -427,14 +447,16 @@ impl Pipeline {
         if let Some(d) = &self.dng {
             crate::raw::write_dng(&raw, d)?;
         }
-        encode::encode(&image, &raw.meta, output, &self.encode)?;
+        if let Some(output) = output {
+            encode::encode(&image, &raw.meta, output, &self.encode)?;
+        }
         progress.advance(Stage::Encode);
         times.encode = t.elapsed().as_secs_f64();
         progress.finish(Stage::Encode, times.encode);
         times.total = t0.elapsed().as_secs_f64();
 
         let report = Report {
-            output: output.to_path_buf(),
+            output: output.map(Path::to_path_buf).unwrap_or_default(),
             dng: self.dng.clone(),
             frames_found: found,
             frames_used: n,

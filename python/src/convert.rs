@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use numpy::ndarray::{Array2, Array3};
-use numpy::{IntoPyArray, PyArray2, PyArray3};
 use obscura::{Error, Plane, RawFrame};
 use pyo3::exceptions::{
     PyFileNotFoundError, PyIsADirectoryError, PyKeyboardInterrupt, PyMemoryError, PyOSError,
@@ -132,16 +131,6 @@ pub fn hwc_planes(a: numpy::ndarray::ArrayView3<'_, f32>) -> PyResult<[Plane<f32
         (*r, *g, *b) = (px[0], px[1], px[2]);
     }
     Ok(planes)
-}
-
-/// A 2-D array, moved into NumPy.
-pub fn to_numpy2<'py>(py: Python<'py>, a: Array2<f32>) -> Bound<'py, PyArray2<f32>> {
-    a.into_pyarray(py)
-}
-
-/// A 3-D array, moved into NumPy.
-pub fn to_numpy3<'py>(py: Python<'py>, a: Array3<f32>) -> Bound<'py, PyArray3<f32>> {
-    a.into_pyarray(py)
 }
 
 /// What the stages take: raw files (or folders of them), or frames already in memory.

@@ -732,7 +732,7 @@ fn looks(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 /// obscura: burst photography from RAW files, on NumPy arrays.
 #[pymodule]
 #[pyo3(name = "obscura")]
-fn module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn obscura_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DecodeError", py.get_type::<DecodeError>())?;

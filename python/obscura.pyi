@@ -14,16 +14,31 @@ for files the system could not read or write, ``DecodeError`` for corrupt raw fi
 """
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
+__all__ = [
+    "__version__",
+    "DecodeError",
+    "UnsupportedError",
+    "RawFrame",
+    "Alignment",
+    "SynthBurst",
+    "open",
+    "align",
+    "merge",
+    "finish",
+    "process",
+    "synth",
+    "looks",
+]
 
-PathLike = Union[str, "os.PathLike[str]"]
-Inputs = Union[PathLike, "RawFrame", Sequence[PathLike], Sequence["RawFrame"]]
-Numbers = Union[float, Sequence[float], str]
+_Path = Union[str, "os.PathLike[str]"]
+_Inputs = Union[_Path, "RawFrame", Sequence[_Path], Sequence["RawFrame"]]
+_Numbers = Union[float, Sequence[float], str]
 
 class DecodeError(Exception):
     """A raw file is corrupt, truncated or not a raw file at all. ``path`` names it."""
@@ -33,6 +48,7 @@ class DecodeError(Exception):
 class UnsupportedError(DecodeError):
     """A valid raw file of a kind obscura does not process (X-Trans, monochrome, ...)."""
 
+@final
 class RawFrame:
     """A raw frame: pixels as NumPy arrays, levels, geometry and metadata.
 
@@ -126,9 +142,10 @@ class RawFrame:
         """The noise model merge uses: ``channels`` (R, G, B {scale, offset}), ``source``."""
     def raw(self) -> npt.NDArray[np.uint16]:
         """Integer raw values, (height, width) or (height, width, 3) for linear RGB."""
-    def write_dng(self, path: PathLike) -> None:
+    def write_dng(self, path: _Path) -> None:
         """Writes a 16-bit DNG (LinearRaw for linear RGB), atomically."""
 
+@final
 class Alignment:
     """Where each frame sees each tile of the reference."""
 
@@ -162,6 +179,7 @@ class Alignment:
     def to_dict(self) -> Dict[str, Any]: ...
     def __len__(self) -> int: ...
 
+@final
 class SynthBurst:
     """A synthetic burst with ground truth."""
 
@@ -180,14 +198,14 @@ class SynthBurst:
     def files(self) -> List[str]: ...
     def __len__(self) -> int: ...
 
-def open(path: PathLike) -> RawFrame:
+def open(path: _Path) -> RawFrame:
     """Decodes a raw file (DNG, CR2, CR3, NEF, ARW, ...)."""
 
-def align(frames_or_paths: Inputs, reference: Optional[int] = None) -> Alignment:
+def align(frames_or_paths: _Inputs, reference: Optional[int] = None) -> Alignment:
     """Aligns a burst (files, folders, or RawFrames) to its reference, as ``obscura align``."""
 
 def merge(
-    paths: Inputs,
+    paths: _Inputs,
     method: str = "robust",
     scale: float = 1.0,
     frames: Optional[int] = None,
@@ -199,11 +217,11 @@ def merge(
     scale 1 to 3), hdrplus or average; ``frames`` uses the first N."""
 
 def finish(
-    frame: Union[RawFrame, PathLike],
+    frame: Union[RawFrame, _Path],
     look: str = "natural",
     *,
-    wb: Optional[Numbers] = None,
-    wb_temp: Optional[Numbers] = None,
+    wb: Optional[_Numbers] = None,
+    wb_temp: Optional[_Numbers] = None,
     colorspace: str = "srgb",
     exposure: float = 0.0,
     tone: str = "local",
@@ -213,23 +231,23 @@ def finish(
     sharpen: Optional[float] = None,
     shading: bool = True,
     keep_orientation: bool = False,
-    lut: Optional[PathLike] = None,
+    lut: Optional[_Path] = None,
     lut_strength: float = 1.0,
 ) -> npt.NDArray[np.float32]:
     """Develops a frame into a display-referred (height, width, 3) float32 image in [0, 1]."""
 
 def process(
-    paths: Union[PathLike, Sequence[PathLike]],
-    out: Optional[PathLike] = None,
+    paths: Union[_Path, Sequence[_Path]],
+    out: Optional[_Path] = None,
     *,
     reference: Optional[int] = None,
     frames: Optional[int] = None,
     merge: str = "robust",
     scale: float = 1.0,
-    dng: Optional[PathLike] = None,
+    dng: Optional[_Path] = None,
     look: str = "natural",
-    wb: Optional[Numbers] = None,
-    wb_temp: Optional[Numbers] = None,
+    wb: Optional[_Numbers] = None,
+    wb_temp: Optional[_Numbers] = None,
     colorspace: str = "srgb",
     exposure: float = 0.0,
     tone: str = "local",
@@ -239,7 +257,7 @@ def process(
     sharpen: Optional[float] = None,
     shading: bool = True,
     keep_orientation: bool = False,
-    lut: Optional[PathLike] = None,
+    lut: Optional[_Path] = None,
     lut_strength: float = 1.0,
     format: Optional[str] = None,
     quality: int = 92,
@@ -267,9 +285,9 @@ def synth(
     white: int = 4095,
     exposure: float = 1.0,
     bracket: Optional[Sequence[float]] = None,
-    scene: Optional[PathLike] = None,
+    scene: Optional[_Path] = None,
     truth_scale: int = 1,
-    out: Optional[PathLike] = None,
+    out: Optional[_Path] = None,
 ) -> SynthBurst:
     """A synthetic burst with ground truth, as ``obscura synth``; written to ``out`` if given."""
 

@@ -41,16 +41,11 @@ pub struct PyRawFrame {
 }
 
 impl PyRawFrame {
-    /// Hands a frame to Python: the mosaic's buffer moves into NumPy without a copy; linear
-    /// RGB planes are interleaved into one (height, width, 3) array (one copy, made here so
-    /// that callers can do it without the GIL: see [`PyRawFrame::prepare`]).
-    pub fn new(py: Python<'_>, frame: RawFrame, merge_info: Option<MergeInfo>) -> PyResult<Self> {
-        let prepared = PyRawFrame::prepare(frame)?;
-        Ok(PyRawFrame::from_prepared(py, prepared, merge_info))
-    }
-
-    /// The work of [`PyRawFrame::new`] that needs no Python: taking the pixels out of the
-    /// frame and laying them out as arrays.
+    /// Takes the pixels out of a frame and lays them out as arrays, without the GIL (call it
+    /// inside `Python::detach`: the RGB interleave runs on the library's thread pool, whose
+    /// workers may be waiting for the GIL to report progress). The mosaic's buffer becomes
+    /// the array's, no copy; linear RGB planes are interleaved into one (height, width, 3)
+    /// array (one copy).
     pub fn prepare(mut frame: RawFrame) -> PyResult<Prepared> {
         let rgb = match frame.rgb.take() {
             Some(planes) => Some(planes_hwc(&planes)?),

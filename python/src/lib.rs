@@ -747,5 +747,23 @@ fn obscura_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(process, m)?)?;
     m.add_function(wrap_pyfunction!(synth, m)?)?;
     m.add_function(wrap_pyfunction!(looks, m)?)?;
+    m.add(
+        "__all__",
+        [
+            "__version__",
+            "DecodeError",
+            "UnsupportedError",
+            "RawFrame",
+            "Alignment",
+            "SynthBurst",
+            "open",
+            "align",
+            "merge",
+            "finish",
+            "process",
+            "synth",
+            "looks",
+        ],
+    )?;
     Ok(())
 }

@@ -160,6 +160,8 @@ def test_open_matches_info_json(burst, cli):
     f = obscura.open(path)
     assert f.path == info["file"] == str(path)
     assert f.mosaic.dtype == np.float32
+    # the decoded buffer itself, handed over without a copy, and the frame's own
+    assert not f.mosaic.flags.owndata and f.mosaic.flags.writeable and f.mosaic is f.mosaic
     assert f.mosaic.shape == (info["height"], info["width"]) == (f.height, f.width)
     assert f.cfa == "".join(c[0] for c in info["cfa"]["colors"]).upper()
     assert list(f.black) == info["black"] and f.white == info["white"]
@@ -377,3 +379,19 @@ def test_threads_give_the_same_results(burst):
         th.join()
     assert np.array_equal(results[0], results[1])
     assert np.array_equal(results[0], obscura.process(burst)[0])
+
+
+# -- type stubs ------------------------------------------------------------------------------
+
+
+def test_the_type_stubs_match_the_module():
+    """obscura.pyi against the compiled module: every function's parameters and defaults,
+    every class and attribute (mypy's stubtest)."""
+    pytest.importorskip("mypy.stubtest", reason="mypy is not installed (pip install mypy)")
+    allow = os.path.join(os.path.dirname(__file__), "stubtest-allowlist.txt")
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "obscura", "--ignore-disjoint-bases",
+         "--allowlist", allow],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr

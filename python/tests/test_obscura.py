@@ -197,6 +197,10 @@ def test_open_the_kernel_merge_as_linear_rgb(burst, tmp_path, cli):
     assert f.rgb.shape == (info["height"], info["width"], 3) and f.rgb.dtype == np.float32
     img = obscura.finish(f)
     assert img.shape[2] == 3 and 0.05 < img.mean() < 0.95
+    # a stage that needs a mosaic refuses it, naming the file
+    with pytest.raises(obscura.UnsupportedError, match="needs a Bayer mosaic") as e:
+        obscura.align([f, f])
+    assert e.value.path == str(tmp_path / "k.dng")
 
 
 # -- errors ----------------------------------------------------------------------------------

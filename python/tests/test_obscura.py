@@ -3,10 +3,12 @@ same metadata, same errors."""
 
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -115,6 +117,26 @@ def test_process_stops_when_the_progress_callback_raises(burst):
 
     with pytest.raises(RuntimeError, match="enough"):
         obscura.process(burst, progress=stop)
+
+
+def test_ctrl_c_stops_a_run_between_steps(burst):
+    """SIGINT while the library works (the GIL released) stops the run at the next step
+    with KeyboardInterrupt, before finishing or writing anything."""
+    seen = []
+
+    def progress(stage, done, total):
+        seen.append(stage)
+        if stage == "align" and done == 1:
+            threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT)).start()
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            obscura.process(burst, progress=progress)
+            time.sleep(1)  # not reached when the run stops
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert "finish" not in seen and "encode" not in seen, seen
 
 
 # -- merge -----------------------------------------------------------------------------------

@@ -572,3 +572,24 @@ pub fn peak_memory() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn develop_returns_the_image_run_encodes_and_writes_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = [Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/burst")];
+        let p = Pipeline::new().max_frames(3);
+        let out = dir.path().join("run.tif");
+        let ran = p.run(&inputs, &out).unwrap();
+        let developed = p.develop(&inputs, &NoProgress).unwrap();
+        assert!(ran.image.rgb == developed.image.rgb);
+        assert_eq!(developed.report.output, PathBuf::new());
+        assert_eq!(ran.report.output, out);
+        assert_eq!(developed.report.frames_used, 3);
+        // only the run's image is in the folder
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -176,6 +176,9 @@ class Alignment:
     @property
     def median(self) -> npt.NDArray[np.float32]:
         """(frames, 2) median displacement per frame."""
+    def with_field(self, field: npt.NDArray[np.float32]) -> "Alignment":
+        """A copy with the displacements replaced (same shape as ``field``), for
+        ``merge(..., alignment=...)``."""
     def to_dict(self) -> Dict[str, Any]: ...
     def __len__(self) -> int: ...
 
@@ -212,9 +215,12 @@ def merge(
     *,
     reference: Optional[int] = None,
     denoise: Optional[float] = None,
+    alignment: Optional[Alignment] = None,
 ) -> RawFrame:
     """Aligns and merges a burst, as ``obscura merge``: method robust, kernel (linear RGB,
-    scale 1 to 3), hdrplus or average; ``frames`` uses the first N."""
+    scale 1 to 3), hdrplus or average; ``frames`` uses the first N. With ``alignment`` (from
+    ``align``, or edited with ``Alignment.with_field``), merges along it instead of
+    aligning."""
 
 def finish(
     frame: Union[RawFrame, _Path],

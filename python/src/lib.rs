@@ -137,6 +137,36 @@ impl PyAlignment {
         Array2::from_shape_fn((m.len(), 2), |(k, c)| m[k][c]).into_pyarray(py)
     }
 
+    /// A copy with the displacements replaced by `field`, float32-convertible (frames,
+    /// tiles_y, tiles_x, 2) of (dx, dy): an alignment made or edited in Python, for
+    /// `merge(..., alignment=...)`. Residuals are kept.
+    fn with_field(&self, field: numpy::PyReadonlyArray4<'_, f32>) -> PyResult<PyAlignment> {
+        let v = field.as_array();
+        let want = (self.al.frames.len(), self.tiles_y(), self.tiles_x(), 2);
+        if v.dim() != want {
+            return Err(PyValueError::new_err(format!(
+                "invalid field: shape {:?}, this alignment needs {want:?}",
+                v.dim()
+            )));
+        }
+        if v.iter().any(|d| !d.is_finite()) {
+            return Err(PyValueError::new_err(
+                "invalid field: displacements must be finite",
+            ));
+        }
+        let mut al = self.al.clone();
+        for (k, f) in al.frames.iter_mut().enumerate() {
+            for (t, d) in f.field.iter_mut().enumerate() {
+                let (i, j) = (t / want.2, t % want.2);
+                *d = [v[[k, i, j, 0]], v[[k, i, j, 1]]];
+            }
+        }
+        Ok(PyAlignment {
+            al,
+            files: self.files.clone(),
+        })
+    }
+
     /// The whole alignment as `obscura align --json` prints it (a dict).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.al)
@@ -188,7 +218,8 @@ fn align(
 
 /// Aligns and merges a burst into one raw frame, as `obscura merge` does.
 #[pyfunction]
-#[pyo3(signature = (paths, method="robust", scale=1.0, frames=None, *, reference=None, denoise=None))]
+#[pyo3(signature = (paths, method="robust", scale=1.0, frames=None, *, reference=None, denoise=None, alignment=None))]
+#[allow(clippy::too_many_arguments)] // Python keyword arguments, as the command line's options
 fn merge(
     py: Python<'_>,
     paths: &Bound<'_, PyAny>,
@@ -197,6 +228,7 @@ fn merge(
     frames: Option<usize>,
     reference: Option<usize>,
     denoise: Option<f32>,
+    alignment: Option<PyRef<'_, PyAlignment>>,
 ) -> PyResult<PyRawFrame> {
     let mut params = obscura::merge::MergeParams {
         method: method.parse().py()?,
@@ -211,20 +243,32 @@ fn merge(
     if frames == Some(0) {
         return Err(PyValueError::new_err("invalid frames: 0 (at least 1)"));
     }
+    if alignment.is_some() && reference.is_some() {
+        return Err(PyValueError::new_err(
+            "give reference or alignment, not both (the alignment has its reference)",
+        ));
+    }
+    let given = alignment.map(|a| a.al.clone());
     let inputs = Inputs::extract(paths)?;
     let (prepared, info) = py.detach(move || -> PyResult<_> {
         let mut burst = inputs.burst().py()?;
         if let Some(n) = frames {
             burst.frames.truncate(n); // the first n in input order
         }
-        let al = obscura::align::align(
-            &burst,
-            &obscura::align::AlignParams {
-                reference,
-                ..Default::default()
-            },
-        )
-        .py()?;
+        let al = match given {
+            Some(al) => {
+                check_grid(&burst, &al).py()?;
+                al
+            }
+            None => obscura::align::align(
+                &burst,
+                &obscura::align::AlignParams {
+                    reference,
+                    ..Default::default()
+                },
+            )
+            .py()?,
+        };
         let limit = obscura::raw::DecodeLimits::default().max_pixels;
         obscura::merge::check_output_size(&burst.frames[al.reference], &params, limit).py()?;
         let merged = obscura::merge::merge(&burst, &al, &params).py()?;
@@ -238,6 +282,41 @@ fn merge(
         Ok((PyRawFrame::prepare(merged.frame)?, info))
     })?;
     Ok(PyRawFrame::from_prepared(py, prepared, Some(info)))
+}
+
+/// An alignment given to `merge` must be of this burst: as many frames, and the tile grid
+/// `align` makes for its reference.
+fn check_grid(burst: &obscura::Burst, al: &obscura::align::BurstAlignment) -> obscura::Result<()> {
+    let n = burst.frames.len();
+    let bad = |reason: String| Err(obscura::Error::parameter("alignment", reason));
+    if al.frames.len() != n || al.reference >= n {
+        return bad(format!(
+            "has {} frames and reference {} for a burst of {n} frames",
+            al.frames.len(),
+            al.reference
+        ));
+    }
+    let plan = obscura::align::AlignPlan::new(
+        &burst.frames[al.reference],
+        &obscura::align::AlignParams::default(),
+    )?;
+    let want = plan.identity();
+    for f in &al.frames {
+        let grid = (f.tiles_x, f.tiles_y, f.tile_step, f.tile_size, f.origin);
+        let expect = (
+            want.tiles_x,
+            want.tiles_y,
+            want.tile_step,
+            want.tile_size,
+            want.origin,
+        );
+        if grid != expect || f.field.len() != want.field.len() {
+            return bad(format!(
+                "its tiles (x, y, step, size, origin) {grid:?} are not this burst's {expect:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The finish options shared by `finish` and `process`, as the command line's.

@@ -142,6 +142,13 @@ class RawFrame:
         """The noise model merge uses: ``channels`` (R, G, B {scale, offset}), ``source``."""
     def raw(self) -> npt.NDArray[np.uint16]:
         """Integer raw values, (height, width) or (height, width, 3) for linear RGB."""
+    def with_pixels(
+        self,
+        *,
+        mosaic: Optional[npt.NDArray[np.float32]] = None,
+        rgb: Optional[npt.NDArray[np.float32]] = None,
+    ) -> "RawFrame":
+        """A new frame with this one's metadata and the given pixels (same shape, copied)."""
     def write_dng(self, path: _Path) -> None:
         """Writes a 16-bit DNG (LinearRaw for linear RGB), atomically."""
 

@@ -365,6 +365,61 @@ impl PyRawFrame {
         py.detach(move || obscura::raw::write_dng(&f, &path)).py()
     }
 
+    /// A new frame with this one's metadata and levels and the pixels given: `mosaic`
+    /// (height, width) for a Bayer frame or `rgb` (height, width, 3) for a linear RGB one,
+    /// the same size as this frame's, normalised like them (copied into the new frame).
+    /// For bursts made or altered in NumPy.
+    #[pyo3(signature = (*, mosaic=None, rgb=None))]
+    fn with_pixels(
+        &self,
+        py: Python<'_>,
+        mosaic: Option<numpy::PyReadonlyArray2<'_, f32>>,
+        rgb: Option<numpy::PyReadonlyArray3<'_, f32>>,
+    ) -> PyResult<PyRawFrame> {
+        let (w, h) = self.dims(py);
+        let mut meta = self.meta.clone();
+        meta.path = std::path::PathBuf::new();
+        let (m, c) = match (mosaic, rgb) {
+            (Some(m), None) if self.mosaic.is_some() => {
+                if m.as_array().dim() != (h, w) {
+                    return Err(PyValueError::new_err(format!(
+                        "invalid mosaic: shape {:?}, the frame's is ({h}, {w})",
+                        m.as_array().dim()
+                    )));
+                }
+                (
+                    Some(m.as_array().to_owned().into_pyarray(py).unbind()),
+                    None,
+                )
+            }
+            (None, Some(c)) if self.rgb.is_some() => {
+                if c.as_array().dim() != (h, w, 3) {
+                    return Err(PyValueError::new_err(format!(
+                        "invalid rgb: shape {:?}, the frame's is ({h}, {w}, 3)",
+                        c.as_array().dim()
+                    )));
+                }
+                (
+                    None,
+                    Some(c.as_array().to_owned().into_pyarray(py).unbind()),
+                )
+            }
+            _ => {
+                return Err(PyValueError::new_err(if self.rgb.is_some() {
+                    "this frame is linear RGB: give rgb= (height, width, 3)"
+                } else {
+                    "this frame is a Bayer mosaic: give mosaic= (height, width)"
+                }));
+            }
+        };
+        Ok(PyRawFrame {
+            meta,
+            mosaic: m,
+            rgb: c,
+            merge_info: None,
+        })
+    }
+
     fn __repr__(&self, py: Python<'_>) -> String {
         let (w, h) = self.dims(py);
         let kind = match self.cfa() {

@@ -203,6 +203,30 @@ def test_merge_along_a_given_alignment(burst):
         obscura.merge(other.frames, alignment=al)
 
 
+def test_a_burst_made_in_numpy(burst):
+    """Frames made from arrays (with_pixels) merge like decoded ones: four copies of one
+    frame shifted by whole Bayer quads in NumPy come back aligned and averaged."""
+    ref = obscura.open(burst / "frame_00.dng")
+    shifts = [(0, 0), (2, 0), (0, 4), (-2, 2)]  # (dx, dy), even: the CFA stays in phase
+    frames = [ref.with_pixels(mosaic=np.roll(ref.mosaic, (dy, dx), axis=(0, 1)))
+              for dx, dy in shifts]
+    assert frames[1].path == "" and frames[1].cfa == ref.cfa
+    al = obscura.align(frames, reference=0)
+    med = al.median
+    for k, (dx, dy) in enumerate(shifts):
+        # the reference pixel p is at p + (dx, dy) in a frame rolled by (dx, dy)
+        assert np.allclose(med[k], (dx, dy), atol=0.05), (k, med[k])
+    m = obscura.merge(frames, alignment=al, denoise=0)
+    x, y, w, h = m.active_area
+    inner = (slice(y + 8, y + h - 8), slice(x + 8, x + w - 8))
+    # copies of one frame merge back into it
+    assert np.allclose(m.mosaic[inner] * m.merge_info["scale"], ref.mosaic[inner], atol=2e-3)
+    with pytest.raises(ValueError, match="shape"):
+        ref.with_pixels(mosaic=np.zeros((4, 4), np.float32))
+    with pytest.raises(ValueError, match="Bayer"):
+        ref.with_pixels()
+
+
 # -- open and metadata -----------------------------------------------------------------------
 
 

@@ -276,6 +276,7 @@ def process(
     quality: int = 92,
     png16: bool = False,
     keep_location: bool = False,
+    keep_metadata: bool = False,
     progress: Optional[Callable[[str, int, int], Any]] = None,
 ) -> Tuple[npt.NDArray[np.float32], Dict[str, Any]]:
     """The whole chain, as ``obscura process``; writes ``out`` when given. Returns the

@@ -543,7 +543,7 @@ impl Progress for PyProgress {
     dng=None, look="natural", wb=None, wb_temp=None, colorspace="srgb", exposure=0.0,
     tone="local", tone_strength=None, highlights="reconstruct", demosaic="rcd", sharpen=None,
     shading=true, keep_orientation=false, lut=None, lut_strength=1.0, format=None, quality=92,
-    png16=false, keep_location=false, progress=None))]
+    png16=false, keep_location=false, keep_metadata=false, progress=None))]
 #[allow(clippy::too_many_arguments)] // Python keyword arguments, as the command line's options
 fn process<'py>(
     py: Python<'py>,
@@ -572,6 +572,7 @@ fn process<'py>(
     quality: u8,
     png16: bool,
     keep_location: bool,
+    keep_metadata: bool,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let (fp, lut) = FinishOptions {
@@ -599,6 +600,7 @@ fn process<'py>(
             quality,
             png16,
             keep_location,
+            keep_metadata,
         },
         ..Pipeline::default()
     };

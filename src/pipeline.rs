@@ -261,7 +261,10 @@ impl Pipeline {
     /// Writes the HDR rendition with `headroom` stops above SDR white (1 to 6): Ultra HDR
     /// for a `.jpg` output.
     pub fn hdr(mut self, headroom: f32) -> Pipeline {
-        self.hdr = Some(HdrParams { headroom });
+        self.hdr = Some(HdrParams {
+            headroom,
+            ..HdrParams::default()
+        });
         self
     }
 

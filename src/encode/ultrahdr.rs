@@ -19,10 +19,9 @@
 //!   - MPF (CIPA DC-007 Multi-Picture Format, `MPF\0` and a big-endian TIFF structure): an
 //!     index of the two images, the primary (type baseline MP primary, offset 0) and the
 //!     gain map (its size, and its offset from the MPF header's byte-order mark).
-//! - **Gain map**: a one-channel baseline JPEG at 1/[`GainMapParams::scale`] of the size per
-//!   axis (rounded up). Each pixel is the mean of the boost
-//!   ([`crate::finish::hdr::Hdr::boost`], `log2` of the HDR/SDR gain) over its block,
-//!   stored as `round(255 · ((b - min) / (max - min))^gamma)` with `gamma = 1`. Its XMP
+//! - **Gain map**: a one-channel baseline JPEG at 1/[`HdrParams::scale`] of the size per
+//!   axis (rounded up; 1/4 by default). Each pixel is the mean of the boost (`log2` of the
+//!   HDR/SDR gain) over its block ([`crate::finish::hdr::Hdr::blocks`]), stored as `round(255 · ((b - min) / (max - min))^gamma)` with `gamma = 1`. Its XMP
 //!   carries the `hdrgm` values: `GainMapMin`/`GainMapMax` (`log2` boosts, stops),
 //!   `Gamma`, `OffsetSDR`/`OffsetHDR` (1/64), `HDRCapacityMin` 0 and `HDRCapacityMax` =
 //!   `GainMapMax` (the display headroom at which the whole boost is shown),
@@ -49,11 +48,12 @@
 use std::path::Path;
 
 use jpeg_encoder::{ColorType, Encoder};
-use rayon::prelude::*;
 
 use super::{EncodeParams, HdrWritten, check_encodable, exif_block, icc_profile, jpeg};
 use crate::error::{Error, Result};
 use crate::finish::Finished;
+#[cfg(doc)]
+use crate::finish::hdr::HdrParams;
 use crate::finish::hdr::{GAIN_OFFSET, Hdr};
 use crate::raw::Metadata;
 
@@ -68,22 +68,17 @@ const MIN_RANGE: f32 = 1.0 / 64.0;
 /// Denominator of the ISO 21496-1 fractions.
 const DENOMINATOR: u32 = 1_000_000;
 
-/// Settings of the gain map.
+/// Settings of the gain map's coding (its resolution is the rendition's
+/// [`HdrParams::scale`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GainMapParams {
-    /// Downscaling per axis, 1..=16. Default 4 (a gain map of 1/16 of the pixels).
-    /// Lower: sharper boost at edges, bigger file.
-    pub scale: usize,
     /// The gain map's JPEG quality, 1..=100. Default 90.
     pub quality: u8,
 }
 
 impl Default for GainMapParams {
     fn default() -> Self {
-        GainMapParams {
-            scale: 4,
-            quality: 90,
-        }
+        GainMapParams { quality: 90 }
     }
 }
 
@@ -121,33 +116,10 @@ pub struct GainMap {
     pub capacity: f32,
 }
 
-/// The gain map of `hdr` at 1/`scale` per axis (see the module docs).
-pub fn gain_map(hdr: &Hdr, scale: usize) -> Result<GainMap> {
-    if !(1..=16).contains(&scale) {
-        return Err(Error::parameter(
-            "gain map scale",
-            format!("{scale}: must be between 1 and 16"),
-        ));
-    }
-    let b = &hdr.boost;
-    let (w, h) = (b.width, b.height);
-    let (gw, gh) = (w.div_ceil(scale), h.div_ceil(scale));
-    let mut means = vec![0f32; gw * gh];
-    means
-        .par_chunks_mut(gw.max(1))
-        .enumerate()
-        .for_each(|(gy, row)| {
-            let ys = gy * scale..((gy + 1) * scale).min(h);
-            for (gx, m) in row.iter_mut().enumerate() {
-                let xs = gx * scale..((gx + 1) * scale).min(w);
-                let n = (ys.len() * xs.len()) as f32;
-                let sum: f32 = ys
-                    .clone()
-                    .map(|y| b.row(y)[xs.clone()].iter().sum::<f32>())
-                    .sum();
-                *m = sum / n;
-            }
-        });
+/// The gain map of `hdr`: its block means, quantised (see the module docs).
+pub fn gain_map(hdr: &Hdr) -> GainMap {
+    let (gw, gh) = (hdr.blocks.width, hdr.blocks.height);
+    let means = &hdr.blocks.data;
     let lo = means.iter().copied().fold(f32::INFINITY, f32::min).max(0.0);
     let hi = means.iter().copied().fold(0.0, f32::max);
     let max = hi.max(lo + MIN_RANGE);
@@ -159,7 +131,7 @@ pub fn gain_map(hdr: &Hdr, scale: usize) -> Result<GainMap> {
             (t * 255.0 + 0.5) as u8
         })
         .collect();
-    Ok(GainMap {
+    GainMap {
         width: gw,
         height: gh,
         data,
@@ -173,7 +145,7 @@ pub fn gain_map(hdr: &Hdr, scale: usize) -> Result<GainMap> {
             capacity_max: max,
         },
         capacity: hi,
-    })
+    }
 }
 
 /// Encodes `img` and its HDR rendition `hdr` as an Ultra HDR JPEG at `path` (see the module
@@ -222,7 +194,7 @@ pub fn ultrahdr_bytes(
     // the gain map and the primary are independent: code them side by side
     let (map, primary) = rayon::join(
         || -> Result<(GainMap, Vec<u8>)> {
-            let map = gain_map(hdr, gain.scale)?;
+            let map = gain_map(hdr);
             let coded = gain_map_jpeg(&map, gain.quality)?;
             Ok((map, coded))
         },
@@ -447,6 +419,7 @@ fn mpf(primary_len: usize, map_len: usize, map_offset: usize) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::finish::color::ColorSpace;
+    use crate::finish::hdr::HdrParams;
     use crate::image::Plane;
 
     #[test]
@@ -470,22 +443,29 @@ mod tests {
                 p.set(x, y, 4.0); // scene luminance 4 = 2 stops above white
             }
         }
-        let hdr = Hdr::new([p.clone(), p.clone(), p], ColorSpace::Srgb, 3.0);
-        let g = gain_map(&hdr, 4).unwrap();
+        let hdr = Hdr::new(
+            [p.clone(), p.clone(), p],
+            ColorSpace::Srgb,
+            &HdrParams::default(),
+        );
+        let g = gain_map(&hdr);
         assert_eq!((g.width, g.height), (2, 2));
         // block (0, 0) covers x 0..4: 3 of 4 columns at 2 stops -> 1.5; block (1, 0) none
         assert!((g.capacity - 1.5).abs() < 1e-5, "{}", g.capacity);
         assert_eq!(g.data, vec![255, 0, 255, 0]);
         assert_eq!(g.metadata.min, 0.0);
         assert_eq!(g.metadata.max, g.capacity);
-        assert!(gain_map(&hdr, 0).is_err() && gain_map(&hdr, 17).is_err());
     }
 
     #[test]
     fn a_flat_gain_map_gets_a_tiny_range_and_zero_capacity() {
         let p = Plane::from_vec(8, 8, vec![0.5; 64]).unwrap();
-        let hdr = Hdr::new([p.clone(), p.clone(), p], ColorSpace::Srgb, 3.0);
-        let g = gain_map(&hdr, 4).unwrap();
+        let hdr = Hdr::new(
+            [p.clone(), p.clone(), p],
+            ColorSpace::Srgb,
+            &HdrParams::default(),
+        );
+        let g = gain_map(&hdr);
         assert_eq!(g.capacity, 0.0);
         assert!(g.data.iter().all(|&v| v == 0));
         assert_eq!(g.metadata.max, MIN_RANGE);

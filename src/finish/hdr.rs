@@ -29,9 +29,14 @@
 //!   SDR's local contrast on top.
 //! - hue and saturation are the SDR image's: one gain for the three channels.
 //!
-//! The gain depends on the scene's luminance alone, not on the SDR value, so it is as
-//! smooth as the scene's highlights are; the Ultra HDR writer stores it at a quarter of the
-//! resolution per axis ([`crate::encode::ultrahdr`]).
+//! The gain depends on the scene's luminance alone, not on the SDR value. It is made smooth
+//! the way a gain map stores it: `b` per pixel is averaged over blocks of
+//! [`HdrParams::scale`] x [`HdrParams::scale`] pixels ([`Hdr::blocks`], 4 x 4 by default)
+//! and interpolated bilinearly back to full resolution, block centres stretched over the
+//! image as a reader stretches a gain map ([`Hdr::boost`]). So the rendition is exactly
+//! what an Ultra HDR file can show ([`crate::encode::ultrahdr`] stores the block means),
+//! and the noise of single pixels above white is not amplified: the detail above white is
+//! the SDR image's, lifted as a whole.
 //!
 //! [`Hdr::scene`] is also what OpenEXR output writes: scene-referred linear RGB in the
 //! output primaries, no tone mapping, no display transform.
@@ -55,17 +60,29 @@ pub struct HdrParams {
     /// most HDR phone and laptop screens offer indoors). Higher: brighter highlights on
     /// displays that can show them; the SDR image is unchanged.
     pub headroom: f32,
+    /// Side of the blocks the boost is averaged over, in pixels, 1..=16: the gain map's
+    /// downscaling per axis. Default 4. Lower: boost sharper at edges, bigger gain map.
+    pub scale: usize,
 }
 
 impl Default for HdrParams {
     fn default() -> Self {
-        HdrParams { headroom: 3.0 }
+        HdrParams {
+            headroom: 3.0,
+            scale: 4,
+        }
     }
 }
 
 impl HdrParams {
-    /// Checks the headroom (1 to 6 stops).
+    /// Checks the headroom (1 to 6 stops) and the scale (1 to 16).
     pub fn validate(&self) -> Result<()> {
+        if !(1..=16).contains(&self.scale) {
+            return Err(Error::parameter(
+                "HDR gain map scale",
+                format!("{}: must be between 1 and 16", self.scale),
+            ));
+        }
         if !self.headroom.is_finite() || !(1.0..=6.0).contains(&self.headroom) {
             return Err(Error::parameter(
                 "--hdr-headroom",
@@ -84,8 +101,11 @@ pub struct Hdr {
     /// through the colour matrix, times `2^(BaselineExposure + exposure)`; 1.0 is SDR diffuse
     /// white, and highlights go above it. Out-of-gamut colours keep their negative channels.
     pub scene: [Plane<f32>; 3],
-    /// The boost `b` per pixel, in stops (0 to `headroom`).
+    /// The boost `b` per pixel, in stops (0 to `headroom`): [`Hdr::blocks`] interpolated.
     pub boost: Plane<f32>,
+    /// The boost averaged over blocks of `scale` x `scale` pixels (partial blocks at the
+    /// right and bottom): `ceil(width / scale)` x `ceil(height / scale)`, in stops.
+    pub blocks: Plane<f32>,
     /// The headroom the boost was rolled off at, in stops.
     pub headroom: f32,
     /// The output colour space (primaries of `scene`).
@@ -93,13 +113,17 @@ pub struct Hdr {
 }
 
 impl Hdr {
-    /// The HDR side of `scene` (scene-referred linear planes in `space`): computes the boost.
-    pub fn new(scene: [Plane<f32>; 3], space: ColorSpace, headroom: f32) -> Hdr {
-        let boost = boost_map(&scene, space, headroom);
+    /// The HDR side of `scene` (scene-referred linear planes in `space`): computes the boost
+    /// (`params` are checked by the caller; a scale of 0 is taken as 1).
+    pub fn new(scene: [Plane<f32>; 3], space: ColorSpace, params: &HdrParams) -> Hdr {
+        let fine = boost_map(&scene, space, params.headroom);
+        let blocks = block_means(&fine, params.scale.max(1));
+        let boost = stretch(&blocks, fine.width, fine.height);
         Hdr {
             scene,
             boost,
-            headroom,
+            blocks,
+            headroom: params.headroom,
             space,
         }
     }
@@ -107,7 +131,7 @@ impl Hdr {
     /// The largest boost in the image, in stops: 0 for a scene without range above SDR
     /// white, at most the headroom.
     pub fn capacity(&self) -> f32 {
-        self.boost.data.par_iter().copied().reduce(|| 0.0, f32::max)
+        self.blocks.data.iter().copied().fold(0.0, f32::max)
     }
 
     /// The HDR rendition of `sdr` (the image this was finished with, any LUT applied):
@@ -177,6 +201,63 @@ fn boost_map(scene: &[Plane<f32>; 3], space: ColorSpace, headroom: f32) -> Plane
     out
 }
 
+/// Means of `p` over blocks of `scale` x `scale` pixels (partial blocks at the edges).
+fn block_means(p: &Plane<f32>, scale: usize) -> Plane<f32> {
+    let (w, h) = (p.width, p.height);
+    let (bw, bh) = (w.div_ceil(scale), h.div_ceil(scale));
+    let mut out = Plane::new(bw, bh);
+    out.data
+        .par_chunks_mut(bw.max(1))
+        .enumerate()
+        .for_each(|(by, row)| {
+            let ys = by * scale..((by + 1) * scale).min(h);
+            for (bx, m) in row.iter_mut().enumerate() {
+                let xs = bx * scale..((bx + 1) * scale).min(w);
+                let n = (ys.len() * xs.len()) as f32;
+                let sum: f32 = ys
+                    .clone()
+                    .map(|y| p.row(y)[xs.clone()].iter().sum::<f32>())
+                    .sum();
+                *m = sum / n;
+            }
+        });
+    out
+}
+
+/// Taps of bilinear interpolation of `n` samples stretched over `len` pixels, sample centres
+/// at `(i + 0.5) * len / n`: per pixel, the two samples and the second one's weight.
+fn stretch_taps(n: usize, len: usize) -> Vec<(usize, usize, f32)> {
+    (0..len)
+        .map(|x| {
+            let u = ((x as f32 + 0.5) * n as f32 / len as f32 - 0.5).clamp(0.0, (n - 1) as f32);
+            let i = (u.floor() as usize).min(n - 1);
+            (i, (i + 1).min(n - 1), u - i as f32)
+        })
+        .collect()
+}
+
+/// `p` interpolated bilinearly to `w` x `h`, stretched as a reader stretches a gain map over
+/// its image.
+pub fn stretch(p: &Plane<f32>, w: usize, h: usize) -> Plane<f32> {
+    let mut out = Plane::new(w, h);
+    if p.width == 0 || p.height == 0 {
+        return out;
+    }
+    let (tx, ty) = (stretch_taps(p.width, w), stretch_taps(p.height, h));
+    out.data
+        .par_chunks_mut(w.max(1))
+        .zip(&ty)
+        .for_each(|(row, &(y0, y1, fy))| {
+            let (r0, r1) = (p.row(y0), p.row(y1));
+            for (o, &(x0, x1, fx)) in row.iter_mut().zip(&tx) {
+                let a = r0[x0] + (r0[x1] - r0[x0]) * fx;
+                let b = r1[x0] + (r1[x1] - r1[x0]) * fx;
+                *o = a + (b - a) * fy;
+            }
+        });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,7 +288,11 @@ mod tests {
     fn boost_is_zero_at_or_below_white_and_tracks_the_scene_above() {
         let vals = vec![0.0f32, 0.5, 1.0, 2.0, 4.0, 64.0, f32::NAN, -1.0];
         let p = Plane::from_vec(vals.len(), 1, vals).unwrap();
-        let h = Hdr::new([p.clone(), p.clone(), p], ColorSpace::Srgb, 3.0);
+        let one = HdrParams {
+            scale: 1,
+            ..HdrParams::default()
+        };
+        let h = Hdr::new([p.clone(), p.clone(), p], ColorSpace::Srgb, &one);
         let b = &h.boost.data;
         assert_eq!(&b[..3], &[0.0, 0.0, 0.0]);
         assert!((b[3] - 1.0).abs() < 1e-5, "{}", b[3]);
@@ -220,14 +305,55 @@ mod tests {
     #[test]
     fn headroom_outside_one_to_six_stops_is_refused() {
         for h in [0.5f32, 6.5, f32::NAN] {
-            let e = HdrParams { headroom: h }
-                .validate()
-                .unwrap_err()
-                .to_string();
+            let e = HdrParams {
+                headroom: h,
+                ..HdrParams::default()
+            };
+            let e = e.validate().unwrap_err().to_string();
             assert!(e.contains("between 1 and 6"), "{e}");
         }
         for h in [1.0f32, 3.0, 6.0] {
-            HdrParams { headroom: h }.validate().unwrap();
+            let p = HdrParams {
+                headroom: h,
+                ..HdrParams::default()
+            };
+            p.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn the_boost_is_block_means_stretched_back_bilinearly() {
+        // 2 stops on the left 3 columns of a 6x5 image, 4x4 blocks: block means 1.5 and 0
+        let mut p = Plane::new(6, 5);
+        for y in 0..5 {
+            for x in 0..3 {
+                p.set(x, y, 4.0);
+            }
+        }
+        let h = Hdr::new(
+            [p.clone(), p.clone(), p],
+            ColorSpace::Srgb,
+            &HdrParams::default(),
+        );
+        assert_eq!((h.blocks.width, h.blocks.height), (2, 2));
+        assert!((h.blocks.get(0, 0) - 1.5).abs() < 1e-6);
+        assert_eq!(h.blocks.get(1, 1), 0.0);
+        // block centres at pixels 1 and 4: pixels 0 and 1 take block 0, pixel 3 is 2/3 of
+        // the way to block 1
+        assert!((h.boost.get(0, 2) - 1.5).abs() < 1e-6);
+        assert!(
+            (h.boost.get(3, 2) - 0.5).abs() < 1e-5,
+            "{}",
+            h.boost.get(3, 2)
+        );
+        assert_eq!(h.boost.get(5, 2), 0.0);
+        // a constant survives any stretch
+        let c = Plane::from_vec(3, 2, vec![0.7; 6]).unwrap();
+        assert!(
+            stretch(&c, 17, 9)
+                .data
+                .iter()
+                .all(|v| (v - 0.7).abs() < 1e-6)
+        );
     }
 }

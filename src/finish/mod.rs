@@ -172,9 +172,10 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
 /// [`finish`] and the HDR rendition of the same frame (see [`hdr`]): the SDR image is
 /// bit for bit what [`finish`] returns; beside it, the scene-referred linear image (after
 /// the colour matrix and exposure, before tone mapping, upright) and the per-pixel boost
-/// above SDR white, rolled off at `hdr.headroom` stops.
+/// above SDR white, rolled off at `hdr.headroom` stops and smoothed over `hdr.scale` pixel
+/// blocks.
 ///
-/// Errors: those of [`finish`], and a headroom outside 1..=6 stops.
+/// Errors: those of [`finish`], a headroom outside 1..=6 stops, a scale outside 1..=16.
 pub fn finish_hdr(
     frame: &RawFrame,
     params: &FinishParams,
@@ -183,7 +184,7 @@ pub fn finish_hdr(
     hdr.validate()?;
     let (img, scene) = finish_with(frame, params, true)?;
     let scene = scene.ok_or_else(|| Error::parameter("HDR", "the scene image was not kept"))?;
-    let hdr = Hdr::new(scene, img.space, hdr.headroom);
+    let hdr = Hdr::new(scene, img.space, hdr);
     Ok((img, hdr))
 }
 

@@ -672,3 +672,98 @@ fn a_failed_gain_map_encode_leaves_no_file() {
     assert!(e.to_string().contains("gain map quality"), "{e}");
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
+
+fn obscura() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_obscura"))
+}
+
+#[test]
+fn cli_writes_ultra_hdr_and_exr_and_refuses_what_cannot_carry_hdr() {
+    let dir = tempfile::tempdir().unwrap();
+    let burst = dir.path().join("burst");
+    common::write_dngs(
+        &burst,
+        &SynthParams {
+            frames: 3,
+            width: 192,
+            height: 128,
+            ..bracketed()
+        },
+    );
+    let run = |args: &[&str]| {
+        let out = obscura().arg("-q").args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let b = burst.to_str().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (jpg, exr, png, tif, rep) = (
+        path("o.jpg"),
+        path("o.exr"),
+        path("o.png"),
+        path("o.tif"),
+        path("r.json"),
+    );
+    let (code, err) = run(&[
+        "process",
+        b,
+        "--reference",
+        "0",
+        "--hdr",
+        "--hdr-headroom",
+        "4",
+        "-o",
+        &jpg,
+        "--report",
+        &rep,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&rep).unwrap()).unwrap();
+    assert_eq!(report["hdr"]["container"], "ultrahdr");
+    assert_eq!(report["hdr"]["headroom_stops"], 4.0);
+    assert!(
+        report["hdr"]["capacity_stops"].as_f64().unwrap() > 1.0,
+        "{report}"
+    );
+    let file = std::fs::read(&jpg).unwrap();
+    parse(&file);
+    // an .exr is HDR without --hdr
+    let (code, err) = run(&[
+        "develop",
+        &burst.join("frame_00.dng").to_string_lossy(),
+        "-o",
+        &exr,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(exr::prelude::read_all_flat_layers_from_file(&exr).is_ok());
+    // usage errors, exit 2, nothing written
+    for (args, want) in [
+        (
+            vec!["process", b, "--hdr", "-o", &png],
+            "PNG output cannot carry HDR",
+        ),
+        (
+            vec!["process", b, "--hdr", "-o", &tif],
+            "TIFF output cannot carry HDR",
+        ),
+        (
+            vec!["process", b, "--hdr", "--hdr-headroom", "7", "-o", &jpg],
+            "between 1 and 6",
+        ),
+        (
+            vec!["process", b, "--hdr", "--hdr-headroom", "0.5", "-o", &jpg],
+            "between 1 and 6",
+        ),
+        (
+            vec!["process", b, "--hdr-headroom", "2", "-o", &jpg],
+            "--hdr",
+        ),
+    ] {
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert!(!Path::new(&png).exists() && !Path::new(&tif).exists());
+}

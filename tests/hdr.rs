@@ -663,10 +663,7 @@ fn a_failed_gain_map_encode_leaves_no_file() {
         &raw.meta,
         &path,
         &EncodeParams::default(),
-        &GainMapParams {
-            quality: 0,
-            ..GainMapParams::default()
-        },
+        &GainMapParams { quality: 0 },
     )
     .unwrap_err();
     assert!(e.to_string().contains("gain map quality"), "{e}");

@@ -6,7 +6,8 @@
 //! processes one burst into one image file and returns an [`Output`] with the [`Report`]:
 //! per-stage wall time, frames used, the reference, the noise model, each frame's median
 //! displacement and share of unreliable tiles, the merge's rejected share and effective
-//! frame count, and the process's peak memory.
+//! frame count, the process's peak memory and, for HDR output ([`Pipeline::hdr`], or an
+//! `.exr` output), the HDR capacity written.
 //!
 //! ```no_run
 //! use obscura::look::Look;

@@ -302,7 +302,8 @@ fn app_segments_end(jpeg: &[u8]) -> Result<usize> {
 /// The primary image's XMP: the `hdrgm` version and the GContainer directory.
 fn primary_xmp(gain_map_len: usize) -> String {
     format!(
-        r#"<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="obscura {version}">
+        r#"<?xpacket begin="{bom}" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="obscura {version}">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about=""
     xmlns:Container="http://ns.google.com/photos/1.0/container/"
@@ -321,7 +322,9 @@ fn primary_xmp(gain_map_len: usize) -> String {
    </Container:Directory>
   </rdf:Description>
  </rdf:RDF>
-</x:xmpmeta>"#,
+</x:xmpmeta>
+<?xpacket end="w"?>"#,
+        bom = '\u{FEFF}',
         version = env!("CARGO_PKG_VERSION"),
     )
 }
@@ -329,7 +332,8 @@ fn primary_xmp(gain_map_len: usize) -> String {
 /// The gain map's XMP: every `hdrgm` value.
 fn gain_map_xmp(m: &GainMapMetadata) -> String {
     format!(
-        r#"<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="obscura {version}">
+        r#"<?xpacket begin="{bom}" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="obscura {version}">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about=""
     xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/"
@@ -343,7 +347,9 @@ fn gain_map_xmp(m: &GainMapMetadata) -> String {
    hdrgm:HDRCapacityMax="{cmax}"
    hdrgm:BaseRenditionIsHDR="False"/>
  </rdf:RDF>
-</x:xmpmeta>"#,
+</x:xmpmeta>
+<?xpacket end="w"?>"#,
+        bom = '\u{FEFF}',
         version = env!("CARGO_PKG_VERSION"),
         min = m.min,
         max = m.max,

@@ -165,7 +165,7 @@ pub struct FrameReport {
 /// What a run did and how long it took. Serialises to the JSON `--report` writes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    /// The image written.
+    /// The image written (empty when none was: [`Pipeline::develop`]).
     pub output: PathBuf,
     /// The merged DNG written, if asked.
     pub dng: Option<PathBuf>,
@@ -321,9 +321,32 @@ impl Pipeline {
         output: &Path,
         progress: &dyn Progress,
     ) -> Result<Output> {
+        self.run_to(inputs, Some(output), progress)
+    }
+
+    /// [`Pipeline::run_with`] without the encode step: returns the finished image and writes
+    /// no image file (the merged DNG is still written when [`Pipeline::dng`] asks for it). The
+    /// report's `output` is empty. For callers that keep the pixels, such as the Python
+    /// bindings.
+    pub fn develop(&self, inputs: &[PathBuf], progress: &dyn Progress) -> Result<Output> {
+        self.run_to(inputs, None, progress)
+    }
+
+    /// The run, encoding to `output` when there is one.
+    fn run_to(
+        &self,
+        inputs: &[PathBuf],
+        output: Option<&Path>,
+        progress: &dyn Progress,
+    ) -> Result<Output> {
         self.validate()?;
-        check_output(output, Some(&self.encode))?;
-        let hdr_params = self.hdr_for(output)?;
+        if let Some(output) = output {
+            check_output(output, Some(&self.encode))?;
+        }
+        let hdr_params = match output {
+            Some(o) => self.hdr_for(o)?,
+            None => None,
+        };
         if let Some(d) = &self.dng {
             check_output(d, None)?;
         }
@@ -346,7 +369,8 @@ impl Pipeline {
             progress.advance(Stage::Decode);
             Ok(f)
         };
-        // the reference: the one asked for, or the sharpest of the first three
+        // the reference: the one asked for, or the best of the first three (the sharpest, or
+        // in a bracket the one with the most usable signal)
         let candidates: Vec<usize> = match self.align.reference {
             Some(r) if r >= n => {
                 return Err(crate::Error::parameter(
@@ -369,7 +393,7 @@ impl Pipeline {
                     .iter()
                     .filter_map(|&k| held[k].as_ref())
                     .collect();
-                align::sharpest(&firsts)
+                align::best_reference(&firsts)
             }
         };
         let ref_frame = held[reference].take().ok_or_else(|| {
@@ -471,20 +495,25 @@ impl Pipeline {
         t = Instant::now();
         progress.start(Stage::Encode, 1);
         if let Some(d) = &self.dng {
-            crate::raw::write_dng(&raw, d)?;
+            let mut private = raw.clone();
+            private.meta = raw
+                .meta
+                .private_removed(self.encode.keep_metadata, self.encode.keep_location);
+            crate::raw::write_dng(&private, d)?;
         }
-        let hdr_written = match &hdr {
-            Some(h) => Some(encode::encode_hdr(
+        let hdr_written = match (output, &hdr) {
+            (Some(output), Some(h)) => Some(encode::encode_hdr(
                 &image,
                 h,
                 &raw.meta,
                 output,
                 &self.encode,
             )?),
-            None => {
+            (Some(output), None) => {
                 encode::encode(&image, &raw.meta, output, &self.encode)?;
                 None
             }
+            (None, _) => None,
         };
         progress.advance(Stage::Encode);
         times.encode = t.elapsed().as_secs_f64();
@@ -492,7 +521,7 @@ impl Pipeline {
         times.total = t0.elapsed().as_secs_f64();
 
         let report = Report {
-            output: output.to_path_buf(),
+            output: output.map(Path::to_path_buf).unwrap_or_default(),
             dng: self.dng.clone(),
             frames_found: found,
             frames_used: n,
@@ -608,4 +637,25 @@ pub fn peak_memory() -> Option<u64> {
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn develop_returns_the_image_run_encodes_and_writes_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = [Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/burst")];
+        let p = Pipeline::new().max_frames(3);
+        let out = dir.path().join("run.tif");
+        let ran = p.run(&inputs, &out).unwrap();
+        let developed = p.develop(&inputs, &NoProgress).unwrap();
+        assert!(ran.image.rgb == developed.image.rgb);
+        assert_eq!(developed.report.output, PathBuf::new());
+        assert_eq!(ran.report.output, out);
+        assert_eq!(developed.report.frames_used, 3);
+        // only the run's image is in the folder
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

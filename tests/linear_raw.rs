@@ -147,6 +147,14 @@ fn synthetic_rgb_with(width: usize, height: usize, seed: u64, black: [f64; 3]) -
                 longitude: -2.25,
                 altitude: Some(120.25),
             }),
+            identity: obscura::raw::Identity {
+                body_serial: Some("SN-0042".into()),
+                lens_serial: Some("LENS-7".into()),
+                owner: Some("Owner Name".into()),
+                artist: Some("Artist Name".into()),
+                unique_id: Some("00112233445566778899aabbccddeeff".into()),
+                maker_note: Some(b"maker note bytes".to_vec()),
+            },
         },
         decoder: DecoderKind::Obscura,
     }

@@ -53,7 +53,9 @@ pub enum Refinement {
 /// Parameters of [`align`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlignParams {
-    /// Reference frame index; `None` (default) picks the sharpest of the first three frames.
+    /// Reference frame index; `None` (default) picks the sharpest of the first three frames,
+    /// or in an exposure bracket the one with the most usable signal
+    /// ([`best_reference`]).
     pub reference: Option<usize>,
     /// Tile size at the finest level in alignment-image pixels (each is a 2x2 Bayer quad),
     /// 8 to 64, even; default 16 (32 full-resolution pixels, matching merge tiles of 16 per
@@ -465,10 +467,83 @@ fn sharpness(frame: &RawFrame) -> f64 {
     }
 }
 
-/// The sharpest of the first three frames (HDR+ section 4), by gradient energy.
+/// The reference among the first three frames: the sharpest (HDR+ section 4) when they
+/// share one exposure, the one with the most usable signal in an exposure bracket (see
+/// [`best_reference`]).
 pub fn choose_reference(burst: &Burst) -> usize {
     let firsts: Vec<&RawFrame> = burst.frames.iter().take(3).collect();
-    sharpest(&firsts)
+    best_reference(&firsts)
+}
+
+/// Exposures (time x ISO) closer than this, in EV, count as one exposure.
+const SAME_EXPOSURE_EV: f64 = 0.05;
+
+/// The best reference among `frames` (the first of equals; 0 for none).
+///
+/// - Frames of one exposure: the sharpest, by gradient energy ([`sharpest`]).
+/// - An exposure bracket: the frame with the most usable signal for the scene, the mean
+///   over its photosites of `0.5 log2(1 + SNR^2)` bits with clipped photosites counting
+///   nothing (SNR from the frame's NoiseProfile, or a typical sensor's without one). The
+///   longest exposure wins unless it clips much of the scene; then a shorter one, whose
+///   highlights anchor the merge. The merge renders the result at the burst's longest
+///   exposure whichever frame this picks, so the choice moves no brightness.
+pub fn best_reference(frames: &[&RawFrame]) -> usize {
+    let exposures: Vec<f64> = frames.iter().map(|f| f.exposure_product()).collect();
+    let (lo, hi) = exposures
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &e| (a.min(e), b.max(e)));
+    if frames.len() < 2
+        || frames.iter().any(|f| f.is_rgb())
+        || lo.is_nan()
+        || lo <= 0.0
+        || (hi / lo).log2() <= SAME_EXPOSURE_EV
+    {
+        return sharpest(frames);
+    }
+    let scores: Vec<f64> = frames.par_iter().map(|f| usable_signal(f)).collect();
+    (0..frames.len())
+        .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)))
+        .unwrap_or(0)
+}
+
+/// Mean information per photosite of `frame`, in bits: `0.5 log2(1 + v^2 / var(v))` for a
+/// photosite at normalised level `v` below clipping, 0 for a clipped one. Every fourth row
+/// and column of 2x2 quads is sampled (all four colours).
+fn usable_signal(frame: &RawFrame) -> f64 {
+    // a typical phone sensor at base ISO, normalised units, when the file has no profile
+    const DEFAULT: crate::raw::NoiseModel = crate::raw::NoiseModel {
+        scale: 1e-3,
+        offset: 1e-5,
+    };
+    let area = frame.active_area;
+    let cfa = frame.cfa_at(area);
+    let model = |c: usize| {
+        frame
+            .meta
+            .noise_profile
+            .get(c)
+            .or_else(|| frame.meta.noise_profile.first())
+            .copied()
+            .unwrap_or(DEFAULT)
+    };
+    let models = [0, 1, 2].map(model);
+    let (mut bits, mut n) = (0.0f64, 0usize);
+    for qy in (0..area.height / 2).step_by(4) {
+        for qx in (0..area.width / 2).step_by(4) {
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let (x, y) = (2 * qx + dx, 2 * qy + dy);
+                let v = f64::from(frame.mosaic.get(area.x + x, area.y + y));
+                n += 1;
+                if v >= f64::from(crate::raw::CLIP_LEVEL) {
+                    continue;
+                }
+                let m = models[cfa.color_at(x, y) as usize];
+                let var = (m.scale * v.max(0.0) + m.offset).max(1e-12);
+                bits += 0.5 * (1.0 + v.max(0.0) * v.max(0.0) / var).log2();
+            }
+        }
+    }
+    bits / n.max(1) as f64
 }
 
 /// The index of the sharpest of `frames` by gradient energy (the first of equals); 0 for

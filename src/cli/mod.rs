@@ -134,7 +134,8 @@ struct ProcessArgs {
     #[arg(long, short)]
     output: PathBuf,
     /// Reference frame index (in input order: a folder's files by name); default: the sharpest of the
-    /// first three.
+    /// first three, or in an exposure bracket the one with the most usable signal (the result's
+    /// brightness does not depend on it).
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
     /// Use at most N frames (the first N in input order; only those are decoded).
@@ -222,6 +223,11 @@ struct FinishArgs {
     /// private data).
     #[arg(long)]
     keep_location: bool,
+    /// Keep the tags that identify the owner or the camera: serial numbers, owner and artist
+    /// names, the image unique ID, the maker note (stripped by default; the capture settings
+    /// always stay). The location needs --keep-location as well.
+    #[arg(long)]
+    keep_metadata: bool,
     /// Skip lens-shading correction (DNG gain maps).
     #[arg(long)]
     no_shading: bool,
@@ -317,6 +323,7 @@ impl FinishArgs {
             quality: self.quality,
             png16: self.png16,
             keep_location: self.keep_location,
+            keep_metadata: self.keep_metadata,
         };
         Ok((fp, ep))
     }
@@ -345,7 +352,8 @@ struct MergeArgs {
     #[arg(long, short)]
     output: PathBuf,
     /// Reference frame index (in input order: a folder's files by name); default: the sharpest of the
-    /// first three.
+    /// first three, or in an exposure bracket the one with the most usable signal (the result's
+    /// brightness does not depend on it).
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
     /// Use at most N frames (the first N in input order; only those are decoded).
@@ -359,6 +367,13 @@ struct MergeArgs {
     /// Output scale of the kernel merge, 1 to 3 (2: super-resolution). Needs --merge kernel.
     #[arg(long, default_value_t = 1.0)]
     scale: f32,
+    /// Keep the GPS location in the DNG (stripped by default).
+    #[arg(long)]
+    keep_location: bool,
+    /// Keep the tags that identify the owner or the camera (serial numbers, owner and artist
+    /// names, image unique ID, maker note; stripped by default).
+    #[arg(long)]
+    keep_metadata: bool,
     /// Spatial denoising strength after merging, 0 (off) to 10 (default 0.5; 3 for the
     /// kernel merge).
     #[arg(long)]
@@ -394,7 +409,7 @@ struct AlignArgs {
     #[arg(required = true)]
     burst: Vec<PathBuf>,
     /// Reference frame index (counted in input order); default: the sharpest
-    /// of the first three.
+    /// of the first three, or in an exposure bracket the one with the most usable signal.
     #[arg(long, value_name = "N")]
     reference: Option<usize>,
     /// Print the whole displacement field as JSON: {"reference": r, "frames": [{"file",
@@ -894,7 +909,11 @@ fn merge(a: MergeArgs) -> Result<()> {
         },
     )?;
     crate::merge::check_output_size(&burst.frames[al.reference], &params, limits().max_pixels)?;
-    let merged = crate::merge::merge(&burst, &al, &params)?;
+    let mut merged = crate::merge::merge(&burst, &al, &params)?;
+    merged.frame.meta = merged
+        .frame
+        .meta
+        .private_removed(a.keep_metadata, a.keep_location);
     crate::raw::write_dng(&merged.frame, &a.output)?;
     eprintln!(
         "merged {} frames (reference {}) into {}: noise reduced as by {:.1} frames, {:.1}% rejected (kept from the reference)",

@@ -7,7 +7,9 @@
 //!   block: embedded in JPEG (APP1) and PNG (`eXIf`, through `image`), and as the file's
 //!   own directories for TIFF.
 //! - **Location** (EXIF GPS) is private data: it is dropped unless
-//!   [`EncodeParams::keep_location`] is set.
+//!   [`EncodeParams::keep_location`] is set. So are the tags that identify the owner or the
+//!   device (serial numbers, owner and artist names, the image unique ID, the maker note;
+//!   [`crate::raw::Identity`]) unless [`EncodeParams::keep_metadata`] is set.
 //! - **ICC**: the sRGB or Display P3 profile from `moxcms`, so colour-managed viewers show
 //!   the intended colours.
 //! - **Atomic**: the file is written to a temporary name in the same folder, synced and
@@ -119,6 +121,10 @@ pub struct EncodeParams {
     pub png16: bool,
     /// Keep the GPS location in the output's EXIF. Default false: location is stripped.
     pub keep_location: bool,
+    /// Keep the tags that identify the owner or the device (serial numbers, owner and artist,
+    /// image unique ID, maker note). Default false: they are stripped; the capture settings
+    /// stay either way.
+    pub keep_metadata: bool,
 }
 
 impl Default for EncodeParams {
@@ -128,6 +134,7 @@ impl Default for EncodeParams {
             quality: 92,
             png16: false,
             keep_location: false,
+            keep_metadata: false,
         }
     }
 }
@@ -218,6 +225,7 @@ pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParam
     check_encodable(img, params)?;
     let (w, h) = (img.width(), img.height());
     let icc = icc_profile(img.space);
+    let meta = &meta.private_removed(params.keep_metadata, params.keep_location);
     let enc_err = |e: image::ImageError| Error::io(path, std::io::Error::other(e.to_string()));
     match format {
         Format::Jpeg => {
@@ -420,6 +428,22 @@ fn exif_block(
         if let Some(s) = sub.filter(|s| !s.is_empty()) {
             add(Tag::SubSecTimeOriginal, ascii(s));
         }
+    }
+    // identifying tags: present only when the caller kept them (Metadata::private_removed)
+    let id = &meta.identity;
+    for (tag, value) in [
+        (Tag::BodySerialNumber, &id.body_serial),
+        (Tag::LensSerialNumber, &id.lens_serial),
+        (Tag::CameraOwnerName, &id.owner),
+        (Tag::Artist, &id.artist),
+        (Tag::ImageUniqueID, &id.unique_id),
+    ] {
+        if let Some(v) = value {
+            add(tag, ascii(v));
+        }
+    }
+    if let Some(note) = &id.maker_note {
+        add(Tag::MakerNote, Value::Undefined(note.clone(), 0));
     }
     if keep_location && let Some(g) = meta.gps {
         let r = |v: [(u32, u32); 3]| {

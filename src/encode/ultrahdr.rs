@@ -199,6 +199,8 @@ pub fn ultrahdr_bytes(
             Ok((map, coded))
         },
         || -> Result<Vec<u8>> {
+            // the same privacy rules as the plain JPEG
+            let meta = &meta.private_removed(params.keep_metadata, params.keep_location);
             let exif = exif_block(meta, w, h, img.space, params.keep_location, None)?;
             let icc = icc_profile(img.space);
             let mut out = Vec::new();

@@ -162,6 +162,11 @@ pub const MAX_SCALE: f32 = 3.0;
 /// fill a colour nothing else saw, too little to pull a recovered highlight.
 const CLIPPED_WEIGHT: f32 = 1e-6;
 
+/// Least robustness of a shorter alternate frame where the reference is clipped: far above
+/// [`CLIPPED_WEIGHT`], so the frames that saw the highlight make it, and low enough that an
+/// unrejected alternate still outweighs a rejected one there.
+const CLIPPED_ROBUSTNESS: f32 = 0.05;
+
 /// Largest exponent (base 2) of a kernel weight: beyond it weights stay at 2^-100 rather than
 /// underflowing, so a pixel whose samples all lie far across a narrow kernel still averages
 /// them instead of dividing by zero.
@@ -423,6 +428,8 @@ pub(crate) struct KernelMerger {
     wb: [f32; 3],
     noise: FrameNoise,
     ref_exposure: f64,
+    /// The longest exposure seen, the reference's included (see [`KernelResult`]).
+    max_exposure: f64,
     quads: Quads,
     geo: Geometry,
     sums: Vec<Acc>,
@@ -523,6 +530,7 @@ impl KernelMerger {
             wb: reference.wb_multipliers().map(|m| m as f32),
             noise,
             ref_exposure: reference.exposure_product(),
+            max_exposure: reference.exposure_product(),
             quads,
             geo,
             sums: vec![Acc::default(); out_w * out_h],
@@ -569,16 +577,19 @@ impl KernelMerger {
         // the variance of a 3x3 mean of quads: 9 photosites of R and B, 18 of G
         let counts = [9.0f32, 18.0, 9.0];
         let mut robust = vec![0.0f32; w * h];
+        // where this frame does not see the reference's pixel
+        let mut outside = vec![false; w * h];
         let mut var: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0f32; w * h]);
         {
             let [v0, v1, v2] = &mut var;
             robust
                 .par_chunks_mut(w)
+                .zip(outside.par_chunks_mut(w))
                 .zip(v0.par_chunks_mut(w))
                 .zip(v1.par_chunks_mut(w))
                 .zip(v2.par_chunks_mut(w))
                 .enumerate()
-                .for_each(|(y, (((rr, v0), v1), v2))| {
+                .for_each(|(y, ((((rr, out), v0), v1), v2))| {
                     let vrow = [v0, v1, v2];
                     for x in 0..w {
                         let i = y * w + x;
@@ -640,6 +651,7 @@ impl KernelMerger {
                         }
                         let z2 =
                             if st > 0.0 { sa * sa / st } else { 0.0 } + p.chroma_weight * chroma;
+                        out[x] = !inside;
                         rr[x] = if !inside {
                             0.0
                         } else if !p.robust || n == 0.0 {
@@ -653,6 +665,19 @@ impl KernelMerger {
         }
         if p.robust {
             min_filter(&mut robust, w, h, 2);
+            // where the reference clipped it cannot tell motion from highlight: an
+            // alternate frame's samples, however doubtful, beat its clipped value there
+            if g > 1.0 {
+                robust
+                    .par_iter_mut()
+                    .zip(q.clipped.par_iter())
+                    .zip(outside.par_iter())
+                    .for_each(|((r, &c), &out)| {
+                        if c != 0 && !out {
+                            *r = r.max(CLIPPED_ROBUSTNESS);
+                        }
+                    });
+            }
         }
         let mean_r = robust.iter().map(|&r| f64::from(r)).sum::<f64>() / (w * h) as f64;
         let weights = robust
@@ -671,6 +696,7 @@ impl KernelMerger {
         crate::burst::check_match(&self.reference, frame)?;
         frame.require_bayer("the kernel merge")?;
         let g = (self.ref_exposure / frame.exposure_product()) as f32;
+        self.max_exposure = self.max_exposure.max(frame.exposure_product());
         let (weights, mean_r) = self.alternate_weights(frame, al, g);
         splat(
             &mut self.sums,
@@ -899,6 +925,8 @@ impl KernelMerger {
             robust_sum,
             noise,
             reference,
+            ref_exposure,
+            max_exposure,
             ..
         } = self;
         let Geometry {
@@ -964,6 +992,7 @@ impl KernelMerger {
             reference,
             area,
             scale,
+            exposure_ev: (max_exposure / ref_exposure).log2(),
         }
     }
 }
@@ -1060,6 +1089,9 @@ pub(crate) struct KernelResult {
     pub area: Rect,
     /// Output scale.
     pub scale: f32,
+    /// The burst's longest exposure over the reference's, in EV: the output is rendered at
+    /// the longest exposure (BaselineExposure), whichever frame was the reference.
+    pub exposure_ev: f64,
 }
 
 /// The reference's crop (buffer coordinates) on the output grid of the merge `area` at

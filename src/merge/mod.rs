@@ -49,7 +49,7 @@ use wiener::{Alt, Padded, TILE, TileMerge};
 pub const HDRPLUS_ROBUSTNESS: f32 = 8.0;
 
 /// Normalised level at or above which a photosite counts as clipped.
-pub const CLIP_LEVEL: f32 = 0.98;
+pub const CLIP_LEVEL: f32 = crate::raw::CLIP_LEVEL;
 
 /// Black level of merged output frames, in 16-bit units: a pedestal that keeps slightly
 /// negative (below-black) noise instead of clipping it.
@@ -373,6 +373,15 @@ struct FftMerger {
     cfa: Cfa,
     noise: FrameNoise,
     ref_exposure: f64,
+    /// The longest exposure (exposure time x ISO) seen, the reference's included: the output
+    /// is rendered at this exposure, whichever frame is the reference.
+    max_exposure: f64,
+    /// Per plane, the sum of the weights accumulated at each sample, once an alternate frame
+    /// with another exposure than the reference's came (a bracket): from then on tiles are
+    /// weighted by their noise variance, per usable sample ([`wiener::accumulate`]).
+    den: Option<Vec<Padded>>,
+    /// Per plane and tile, the sum of the weights accumulated (the reference's 1 included).
+    wsum: Vec<Vec<f32>>,
     fft: fft::TileFft,
     ref_planes: Vec<Padded>,
     acc: Vec<Padded>,
@@ -381,11 +390,14 @@ struct FftMerger {
     frames: usize,
     /// (Alternate frame, tile) pairs kept from the reference.
     rejected: usize,
-    /// Area positions (row-major) where the reference is clipped with its value there, and
-    /// the sum and count of shorter frames' usable values there.
+    /// Area positions (row-major) where the reference is clipped with its value there; the
+    /// inverse-variance weighted sum of shorter frames' usable values there and the weights'
+    /// sum; and the highest value any shorter frame shows there, usable or not (a lower
+    /// bound where every frame clipped).
     clipped: Vec<(usize, f32)>,
     repair_sum: Vec<f32>,
-    repair_count: Vec<u32>,
+    repair_weight: Vec<f32>,
+    repair_floor: Vec<f32>,
     /// The resampling's buffers, kept from frame to frame.
     scratch: warp::WarpScratch,
 }
@@ -431,6 +443,9 @@ impl FftMerger {
             cfa: reference.cfa_at(area),
             noise: noise_model(&reference),
             ref_exposure: reference.exposure_product(),
+            max_exposure: reference.exposure_product(),
+            den: None,
+            wsum: vec![vec![1.0; ntiles]; 4],
             fft: fft::TileFft::new(TILE),
             acc: ref_planes.clone(),
             ref_planes,
@@ -439,7 +454,8 @@ impl FftMerger {
             frames: 1,
             rejected: 0,
             repair_sum: vec![0.0; clipped.len()],
-            repair_count: vec![0; clipped.len()],
+            repair_weight: vec![0.0; clipped.len()],
+            repair_floor: vec![0.0; clipped.len()],
             clipped,
             reference,
             scratch: warp::WarpScratch::default(),
@@ -453,6 +469,24 @@ impl FftMerger {
         let params = &self.params;
         let cfa = self.cfa;
         let g = (self.ref_exposure / frame.exposure_product()) as f32;
+        self.max_exposure = self.max_exposure.max(frame.exposure_product());
+        // a bracket: weight by noise variance (equal exposures keep the plain mean, whose
+        // weights would all be 1 up to the noise models' estimation error)
+        let weighted = (g - 1.0).abs() > 1e-3 && params.method != MergeMethod::HdrPlus;
+        if weighted && self.den.is_none() {
+            // every contribution so far weighed 1 at every sample
+            let k = self.frames as f32;
+            self.den = Some(
+                self.ref_planes
+                    .iter()
+                    .map(|p| Padded {
+                        w: p.w,
+                        h: p.h,
+                        data: vec![k; p.data.len()],
+                    })
+                    .collect(),
+            );
+        }
         let nz = noise_model(frame);
         let n0 = self.noise;
         let ntiles = self.ntiles;
@@ -480,11 +514,19 @@ impl FftMerger {
         if let Some(wp) = &warped
             && g > 1.0
         {
+            let rcfa = self.reference.cfa_at(area);
             for (k, &(i, _)) in self.clipped.iter().enumerate() {
-                let (v, usable) = wp.at(i % area.width, i / area.width);
+                let (x, y) = (i % area.width, i / area.width);
+                let (v, usable) = wp.at(x, y);
+                self.repair_floor[k] = self.repair_floor[k].max(v);
                 if usable {
-                    self.repair_sum[k] += v;
-                    self.repair_count[k] += 1;
+                    // inverse noise variance in the reference's units: g S v + g^2 O
+                    let m = nz.channels[rcfa.color_at(x, y) as usize];
+                    let var = f64::from(g) * m.scale * f64::from(v.max(0.0))
+                        + f64::from(g * g) * m.offset;
+                    let wk = (1.0 / var.max(1e-12)) as f32;
+                    self.repair_sum[k] += wk * v;
+                    self.repair_weight[k] += wk;
                 }
             }
         }
@@ -535,6 +577,11 @@ impl FftMerger {
                 &alt,
                 &mut self.acc[p],
                 &mut self.used[p],
+                &mut self.wsum[p],
+                match &mut self.den {
+                    Some(d) if weighted => Some(&mut d[p]),
+                    _ => None,
+                },
                 &excluded,
                 mode,
                 &noise,
@@ -544,6 +591,11 @@ impl FftMerger {
         }
         if let Some(wp) = warped {
             self.scratch.recycle(wp);
+        }
+        if !weighted && let Some(den) = &mut self.den {
+            // an unweighted frame weighs 1 at every sample
+            den.iter_mut()
+                .for_each(|d| d.data.par_iter_mut().for_each(|v| *v += 1.0));
         }
         self.frames += 1;
         Ok(())
@@ -566,24 +618,85 @@ impl FftMerger {
             rejected,
             clipped,
             repair_sum,
-            repair_count,
+            repair_weight,
+            repair_floor,
+            ref_exposure,
+            max_exposure,
+            den,
+            wsum,
             ..
         } = self;
         drop(self.ref_planes);
-        let inv = 1.0 / n as f32;
-        for a in &mut acc {
-            a.data.par_iter_mut().for_each(|v| *v *= inv);
+        let weighted = den.is_some();
+        if let Some(den) = den {
+            // each sample over the weights accumulated there
+            for (a, d) in acc.iter_mut().zip(&den) {
+                a.data
+                    .par_iter_mut()
+                    .zip(d.data.par_iter())
+                    .for_each(|(v, &d)| *v /= d.max(1e-6));
+            }
+        } else {
+            let inv = 1.0 / n as f32;
+            for a in &mut acc {
+                a.data.par_iter_mut().for_each(|v| *v *= inv);
+            }
         }
-        // Spatial denoising with the noise left after averaging `used + 1` frames per tile.
+        // Spatial denoising with the noise left after averaging `used + 1` frames per tile
+        // (a bracket: the sum of the tile's weights, its equivalent number of reference
+        // frames).
+        let equivalent: Vec<Vec<f32>> = if weighted {
+            wsum
+        } else {
+            used.iter()
+                .map(|u| u.iter().map(|&u| f32::from(u) + 1.0).collect())
+                .collect()
+        };
+        // Where the reference clipped (a bracket), the shorter frames' inverse-variance
+        // weighted mean, before the spatial denoise so that it is denoised too; never darker
+        // than the clipped reference, which says "at least this bright". Where every frame
+        // clipped, the brightest lower bound, and those photosites are marked clipped (set
+        // to the output's white level below). Each tile's noise for the denoise is then the
+        // larger of the merge's and its repaired photosites' mean variance (1 / weight).
+        let ntx = acc[0].tiles_x();
+        let mut repaired_var = vec![vec![0.0f32; ntiles]; 4];
+        let mut unrecovered = Vec::new();
+        if weighted {
+            for (k, &(i, own)) in clipped.iter().enumerate() {
+                let (x, y) = (i % area.width, i / area.width);
+                let p = (x % 2) + 2 * (y % 2);
+                let (ix, iy) = (x / 2 + wiener::STEP, y / 2 + wiener::STEP);
+                let at = iy * acc[p].w + ix;
+                if repair_weight[k] > 0.0 {
+                    acc[p].data[at] = (repair_sum[k] / repair_weight[k]).max(own);
+                    // the tiles covering this photosite (16 wide, every 8)
+                    let var = 1.0 / repair_weight[k];
+                    for ty in [iy / wiener::STEP, (iy / wiener::STEP).wrapping_sub(1)] {
+                        for tx in [ix / wiener::STEP, (ix / wiener::STEP).wrapping_sub(1)] {
+                            if tx < ntx && ty * ntx + tx < ntiles {
+                                repaired_var[p][ty * ntx + tx] += var;
+                            }
+                        }
+                    }
+                } else {
+                    acc[p].data[at] = repair_floor[k].max(own).max(acc[p].data[at]);
+                    unrecovered.push((area.x + x, area.y + y));
+                }
+            }
+        }
         if params.spatial_denoise > 0.0 && params.method != MergeMethod::Average {
+            const N: f32 = (wiener::TILE * wiener::TILE) as f32;
             for (p, &(px, py)) in POSITIONS.iter().enumerate() {
                 let c = cfa.color_at(px, py);
-                let frames: Vec<f32> = used[p].iter().map(|&u| f32::from(u) + 1.0).collect();
-                let ntx = acc[p].tiles_x();
+                let frames = &equivalent[p];
+                let rv = &repaired_var[p];
                 acc[p] = wiener::spatial_denoise(
                     &acc[p],
                     params.spatial_denoise,
-                    &|tx, ty, m| n0.variance(c, m) / frames[ty * ntx + tx].max(1.0),
+                    &|tx, ty, m| {
+                        let t = ty * ntx + tx;
+                        (n0.variance(c, m) / frames[t].max(1.0)).max(rv[t] / N)
+                    },
                     &fft,
                 );
             }
@@ -597,28 +710,22 @@ impl FftMerger {
             }
         }
         drop(acc);
-        // where the reference clipped, the shorter frames' mean; never darker than the
-        // clipped reference, which says "at least this bright"
-        for (k, &(i, own)) in clipped.iter().enumerate() {
-            if repair_count[k] > 0 {
-                let (x, y) = (area.x + i % area.width, area.y + i / area.width);
-                let v = (repair_sum[k] / repair_count[k] as f32)
-                    .max(own)
-                    .max(mosaic.get(x, y));
-                mosaic.set(x, y, v);
-            }
-        }
-        let frames_used: f32 = used
-            .iter()
-            .flatten()
-            .map(|&u| f32::from(u) + 1.0)
-            .sum::<f32>()
-            / (4 * ntiles) as f32;
+        let frames_used: f32 = equivalent.iter().flatten().sum::<f32>() / (4 * ntiles) as f32;
         // variance of a mean of k equally noisy frames is 1/k; with shrinkage it is a little
         // more, which the NoiseProfile errs on the safe side of by using the count
         let effective = frames_used.max(1.0);
         let vmax = mosaic.data.par_iter().copied().reduce(|| 1.0f32, f32::max);
-        let frame = output_frame(&reference, mosaic, &n0, [effective; 3], vmax);
+        for &(x, y) in &unrecovered {
+            mosaic.set(x, y, vmax);
+        }
+        let frame = output_frame(
+            &reference,
+            mosaic,
+            &n0,
+            [effective; 3],
+            vmax,
+            (max_exposure / ref_exposure).log2(),
+        );
         Merged {
             scale: vmax,
             frame,
@@ -636,17 +743,22 @@ impl FftMerger {
 /// The merged mosaic as an output frame: 16-bit levels with a small pedestal, rescaled when
 /// highlights recovered from shorter frames exceed the reference's white level (the
 /// difference goes into BaselineExposure), and a NoiseProfile for the reduced noise.
+///
+/// `exposure_ev`, the burst's longest exposure over the reference's in EV, also goes into
+/// BaselineExposure: a bracket renders as bright as its longest frame whichever frame was
+/// the reference.
 fn output_frame(
     reference: &RawFrame,
     mut mosaic: Plane<f32>,
     noise: &FrameNoise,
     effective: [f32; 3],
     vmax: f32,
+    exposure_ev: f64,
 ) -> RawFrame {
     let scale = 1.0 / vmax;
     mosaic.data.par_iter_mut().for_each(|v| *v *= scale);
     let mut meta = reference.meta.clone();
-    meta.baseline_exposure += f64::from(vmax).log2();
+    meta.baseline_exposure += f64::from(vmax).log2() + exposure_ev;
     meta.bits_per_sample = 16;
     // x_out = x_in * scale, so var_out = scale^2 var_in = (S scale) x_out + O scale^2,
     // divided by the number of frames averaged
@@ -689,6 +801,7 @@ fn kernel_output(r: kernel::KernelResult) -> Merged {
         reference,
         area,
         scale,
+        exposure_ev,
     } = r;
     let vmax = rgb
         .iter()
@@ -698,7 +811,14 @@ fn kernel_output(r: kernel::KernelResult) -> Merged {
     for p in &mut rgb {
         p.data.par_iter_mut().for_each(|v| *v *= inv);
     }
-    let mut frame = output_frame(&reference, Plane::default(), &noise, effective, vmax);
+    let mut frame = output_frame(
+        &reference,
+        Plane::default(),
+        &noise,
+        effective,
+        vmax,
+        exposure_ev,
+    );
     let (w, h) = (rgb[0].width, rgb[0].height);
     frame.active_area = Rect::new(0, 0, w, h);
     // LinearRaw readers (darktable, RawTherapee) ignore BlackLevel, so no pedestal: what

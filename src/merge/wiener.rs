@@ -178,8 +178,6 @@ impl Padded {
         self.data[(y + STEP) * self.w + x + STEP]
     }
 
-    /// Copies tile (`tx`, `ty`) out, shifted by (`dx`, `dy`) pixels (clamped to the padded
-    /// plane), optionally windowed.
     /// Mean of tile (`tx`, `ty`), unwindowed.
     pub fn tile_mean(&self, tx: usize, ty: usize) -> f32 {
         let mut t = [0.0f32; TILE * TILE];
@@ -187,6 +185,8 @@ impl Padded {
         t.iter().sum::<f32>() / (TILE * TILE) as f32
     }
 
+    /// Copies tile (`tx`, `ty`) out, shifted by (`dx`, `dy`) pixels (clamped to the padded
+    /// plane), optionally windowed.
     fn tile(
         &self,
         tx: usize,
@@ -304,17 +304,31 @@ impl<'a> PairFft<'a> {
 
 /// Adds `tile` into the band at tile column `tx` (overlap-add).
 fn add_tile(band: &mut [f32], w: usize, tx: usize, tile: &[f32]) {
+    add_tile_scaled(band, w, tx, tile, 1.0);
+}
+
+/// `band += weight * tile` at tile column `tx` (a weight of 1 adds exactly the tile).
+fn add_tile_scaled(band: &mut [f32], w: usize, tx: usize, tile: &[f32], weight: f32) {
     let x0 = tx * STEP;
     for (k, src) in tile.chunks_exact(TILE).enumerate() {
         for (d, s) in band[k * w + x0..k * w + x0 + TILE].iter_mut().zip(src) {
-            *d += s;
+            *d += weight * s;
         }
     }
 }
 
 /// Adds one alternate frame's contribution to `acc` (same geometry as `reference`), counts
-/// the tiles it took part in into `used` and returns how many there were. `noise(mean)` gives the per-pixel noise variances (reference,
-/// alternate) at a tile's mean brightness; `excluded[t]` forces a tile to the reference.
+/// the tiles it took part in into `used` and returns how many there were. `noise(mean)`
+/// gives the per-pixel noise variances (reference, alternate) at a tile's mean brightness;
+/// `excluded[t]` forces a tile to the reference.
+///
+/// Unweighted (`den` None, frames of one exposure): every tile adds the merged tile, or the
+/// reference's where the alternate is unusable, and `wsum[t]` grows by 1. Weighted (an
+/// exposure bracket, `den` the per-sample sum of weights): a tile adds the merged tile times
+/// the alternate's inverse noise variance relative to the reference's, `v0 / vz` at the
+/// tile's mean (a longer exposure, less noisy in the reference's units, weighs more), at
+/// its usable samples only, and that weight times the window at those samples to `den`;
+/// nothing where the tile is unusable; `wsum[t]` grows by the weight.
 ///
 /// The robust merge transforms the reference and the alternate tile together (one complex
 /// FFT of `t0 + i tz`), and returns two merged tiles per inverse FFT.
@@ -324,6 +338,8 @@ pub(crate) fn accumulate(
     alt: &Alt,
     acc: &mut Padded,
     used: &mut [u16],
+    wsum: &mut [f32],
+    mut den: Option<&mut Padded>,
     excluded: &[bool],
     mode: TileMerge,
     noise: &(dyn Fn(f32) -> (f32, f32) + Sync),
@@ -334,6 +350,8 @@ pub(crate) fn accumulate(
     let win = window();
     let energy = window_energy();
     let w = reference.w;
+    let weighted = den.is_some();
+    let win2: Vec<f32> = (0..N).map(|k| win[k / TILE] * win[k % TILE]).collect();
     let mut taken = 0;
     for parity in 0..2 {
         let start = parity * STEP * w;
@@ -343,20 +361,34 @@ pub(crate) fn accumulate(
             .map(|(m, band)| (2 * m + parity, band))
             .filter(|(ty, _)| *ty < nty)
             .collect();
-        let counts: Vec<Vec<u16>> = bands
+        let nb = bands.len();
+        let den_bands: Vec<Option<&mut [f32]>> = match den.as_mut() {
+            Some(d) => d.data[start..]
+                .chunks_mut(2 * STEP * w)
+                .take(nb)
+                .map(Some)
+                .collect(),
+            None => (0..nb).map(|_| None).collect(),
+        };
+        let counts: Vec<(Vec<u16>, Vec<f32>)> = bands
             .into_par_iter()
-            .map(|(ty, band)| {
+            .zip(den_bands)
+            .map(|((ty, band), mut den_band)| {
                 let mut t0 = [0.0f32; N];
+                let mut mask = [1.0f32; N];
+                // the usable-sample masks of the tiles waiting in `pending`
+                let mut pmask = [[1.0f32; N]; 2];
                 let mut tz = [0.0f32; N];
                 let mut raw = [0.0f32; N];
                 let mut s0 = vec![Complex32::default(); N];
                 // merged spectra waiting for an inverse transform, with their tile columns
                 let mut pending: [Vec<Complex32>; 2] =
                     [vec![Complex32::default(); N], vec![Complex32::default(); N]];
-                let mut pending_tx: Option<usize> = None;
+                let mut pending_tx: Option<(usize, f32)> = None;
                 let mut out = [[0.0f32; N]; 2];
                 let mut pair = PairFft::new(fft);
                 let mut row_used = vec![0u16; ntx];
+                let mut row_weight = vec![0f32; ntx];
                 for (tx, tile_used) in row_used.iter_mut().enumerate() {
                     let t = ty * ntx + tx;
                     reference.tile(tx, ty, 0, 0, Some(&win), &mut t0);
@@ -367,19 +399,27 @@ pub(crate) fn accumulate(
                         && match alt {
                             Alt::Warped { valid, .. } => {
                                 valid.tile(tx, ty, 0, 0, None, &mut raw);
-                                raw.iter().filter(|&&v| v > 0.5).count() * 2 >= N
+                                // a bracket keeps tiles with fewer usable samples: they are
+                                // weighted per sample
+                                let k = raw.iter().filter(|&&v| v > 0.5).count();
+                                if weighted { k * 8 >= N } else { k * 2 >= N }
                             }
                             Alt::Shifted { .. } => true,
                         };
                     if !usable {
-                        add_tile(band, w, tx, &t0);
+                        if !weighted {
+                            add_tile(band, w, tx, &t0);
+                            row_weight[tx] = 1.0;
+                        }
                         continue;
                     }
                     *tile_used = 1;
                     match alt {
                         Alt::Warped { plane, .. } => {
                             plane.tile(tx, ty, 0, 0, Some(&win), &mut tz);
-                            for ((z, r), v) in tz.iter_mut().zip(&t0).zip(&raw) {
+                            for (((z, r), v), m) in tz.iter_mut().zip(&t0).zip(&raw).zip(&mut mask)
+                            {
+                                *m = if *v <= 0.5 { 0.0 } else { 1.0 };
                                 if *v <= 0.5 {
                                     *z = *r;
                                 }
@@ -390,15 +430,30 @@ pub(crate) fn accumulate(
                             plane.tile(tx, ty, dx, dy, Some(&win), &mut tz)
                         }
                     }
-                    let Some(c) = mode.robustness else {
-                        add_tile(band, w, tx, &tz);
-                        continue;
-                    };
+                    // the reference's mean brightness sets the noise variances
                     reference.tile(tx, ty, 0, 0, None, &mut raw);
                     let mean = raw.iter().sum::<f32>() / N as f32;
                     let (v0, vz) = noise(mean);
+                    let weight = if weighted {
+                        (v0 / vz.max(f32::MIN_POSITIVE)).min(1e4)
+                    } else {
+                        1.0
+                    };
+                    row_weight[tx] = weight;
+                    if let Some(db) = den_band.as_deref_mut() {
+                        let wm: Vec<f32> = win2.iter().zip(&mask).map(|(a, b)| a * b).collect();
+                        add_tile_scaled(db, w, tx, &wm, weight);
+                    }
+                    let Some(c) = mode.robustness else {
+                        if weighted {
+                            tz.iter_mut().zip(&mask).for_each(|(z, m)| *z *= m);
+                        }
+                        add_tile_scaled(band, w, tx, &tz, weight);
+                        continue;
+                    };
                     let s2 = c * (v0 + vz) * energy;
                     let slot = usize::from(pending_tx.is_some());
+                    pmask[slot] = mask;
                     let sz = &mut pending[slot];
                     pair.forward(&t0, &tz, &mut s0, sz);
                     for (a, b) in s0.iter().zip(sz.iter_mut()) {
@@ -407,28 +462,36 @@ pub(crate) fn accumulate(
                         let shrink = d2 / (d2 + s2).max(f32::MIN_POSITIVE);
                         *b += d * shrink;
                     }
-                    if let Some(first) = pending_tx.take() {
+                    if let Some((first, w0)) = pending_tx.take() {
                         let [o0, o1] = &mut out;
                         pair.inverse(&pending[0], &pending[1], o0, o1);
-                        add_tile(band, w, first, o0);
-                        add_tile(band, w, tx, o1);
+                        if weighted {
+                            o0.iter_mut().zip(&pmask[0]).for_each(|(o, m)| *o *= m);
+                            o1.iter_mut().zip(&pmask[1]).for_each(|(o, m)| *o *= m);
+                        }
+                        add_tile_scaled(band, w, first, o0, w0);
+                        add_tile_scaled(band, w, tx, o1, weight);
                     } else {
-                        pending_tx = Some(tx);
+                        pending_tx = Some((tx, weight));
                     }
                 }
-                if let Some(first) = pending_tx {
+                if let Some((first, w0)) = pending_tx {
                     let zero = vec![Complex32::default(); N];
                     let [o0, o1] = &mut out;
                     pair.inverse(&pending[0], &zero, o0, o1);
-                    add_tile(band, w, first, o0);
+                    if weighted {
+                        o0.iter_mut().zip(&pmask[0]).for_each(|(o, m)| *o *= m);
+                    }
+                    add_tile_scaled(band, w, first, o0, w0);
                 }
-                row_used
+                (row_used, row_weight)
             })
             .collect();
-        for (m, c) in counts.into_iter().enumerate() {
+        for (m, (c, wt)) in counts.into_iter().enumerate() {
             let ty = 2 * m + parity;
-            for (tx, v) in c.into_iter().enumerate() {
+            for (tx, (v, wt)) in c.into_iter().zip(wt).enumerate() {
                 used[ty * ntx + tx] += v;
+                wsum[ty * ntx + tx] += wt;
                 taken += usize::from(v);
             }
         }
@@ -588,6 +651,8 @@ mod tests {
                     &alt,
                     &mut acc,
                     &mut used,
+                    &mut vec![0.0; ntiles],
+                    None,
                     &vec![false; ntiles],
                     mode,
                     &|_| (1e-4, 1e-4),
@@ -603,6 +668,50 @@ mod tests {
                     }
                 }
                 assert!(used.iter().all(|&u| u == 1));
+            }
+        }
+    }
+
+    /// Weighted accumulation (an exposure bracket): an alternate four times less noisy than
+    /// the reference weighs 4, `wsum` says so, and dividing by the per-sample weights gives
+    /// back the common image; an unusable alternate adds nothing and weighs 0.
+    #[test]
+    fn weighted_accumulation_normalises_by_the_overlapped_weights() {
+        let fft = TileFft::new(TILE);
+        for (w, h) in [(32, 32), (48, 40)] {
+            let p = ramp(w, h);
+            let n = p.tiles_x() * p.tiles_y();
+            let ones = Padded::new(w, h, |_, _| 1.0);
+            let zeros = Padded::new(w, h, |_, _| 0.0);
+            for (valid, want_w) in [(&ones, 4.0f32), (&zeros, 0.0)] {
+                let mut acc = p.clone();
+                let mut wsum = vec![1.0f32; n];
+                let mut den = Padded::new(w, h, |_, _| 1.0);
+                let alt = Alt::Warped { plane: &p, valid };
+                accumulate(
+                    &p,
+                    &alt,
+                    &mut acc,
+                    &mut vec![0; n],
+                    &mut wsum,
+                    Some(&mut den),
+                    &vec![false; n],
+                    TileMerge {
+                        robustness: Some(8.0),
+                    },
+                    &|_| (1e-4, 0.25e-4),
+                    &fft,
+                );
+                assert!(
+                    wsum.iter().all(|&s| (s - 1.0 - want_w).abs() < 1e-5),
+                    "{wsum:?}"
+                );
+                for y in 0..h {
+                    for x in 0..w {
+                        let got = acc.inner(x, y) / den.inner(x, y);
+                        assert!((got - p.inner(x, y)).abs() < 1e-4, "{got}");
+                    }
+                }
             }
         }
     }
@@ -633,6 +742,8 @@ mod tests {
                 &alt,
                 &mut acc,
                 &mut used,
+                &mut vec![0.0; n],
+                None,
                 &vec![false; n],
                 mode,
                 &|_| (1e-6, 1e-6),

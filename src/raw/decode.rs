@@ -1230,6 +1230,21 @@ fn decode_dng(
             )
         });
     meta.gps = root.gps.as_deref().and_then(parse_gps);
+    let text = |e: &Entry| Some(e.ascii().trim().to_string()).filter(|s| !s.is_empty());
+    meta.identity = super::Identity {
+        body_serial: find(tags::BODY_SERIAL_NUMBER)
+            .or_else(|| raw.get(tags::CAMERA_SERIAL_NUMBER))
+            .or_else(|| root.get(tags::CAMERA_SERIAL_NUMBER))
+            .and_then(text),
+        lens_serial: find(tags::LENS_SERIAL_NUMBER).and_then(text),
+        owner: find(tags::CAMERA_OWNER_NAME).and_then(text),
+        artist: root.get(tags::ARTIST).and_then(text),
+        unique_id: find(tags::IMAGE_UNIQUE_ID).and_then(text),
+        maker_note: find(tags::MAKER_NOTE)
+            .or_else(|| root.get(tags::DNG_PRIVATE_DATA))
+            .map(|e| e.data.clone())
+            .filter(|d| !d.is_empty()),
+    };
     Ok(frame)
 }
 

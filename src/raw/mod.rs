@@ -86,6 +86,10 @@ pub struct Calibration {
     pub forward_matrix: Option<Matrix3>,
 }
 
+/// Normalised level at or above which a photosite counts as clipped (the merge and the
+/// reference choice agree on it).
+pub const CLIP_LEVEL: f32 = 0.98;
+
 /// One colour channel's noise model: variance = `scale * x + offset` for a signal `x`
 /// normalised to [0, 1] (DNG `NoiseProfile`, tag 51041).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -136,6 +140,53 @@ pub struct Metadata {
     /// Where the photo was taken (EXIF GPS), when the file says. Private data: encoders drop
     /// it unless asked to keep it.
     pub gps: Option<Gps>,
+    /// Tags that identify the camera's owner or the device. Private data: outputs drop them
+    /// unless asked to keep them.
+    pub identity: Identity,
+}
+
+/// Metadata that identifies a person or a device rather than describing the capture: serial
+/// numbers, names, the image's unique ID, the maker note (which often holds serials,
+/// location and face data). Outputs drop all of it unless asked ([`Metadata::private_removed`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Identity {
+    /// Camera body serial number (EXIF `BodySerialNumber`, DNG `CameraSerialNumber`).
+    pub body_serial: Option<String>,
+    /// Lens serial number (EXIF `LensSerialNumber`).
+    pub lens_serial: Option<String>,
+    /// The camera owner's name (EXIF `CameraOwnerName`).
+    pub owner: Option<String>,
+    /// The photographer (TIFF `Artist`).
+    pub artist: Option<String>,
+    /// The image's unique ID (EXIF `ImageUniqueID`).
+    pub unique_id: Option<String>,
+    /// The maker note (EXIF `MakerNote`, or DNG `DNGPrivateData`), as stored (not shown in
+    /// reports).
+    #[serde(skip)]
+    pub maker_note: Option<Vec<u8>>,
+}
+
+impl Identity {
+    /// Whether any identifying tag is present.
+    pub fn is_empty(&self) -> bool {
+        *self == Identity::default()
+    }
+}
+
+impl Metadata {
+    /// A copy without private data: without the location unless `keep_location`, without
+    /// the identifying tags ([`Identity`]) unless `keep_metadata`. The capture settings
+    /// (make, model, exposure, aperture, ISO, focal length, capture time) always stay.
+    pub fn private_removed(&self, keep_metadata: bool, keep_location: bool) -> Metadata {
+        let mut m = self.clone();
+        if !keep_location {
+            m.gps = None;
+        }
+        if !keep_metadata {
+            m.identity = Identity::default();
+        }
+        m
+    }
 }
 
 /// A capture location (EXIF GPS IFD).

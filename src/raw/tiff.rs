@@ -27,6 +27,7 @@ pub mod tags {
     pub const PLANAR_CONFIGURATION: u16 = 284;
     pub const SOFTWARE: u16 = 305;
     pub const DATE_TIME: u16 = 306;
+    pub const ARTIST: u16 = 315;
     pub const TILE_WIDTH: u16 = 322;
     pub const TILE_LENGTH: u16 = 323;
     pub const TILE_OFFSETS: u16 = 324;
@@ -42,6 +43,13 @@ pub mod tags {
     pub const ISO_SPEED_RATINGS: u16 = 34855;
     pub const DATE_TIME_ORIGINAL: u16 = 36867;
     pub const FOCAL_LENGTH: u16 = 37386;
+    pub const MAKER_NOTE: u16 = 37500;
+    pub const IMAGE_UNIQUE_ID: u16 = 42016;
+    pub const CAMERA_OWNER_NAME: u16 = 42032;
+    pub const BODY_SERIAL_NUMBER: u16 = 42033;
+    pub const LENS_SERIAL_NUMBER: u16 = 42037;
+    pub const CAMERA_SERIAL_NUMBER: u16 = 50735;
+    pub const DNG_PRIVATE_DATA: u16 = 50740;
     pub const SUB_SEC_TIME_ORIGINAL: u16 = 37521;
     pub const DNG_VERSION: u16 = 50706;
     pub const DNG_BACKWARD_VERSION: u16 = 50707;

@@ -121,6 +121,9 @@ impl Layout {
 /// same folder is renamed into place only when complete): a Bayer frame as CFA data, a linear
 /// RGB frame as LinearRaw (see the module docs).
 ///
+/// It writes the metadata it is given, the location and identifying tags included: strip
+/// them first with [`super::Metadata::private_removed`] (the pipeline and the CLI do).
+///
 /// Pixels are converted back to raw units with the frame's levels and rounded, so a frame
 /// decoded from an integer raw is written back bit-exact. Fails with
 /// [`Error::Parameter`] when the levels do not fit 16 bits.
@@ -255,6 +258,20 @@ fn write_tiff<W: Write + std::io::Seek>(
             exif.add_untyped_tag(tags::SUB_SEC_TIME_ORIGINAL, v);
         }
     }
+    let id = &meta.identity;
+    for (tag, value) in [
+        (tags::BODY_SERIAL_NUMBER, &id.body_serial),
+        (tags::LENS_SERIAL_NUMBER, &id.lens_serial),
+        (tags::CAMERA_OWNER_NAME, &id.owner),
+        (tags::IMAGE_UNIQUE_ID, &id.unique_id),
+    ] {
+        if let Some(v) = value.as_deref().and_then(ascii) {
+            exif.add_untyped_tag(tag, v);
+        }
+    }
+    if let Some(note) = &id.maker_note {
+        exif.add_untyped_tag(tags::MAKER_NOTE, Value::Undefined(note.clone()));
+    }
     let exif_offset = exif.build(&mut tiff)?;
     let gps_offset = match &meta.gps {
         Some(g) => Some(write_gps(g, &mut tiff)?),
@@ -297,6 +314,12 @@ fn write_tiff<W: Write + std::io::Seek>(
         Value::from(format!("obscura {}", env!("CARGO_PKG_VERSION"))),
     );
     ifd.add_untyped_tag(tags::EXIF_IFD, exif_offset);
+    if let Some(v) = id.artist.as_deref().and_then(ascii) {
+        ifd.add_untyped_tag(tags::ARTIST, v);
+    }
+    if let Some(v) = id.body_serial.as_deref().and_then(ascii) {
+        ifd.add_untyped_tag(tags::CAMERA_SERIAL_NUMBER, v);
+    }
     if let Some(o) = gps_offset {
         ifd.add_untyped_tag(tags::GPS_IFD, o);
     }

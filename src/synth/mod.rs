@@ -657,6 +657,7 @@ fn metadata(p: &SynthParams, f: &FrameTruth, k: usize) -> Metadata {
         opcodes3: Vec::new(),
         bits_per_sample: 16,
         gps: None,
+        identity: Default::default(),
     }
 }
 

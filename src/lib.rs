@@ -7,6 +7,7 @@
 //!   RAW files ──raw──▶ RawFrame ──burst──▶ Burst ──align──▶ BurstAlignment ──merge──▶ Merged
 //!                                                                       (RawFrame, 16-bit DNG)
 //!   Merged.frame (or any RawFrame) ──finish (+ look)──▶ Finished ──encode──▶ JPEG / PNG / TIFF
+//!                                  ──finish_hdr──▶ Finished + Hdr ──encode_hdr──▶ Ultra HDR / EXR
 //!   pipeline: all of it in one call, with progress and a report; batch: many bursts
 //!   synth: synthetic bursts and a colour chart with ground truth for tests and benches
 //! ```

@@ -6,7 +6,8 @@
 //! processes one burst into one image file and returns an [`Output`] with the [`Report`]:
 //! per-stage wall time, frames used, the reference, the noise model, each frame's median
 //! displacement and share of unreliable tiles, the merge's rejected share and effective
-//! frame count, and the process's peak memory.
+//! frame count, the process's peak memory and, for HDR output ([`Pipeline::hdr`], or an
+//! `.exr` output), the HDR capacity written.
 //!
 //! ```no_run
 //! use obscura::look::Look;
@@ -36,8 +37,9 @@ use serde::Serialize;
 
 use crate::align::{self, AlignParams};
 use crate::burst::{check_match, expand_inputs};
-use crate::encode::{self, EncodeParams};
+use crate::encode::{self, EncodeParams, HdrWritten};
 use crate::error::Result;
+use crate::finish::hdr::HdrParams;
 use crate::finish::{self, FinishParams, Finished};
 use crate::look::{Look, Lut3d};
 use crate::merge::{self, MergeParams, noise::FrameNoise};
@@ -125,6 +127,11 @@ pub struct Pipeline {
     pub dng: Option<PathBuf>,
     /// Limits checked before decoding each frame. Default: 400 million photosites.
     pub limits: DecodeLimits,
+    /// Write the HDR rendition too (see [`crate::finish::hdr`]): a `.jpg` becomes an Ultra
+    /// HDR JPEG (the same SDR image plus a gain map); PNG and TIFF refuse it. An `.exr`
+    /// output is always HDR (scene-referred linear) and takes the default when this is
+    /// `None`. Default `None`: SDR only.
+    pub hdr: Option<HdrParams>,
 }
 
 /// Seconds spent in each stage of one run.
@@ -189,6 +196,8 @@ pub struct Report {
     pub peak_memory_bytes: Option<u64>,
     /// Notes from the stages (skipped optional opcodes and the like).
     pub notes: Vec<String>,
+    /// The HDR output written (Ultra HDR or OpenEXR), with its capacity; `None` for SDR.
+    pub hdr: Option<HdrWritten>,
 }
 
 /// The result of [`Pipeline::run`].
@@ -250,11 +259,41 @@ impl Pipeline {
         self
     }
 
+    /// Writes the HDR rendition with `headroom` stops above SDR white (1 to 6): Ultra HDR
+    /// for a `.jpg` output.
+    pub fn hdr(mut self, headroom: f32) -> Pipeline {
+        self.hdr = Some(HdrParams {
+            headroom,
+            ..HdrParams::default()
+        });
+        self
+    }
+
+    /// The HDR settings a run to `output` uses: `self.hdr`, or the default for an OpenEXR
+    /// output; `None` for SDR. Errors: HDR asked of a format that cannot carry it (PNG,
+    /// TIFF), a headroom out of range.
+    pub fn hdr_for(&self, output: &Path) -> Result<Option<HdrParams>> {
+        let format = encode::resolve_format(output, &self.encode)?;
+        if let Some(h) = &self.hdr {
+            h.validate()?;
+            if !format.carries_hdr() {
+                return Err(encode::hdr_unsupported(format));
+            }
+        }
+        Ok(match format {
+            encode::Format::Exr => Some(self.hdr.clone().unwrap_or_default()),
+            _ => self.hdr.clone(),
+        })
+    }
+
     /// Checks every parameter before any work.
     pub fn validate(&self) -> Result<()> {
         self.align.validate()?;
         self.merge.validate()?;
         self.finish.validate()?;
+        if let Some(h) = &self.hdr {
+            h.validate()?;
+        }
         if self.max_frames == Some(0) {
             return Err(crate::Error::parameter("frames", "0 (at least 1)"));
         }
@@ -304,6 +343,10 @@ impl Pipeline {
         if let Some(output) = output {
             check_output(output, Some(&self.encode))?;
         }
+        let hdr_params = match output {
+            Some(o) => self.hdr_for(o)?,
+            None => None,
+        };
         if let Some(d) = &self.dng {
             check_output(d, None)?;
         }
@@ -431,7 +474,13 @@ impl Pipeline {
         }
         t = Instant::now();
         progress.start(Stage::Finish, 1);
-        let mut image = finish::finish(&raw, &self.finish)?;
+        let (mut image, hdr) = match &hdr_params {
+            Some(h) => {
+                let (img, hdr) = finish::finish_hdr(&raw, &self.finish, h)?;
+                (img, Some(hdr))
+            }
+            None => (finish::finish(&raw, &self.finish)?, None),
+        };
         if let Some((lut, strength)) = &self.lut {
             lut.apply(&mut image.rgb, *strength);
         }
@@ -452,9 +501,20 @@ impl Pipeline {
                 .private_removed(self.encode.keep_metadata, self.encode.keep_location);
             crate::raw::write_dng(&private, d)?;
         }
-        if let Some(output) = output {
-            encode::encode(&image, &raw.meta, output, &self.encode)?;
-        }
+        let hdr_written = match (output, &hdr) {
+            (Some(output), Some(h)) => Some(encode::encode_hdr(
+                &image,
+                h,
+                &raw.meta,
+                output,
+                &self.encode,
+            )?),
+            (Some(output), None) => {
+                encode::encode(&image, &raw.meta, output, &self.encode)?;
+                None
+            }
+            (None, _) => None,
+        };
         progress.advance(Stage::Encode);
         times.encode = t.elapsed().as_secs_f64();
         progress.finish(Stage::Encode, times.encode);
@@ -476,6 +536,7 @@ impl Pipeline {
             seconds: times,
             peak_memory_bytes: peak_memory(),
             notes: image.notes.clone(),
+            hdr: hdr_written,
         };
         Ok(Output { image, report })
     }

@@ -117,7 +117,7 @@ struct LookExportArgs {
 struct DevelopArgs {
     /// The RAW file.
     file: PathBuf,
-    /// Output image (.jpg, .png or .tif).
+    /// Output image (.jpg, .png, .tif, or .exr for scene-referred linear HDR).
     #[arg(long, short)]
     output: PathBuf,
     #[command(flatten)]
@@ -129,7 +129,7 @@ struct ProcessArgs {
     /// The burst: a directory of RAW files, or the files themselves (one file: no merge).
     #[arg(required_unless_present_any = ["batch", "manifest"], conflicts_with_all = ["batch", "manifest"])]
     burst: Vec<PathBuf>,
-    /// Output image (.jpg, .png or .tif); with --batch or --manifest, the output folder
+    /// Output image (.jpg, .png, .tif, or .exr for scene-referred linear HDR); with --batch or --manifest, the output folder
     /// (created if missing), which receives one BURST_NAME.jpg (or --format) per burst.
     #[arg(long, short)]
     output: PathBuf,
@@ -210,7 +210,7 @@ struct FinishArgs {
     /// Unsharp-mask amount (0 = off, up to 4; default: the look's, 0.5 for natural).
     #[arg(long, value_name = "AMOUNT")]
     sharpen: Option<f32>,
-    /// Output format: jpeg, png or tiff (default: from the output's extension).
+    /// Output format: jpeg, png, tiff or exr (default: from the output's extension).
     #[arg(long)]
     format: Option<String>,
     /// JPEG quality (1 to 100).
@@ -238,6 +238,19 @@ struct FinishArgs {
     /// How much of the LUT to apply, 0 to 1.
     #[arg(long, default_value_t = 1.0, requires = "lut")]
     lut_strength: f32,
+    /// Also write the HDR rendition for HDR displays: a .jpg output becomes an Ultra HDR
+    /// JPEG (the same SDR image, plus a gain map that lights highlights above SDR white).
+    /// An .exr output is always HDR and needs no --hdr. PNG and TIFF cannot carry it.
+    #[arg(long)]
+    hdr: bool,
+    /// Stops above SDR white the HDR rendition may use, 1 to 6 (default 3).
+    #[arg(
+        long,
+        value_name = "STOPS",
+        requires = "hdr",
+        allow_hyphen_values = true
+    )]
+    hdr_headroom: Option<f32>,
 }
 
 /// A LUT to apply after finishing, with its strength.
@@ -259,6 +272,19 @@ impl FinishArgs {
             ))),
             None => Ok(None),
         }
+    }
+
+    /// The HDR settings `--hdr` and `--hdr-headroom` ask for (checked).
+    fn hdr(&self) -> Result<Option<crate::finish::hdr::HdrParams>> {
+        if !self.hdr {
+            return Ok(None);
+        }
+        let mut h = crate::finish::hdr::HdrParams::default();
+        if let Some(s) = self.hdr_headroom {
+            h.headroom = s;
+        }
+        h.validate()?;
+        Ok(Some(h))
     }
 
     fn params(&self) -> Result<(FinishParams, EncodeParams)> {

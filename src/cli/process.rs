@@ -135,6 +135,7 @@ fn pipeline(f: &FinishArgs, a: Option<&ProcessArgs>) -> Result<Pipeline> {
         encode: ep,
         lut: f.lut()?,
         limits: super::limits(),
+        hdr: f.hdr()?,
         ..Pipeline::default()
     };
     if let Some(a) = a {
@@ -176,6 +177,19 @@ fn summary(out: &Output, talk: Talk, bars: &Bars) {
         r.look,
         r.seconds.total
     ));
+    if let Some(h) = &r.hdr {
+        let what = match (h.gain_map_size, h.headroom_stops) {
+            (Some([w, hh]), Some(room)) => format!(
+                "Ultra HDR gain map {w}x{hh}, boost up to {:.2} stops (headroom {room} stops)",
+                h.capacity_stops
+            ),
+            _ => format!(
+                "OpenEXR scene-referred linear, brightest {:.2} stops above SDR white",
+                h.capacity_stops
+            ),
+        };
+        bars.line(&format!("  hdr: {what}"));
+    }
     if talk.verbose {
         bars.line(&verbose_report(r));
     }
@@ -290,6 +304,9 @@ fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result<()> {
         Some(f) => f,
         None => crate::encode::Format::Jpeg,
     };
+    if p.hdr.is_some() && !format.carries_hdr() {
+        return Err(crate::encode::hdr_unsupported(format));
+    }
     if a.output.exists() && !a.output.is_dir() {
         return Err(Error::io(
             &a.output,

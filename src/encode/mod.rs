@@ -16,6 +16,9 @@
 //!   renamed; a failure leaves nothing behind and never a half-written photo.
 //! - **JPEG** is baseline, 4:4:4 (chroma not subsampled), coded by `jpeg-encoder` in
 //!   parallel stripes joined by restart markers (`jpeg.rs`).
+//! - **HDR** ([`encode_hdr`], with the HDR rendition of [`crate::finish::finish_hdr`]): an
+//!   Ultra HDR JPEG ([`ultrahdr`]: the SDR JPEG above plus a gain map) or an OpenEXR file
+//!   ([`exr`]: 32-bit float, scene-referred linear). PNG and TIFF cannot carry HDR here.
 
 use std::io::{Cursor, Write};
 use std::path::Path;
@@ -32,7 +35,9 @@ use crate::finish::Finished;
 use crate::finish::color::ColorSpace;
 use crate::raw::Metadata;
 
+pub mod exr;
 mod jpeg;
+pub mod ultrahdr;
 
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +48,8 @@ pub enum Format {
     Png,
     /// Uncompressed 16-bit TIFF.
     Tiff,
+    /// OpenEXR, 32-bit float, scene-referred linear (HDR only; see [`exr`]).
+    Exr,
 }
 
 impl FromStr for Format {
@@ -52,22 +59,39 @@ impl FromStr for Format {
             "jpeg" | "jpg" => Ok(Format::Jpeg),
             "png" => Ok(Format::Png),
             "tiff" | "tif" => Ok(Format::Tiff),
+            "exr" => Ok(Format::Exr),
             _ => Err(Error::parameter(
                 "--format",
-                format!("{s:?}: expected jpeg, png or tiff"),
+                format!("{s:?}: expected jpeg, png, tiff or exr"),
             )),
         }
     }
 }
 
 impl Format {
-    /// The usual file extension: "jpg", "png" or "tif".
+    /// The usual file extension: "jpg", "png", "tif" or "exr".
     pub fn extension(self) -> &'static str {
         match self {
             Format::Jpeg => "jpg",
             Format::Png => "png",
             Format::Tiff => "tif",
+            Format::Exr => "exr",
         }
+    }
+
+    /// The format's name for messages: "JPEG", "PNG", "TIFF" or "OpenEXR".
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "JPEG",
+            Format::Png => "PNG",
+            Format::Tiff => "TIFF",
+            Format::Exr => "OpenEXR",
+        }
+    }
+
+    /// Whether the format carries an HDR rendition: JPEG (as Ultra HDR) and OpenEXR.
+    pub fn carries_hdr(self) -> bool {
+        matches!(self, Format::Jpeg | Format::Exr)
     }
 
     /// The format named by a path's extension.
@@ -77,8 +101,8 @@ impl Format {
             Error::parameter(
                 "output",
                 format!(
-                    "{}: cannot tell the format from the extension {ext:?}; use .jpg, .png or \
-                     .tif, or --format",
+                    "{}: cannot tell the format from the extension {ext:?}; use .jpg, .png, \
+                     .tif or .exr, or --format",
                     path.display()
                 ),
             )
@@ -115,12 +139,70 @@ impl Default for EncodeParams {
     }
 }
 
-/// Encodes `img` to `path` with EXIF from `meta` (see the module docs).
-pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParams) -> Result<()> {
-    let format = match params.format {
-        Some(f) => f,
-        None => Format::from_path(path)?,
-    };
+/// What [`encode_hdr`] wrote, for the run's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HdrWritten {
+    /// `"ultrahdr"` (a JPEG with a gain map) or `"exr"`.
+    pub container: String,
+    /// The HDR capacity written, in stops above SDR white: for Ultra HDR the gain map's
+    /// largest boost (`GainMapMax`, 0 for a flat map), for OpenEXR the brightest pixel's
+    /// luminance (`log2`, 0 if nothing is above SDR white).
+    pub capacity_stops: f32,
+    /// The headroom the rendition was rolled off at, in stops (Ultra HDR).
+    pub headroom_stops: Option<f32>,
+    /// The gain map's size in pixels, `[width, height]` (Ultra HDR).
+    pub gain_map_size: Option<[usize; 2]>,
+    /// The gain map JPEG's size in bytes, metadata included (Ultra HDR).
+    pub gain_map_bytes: Option<usize>,
+}
+
+/// Encodes `img` with its HDR rendition `hdr` (from [`crate::finish::finish_hdr`]) to
+/// `path`: a `.jpg` as Ultra HDR ([`ultrahdr`]), an `.exr` as OpenEXR ([`exr`]).
+///
+/// Errors: a format that cannot carry HDR (PNG, TIFF), those of [`encode`], a failed write
+/// (which leaves no file).
+pub fn encode_hdr(
+    img: &Finished,
+    hdr: &crate::finish::hdr::Hdr,
+    meta: &Metadata,
+    path: &Path,
+    params: &EncodeParams,
+) -> Result<HdrWritten> {
+    match resolve_format(path, params)? {
+        Format::Jpeg => ultrahdr::encode_ultrahdr(
+            img,
+            hdr,
+            meta,
+            path,
+            params,
+            &ultrahdr::GainMapParams::default(),
+        ),
+        Format::Exr => exr::write_exr(&hdr.scene, hdr.space, path),
+        f => Err(hdr_unsupported(f)),
+    }
+}
+
+/// The usage error for HDR output to a format that cannot carry it.
+pub fn hdr_unsupported(format: Format) -> Error {
+    Error::parameter(
+        "--hdr",
+        format!(
+            "{} output cannot carry HDR; use a .jpg (Ultra HDR) or .exr output",
+            format.name()
+        ),
+    )
+}
+
+/// The format of `path` under `params`.
+pub(crate) fn resolve_format(path: &Path, params: &EncodeParams) -> Result<Format> {
+    match params.format {
+        Some(f) => Ok(f),
+        None => Format::from_path(path),
+    }
+}
+
+/// Checks `img`'s size and the quality before encoding.
+pub(crate) fn check_encodable(img: &Finished, params: &EncodeParams) -> Result<()> {
     if !(1..=100).contains(&params.quality) {
         return Err(Error::parameter(
             "--quality",
@@ -134,6 +216,14 @@ pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParam
             format!("{w}x{h}: cannot be encoded (1 to 65535 pixels a side)"),
         ));
     }
+    Ok(())
+}
+
+/// Encodes `img` to `path` with EXIF from `meta` (see the module docs).
+pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParams) -> Result<()> {
+    let format = resolve_format(path, params)?;
+    check_encodable(img, params)?;
+    let (w, h) = (img.width(), img.height());
     let icc = icc_profile(img.space);
     let meta = &meta.private_removed(params.keep_metadata, params.keep_location);
     let enc_err = |e: image::ImageError| Error::io(path, std::io::Error::other(e.to_string()));
@@ -178,6 +268,14 @@ pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParam
             )?;
             crate::io::write_bytes_atomic(path, &tiff)
         }
+        Format::Exr => Err(Error::parameter(
+            "output",
+            format!(
+                "{}: OpenEXR holds the scene-referred HDR image; write it with the HDR \
+                 rendition (encode_hdr)",
+                path.display()
+            ),
+        )),
     }
 }
 

@@ -23,7 +23,9 @@
 //!     orientation 1.
 //!
 //! The result, [`Finished`], holds encoded values in [0, 1] as `f32`; [`crate::encode`]
-//! quantises and writes them.
+//! quantises and writes them. [`finish_hdr`] also returns the HDR rendition ([`hdr`]): the
+//! scene-referred linear image of step 6 and the boost above SDR white an HDR display may
+//! apply, for Ultra HDR JPEG and OpenEXR output.
 //!
 //! ```no_run
 //! use obscura::finish::{finish, FinishParams};
@@ -43,6 +45,7 @@
 pub mod color;
 pub mod demosaic;
 pub(crate) mod filter;
+pub mod hdr;
 pub mod highlights;
 pub mod shading;
 pub mod sharpen;
@@ -57,6 +60,7 @@ use crate::look::Look;
 use crate::raw::RawFrame;
 use color::{ColorParams, ColorSpace, ColorTransform};
 use demosaic::Demosaic;
+use hdr::{Hdr, HdrParams};
 use highlights::Highlights;
 use sharpen::SharpenParams;
 use tone::ToneParams;
@@ -162,6 +166,35 @@ impl Finished {
 /// Errors: parameters out of range, a required DNG opcode obscura cannot apply, a colour
 /// temperature asked of a file without colour matrices, an empty image.
 pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
+    finish_with(frame, params, false).map(|(img, _)| img)
+}
+
+/// [`finish`] and the HDR rendition of the same frame (see [`hdr`]): the SDR image is
+/// bit for bit what [`finish`] returns; beside it, the scene-referred linear image (after
+/// the colour matrix and exposure, before tone mapping, upright) and the per-pixel boost
+/// above SDR white, rolled off at `hdr.headroom` stops and smoothed over `hdr.scale` pixel
+/// blocks.
+///
+/// Errors: those of [`finish`], a headroom outside 1..=6 stops, a scale outside 1..=16.
+pub fn finish_hdr(
+    frame: &RawFrame,
+    params: &FinishParams,
+    hdr: &HdrParams,
+) -> Result<(Finished, Hdr)> {
+    hdr.validate()?;
+    let (img, scene) = finish_with(frame, params, true)?;
+    let scene = scene.ok_or_else(|| Error::parameter("HDR", "the scene image was not kept"))?;
+    let hdr = Hdr::new(scene, img.space, hdr);
+    Ok((img, hdr))
+}
+
+/// [`finish`], also returning a copy of the scene-referred linear image (upright) when
+/// `keep_scene`; the copy is the only extra work, so the SDR result is the same either way.
+fn finish_with(
+    frame: &RawFrame,
+    params: &FinishParams,
+    keep_scene: bool,
+) -> Result<(Finished, Option<[Plane<f32>; 3]>)> {
     params.validate()?;
     let area = frame.active_area;
     let (width, height) = frame.size();
@@ -261,6 +294,7 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
         .camera_to_output
         .map(|row| row.map(|v| (v * gain) as f32));
     apply_matrix(&mut rgb, &m);
+    let mut scene = keep_scene.then(|| rgb.clone());
 
     tone::tone_map(&mut rgb, &params.tone);
     for p in rgb.iter_mut() {
@@ -270,13 +304,15 @@ pub fn finish(frame: &RawFrame, params: &FinishParams) -> Result<Finished> {
     params.look.apply(&mut rgb)?;
     if !params.keep_orientation {
         rgb = orient(rgb, frame.meta.orientation);
+        scene = scene.map(|s| orient(s, frame.meta.orientation));
     }
-    Ok(Finished {
+    let img = Finished {
         rgb,
         space: params.color.space,
         color: ct,
         notes,
-    })
+    };
+    Ok((img, scene))
 }
 
 /// `dst` = the `dst`-sized window of `src` at `origin`, each photosite times the multiplier

@@ -41,7 +41,7 @@ impl DecodeLimits {
     /// Checks an image of `w x h` samples that a `file_len`-byte file declares, before a
     /// decoder allocates it: within [`DecodeLimits::max_pixels`], and within what the file
     /// could hold ([`MAX_PIXELS_PER_BYTE`]).
-    fn check(&self, path: &Path, w: u64, h: u64, file_len: usize) -> Result<()> {
+    pub(crate) fn check(&self, path: &Path, w: u64, h: u64, file_len: usize) -> Result<()> {
         if w * h > self.max_pixels || w * h > MAX_PIXELS_PER_BYTE * file_len as u64 {
             return Err(Error::Limits {
                 path: path.to_path_buf(),
@@ -94,6 +94,10 @@ pub(crate) fn decode_bytes(
                 return Err(Error::decode(path, format!("corrupt TIFF structure: {e}")));
             }
         }
+    }
+    if is_cr3(&bytes) {
+        // rawler trusts CR3 box sizes and sample counts: checked first, as TIFF is above
+        super::bmff::check(path, &bytes, limits)?;
     }
     decode_native(path, bytes)
 }
@@ -193,7 +197,7 @@ fn known_native(b: &[u8]) -> bool {
 /// Whether the bytes start like a Canon CR3: an ISO media `ftyp` box of brand `crx ` whose
 /// size field is a plausible box size (a QuickTake header followed by the same letters
 /// passed a looser check, and rawler decoded it as QuickTake: fuzzing, 7 GB).
-fn is_cr3(b: &[u8]) -> bool {
+pub(crate) fn is_cr3(b: &[u8]) -> bool {
     let size = b
         .get(..4)
         .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));

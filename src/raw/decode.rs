@@ -838,6 +838,40 @@ fn check_tiles(
     limits.check(path, pw as u64 * u64::from(spp), ph as u64, file_len)
 }
 
+/// Checks that an IFD's bits per sample are possible (1 to 32) and that its strips or tiles
+/// lie within the file: rawler reads the data the tags point at without checking either, and
+/// panics (caught, but found by the corruption sweep: a bit pump run dry on a truncated
+/// file, a white level for 65535 bits).
+fn check_data(path: &Path, ifd: &Ifd, file_len: usize) -> Result<()> {
+    if let Some(bits) = ifd.get(tags::BITS_PER_SAMPLE).map(Entry::u32s)
+        && let Some(b) = bits.iter().find(|&&b| b == 0 || b > 32)
+    {
+        return Err(Error::decode(
+            path,
+            format!("BitsPerSample {b} in an image IFD (possible: 1 to 32)"),
+        ));
+    }
+    let (offsets, counts, what) = if ifd.get(tags::TILE_OFFSETS).is_some() {
+        (tags::TILE_OFFSETS, tags::TILE_BYTE_COUNTS, "tile")
+    } else {
+        (tags::STRIP_OFFSETS, tags::STRIP_BYTE_COUNTS, "strip")
+    };
+    let offsets = ifd.get(offsets).map(Entry::u32s).unwrap_or_default();
+    let counts = ifd.get(counts).map(Entry::u32s).unwrap_or_default();
+    for (k, (&o, &c)) in offsets.iter().zip(&counts).enumerate() {
+        if u64::from(o) + u64::from(c) > file_len as u64 {
+            return Err(Error::decode(
+                path,
+                format!(
+                    "{what} {k} ({c} bytes at offset {o}) ends beyond the end of the \
+                     {file_len}-byte file (truncated or corrupt)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The chunky samples of 3-sample LinearRaw stored as lossless JPEG tiles or strips, decoded
 /// by obscura, tiles in parallel.
 fn lossless_jpeg_samples(
@@ -1026,6 +1060,7 @@ fn decode_dng(
             .unwrap_or(1);
         let size = (get(tags::IMAGE_WIDTH), get(tags::IMAGE_LENGTH), samples);
         check_tiles(path, ifd, size, bytes.len(), limits)?;
+        check_data(path, ifd, bytes.len())?;
     }
     if linear {
         check_linear_layout(path, raw)?;

@@ -33,9 +33,9 @@ seed() {
       cp "$t/a/frame_00.dng" "$c/rggb.dng"; cp "$t/b/frame_00.dng" "$c/bggr.dng" ;;
     linear_raw)
       # LinearRaw DNGs as the kernel merge writes them (16-bit RGB, uncompressed), at 1x and 2x
-      "$bin" -q synth --out "$t/a" --frames 2 --width 32 --height 24 --motion 1 >/dev/null
-      "$bin" -q merge "$t/a" --merge kernel -o "$c/kernel1x.dng" >/dev/null
-      "$bin" -q merge "$t/a" --merge kernel --scale 2 -o "$c/kernel2x.dng" >/dev/null ;;
+      "$bin" -q synth --out "$t/a" --frames 2 --width 48 --height 32 --motion 1 >/dev/null
+      "$bin" -q merge "$t/a" --merge kernel -o "$c/kernel1x.dng" >/dev/null 2>&1
+      "$bin" -q merge "$t/a" --merge kernel --scale 2 -o "$c/kernel2x.dng" >/dev/null 2>&1 ;;
     cr3_boxes)
       # a crafted CR3 after its ftyp box (the target prepends that): moov with Canon's uuid
       # and one trak down to CRAW/CMP1, stsz and co64, then mdat (the layout of

@@ -60,11 +60,18 @@ open(sys.argv[1], 'wb').write(moov(off) + bx(b'mdat', b'\x5a' * 256))
 PY
       ;;
     cube) "$bin" -q look export authentic --size 3 -o "$c/authentic3.cube" ;;
-    hald) python3 -c "
-from PIL import Image
-im = Image.new('RGB', (8, 8))
-im.putdata([((i % 4) * 85, (i // 4 % 4) * 85, (i // 16) * 85) for i in range(64)])
-im.save('$c/hald2.png')" ;;
+    hald)
+      # a level-2 Hald CLUT (8x8 RGB PNG), written with the standard library alone
+      python3 - "$c/hald2.png" <<'PY'
+import struct, sys, zlib
+px = [((i % 4) * 85, (i // 4 % 4) * 85, (i // 16) * 85) for i in range(64)]
+raw = b''.join(b'\0' + bytes(v for p in px[y * 8:y * 8 + 8] for v in p) for y in range(8))
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+png = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 8, 8, 8, 2, 0, 0, 0)) \
+    + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
+open(sys.argv[1], 'wb').write(png)
+PY
+      ;;
     look_toml) cp looks/*.toml "$c/" ;;
     manifest) printf 'samples/burst\n# comment\na/b.dng\tc/d.dng\n' >"$c/m.txt" ;;
   esac

@@ -404,7 +404,8 @@ fn lock_path(output: &Path) -> PathBuf {
 }
 
 /// Claims `planned`'s output for this run (see [`Claim`]); an output that exists by then is
-/// [`Claimed::Done`] unless `overwrite`. When the claim is this run's,
+/// [`Claimed::Done`] unless `overwrite` (and its lock file is removed, as a rerun after a
+/// kill between writing the output and releasing the claim needs). Unless it is busy,
 /// temporary files that an earlier run killed while writing this output left behind
 /// (`.NAME.EXT.tmp-*`, see [`crate::io::write_atomic`]) are removed.
 ///
@@ -441,11 +442,12 @@ pub fn claim(planned: &PlannedBurst, overwrite: bool) -> Result<Claimed> {
         if !same_file(&file, &lock) {
             continue;
         }
+        // dropped on return unless it is ours: the lock file goes with it
         let claim = Claim { lock, _file: file };
+        remove_stale_temporaries(output);
         if !overwrite && output.exists() {
             return Ok(Claimed::Done);
         }
-        remove_stale_temporaries(output);
         return Ok(Claimed::Mine(claim));
     }
     Err(io_err(std::io::Error::other(

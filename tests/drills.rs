@@ -187,6 +187,19 @@ fn sigkill_mid_batch_leaves_only_complete_outputs_and_the_rerun_finishes() {
         assert!(hidden.is_empty(), "debris after the rerun: {hidden:?}");
         assert_eq!(assert_complete(&out), names.len());
     }
+    // a kill between an output's rename and the release of its claim (microseconds apart, so
+    // made by hand here) leaves a lock file beside a complete output, and one mid-overwrite a
+    // temporary file: a rerun that skips the output clears both
+    std::fs::write(out.join(".b03.jpg.lock"), b"").unwrap();
+    std::fs::write(out.join(".b03.jpg.tmp-999999-0"), b"half a jpeg").unwrap();
+    let o = batch(&manifest, &out, &["-q"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (shown, hidden) = listing(&out);
+    assert_eq!(shown, expected(&names));
+    assert!(
+        hidden.is_empty(),
+        "debris after a rerun with nothing to do: {hidden:?}"
+    );
 }
 
 /// [`listing`] of a folder that may not exist yet.

@@ -323,6 +323,10 @@ fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result<()> {
             break;
         }
         if planned.skip {
+            // claimed and released at once: removes the lock file a run killed between
+            // writing this output and releasing its claim left behind (failures to claim
+            // do not matter here: the output is there)
+            let _ = batch::claim(planned, false);
             report.skipped.push(planned.output.clone());
             continue;
         }

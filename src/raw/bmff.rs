@@ -10,6 +10,8 @@
 //!   bytes, 16 with a 64-bit size, 16 more for `uuid`); a size of 0 ("to the end of the
 //!   file") is refused, since CR3 never uses it and rawler does not read it;
 //! - nesting is at most [`MAX_DEPTH`] deep and a file has at most [`MAX_BOXES`] boxes;
+//! - `moov` holds no `uuid` box but Canon's (rawler does not skip others, and reads their
+//!   payload as boxes);
 //! - `stsz` holds the sample sizes it counts, and each sample is within the file; `stco` and
 //!   `co64` hold the chunk offsets they count, and each chunk (with its sample's size) lies
 //!   within the file;
@@ -148,6 +150,13 @@ impl Walk<'_> {
             } else {
                 None
             };
+            if &typ == b"uuid" && parent == "moov" && uuid != Some(&CANON_UUID) {
+                // rawler skips no other uuid box in moov: it reads on inside it as if its
+                // payload were boxes (fuzzing: a size-0 box there looped, 3 GB)
+                return Err(self.err(format!(
+                    "a 'uuid' box at offset {at} inside 'moov' that is not Canon's"
+                )));
+            }
             if size < header as u64 {
                 return Err(self.err(format!(
                     "box '{name}' at offset {at} declares {size} bytes, less than its \
@@ -491,6 +500,20 @@ mod tests {
         b.extend_from_slice(&[0, 0, 0]);
         let msg = check_err(&b);
         assert!(msg.contains("3 stray bytes"), "{msg}");
+    }
+
+    #[test]
+    fn only_canons_uuid_box_may_be_in_moov() {
+        let mut b = cr3(&Spec::default());
+        let at = find(&b, b"uuid");
+        b[at + 14] ^= 0x20;
+        let msg = check_err(&b);
+        assert!(
+            msg.contains(&format!(
+                "a 'uuid' box at offset {at} inside 'moov' that is not Canon's"
+            )),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -407,7 +407,7 @@ fn lock_path(output: &Path) -> PathBuf {
 /// [`Claimed::Done`] unless `overwrite` (and its lock file is removed, as a rerun after a
 /// kill between writing the output and releasing the claim needs). Unless it is busy,
 /// temporary files that an earlier run killed while writing this output left behind
-/// (`.NAME.EXT.tmp-*`, see [`crate::io::write_atomic`]) are removed.
+/// (`.NAME.EXT.tmp-*`, the atomic writer's temporary files) are removed.
 ///
 /// # Errors
 /// [`Error::Io`] naming the output folder when the lock file cannot be created or locked

@@ -361,6 +361,139 @@ pub fn plan(
         .collect()
 }
 
+/// What [`claim`] found for a planned burst.
+#[derive(Debug)]
+pub enum Claimed {
+    /// This run holds the burst: process it, then drop the claim.
+    Mine(Claim),
+    /// Another run (a second shard started with the same share, a restarted job whose first
+    /// instance still runs) is processing it now: leave it to that run.
+    Busy,
+    /// Its output appeared since the batch was planned (another run finished it).
+    Done,
+}
+
+/// A run's exclusive hold on one burst's output, released (and its lock file removed) when
+/// dropped.
+///
+/// The hold is an advisory lock ([`std::fs::File::try_lock`]) on `out_dir/.NAME.EXT.lock`:
+/// the operating system releases it when the process ends, however it ends (`kill -9`
+/// included), so a stale lock file never blocks a rerun. Every batch run claims a burst
+/// before processing it, so two runs over the same folder (overlapping shards, a job started
+/// twice) write each output once. Advisory locks hold between processes of one machine and,
+/// on network file systems that support them (NFS v4, Lustre with `flock`), between machines.
+#[derive(Debug)]
+pub struct Claim {
+    lock: PathBuf,
+    _file: std::fs::File,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        // removed while still locked: a run that opened this file before the removal finds
+        // the output written once it gets the lock, and one that opens the path afterwards
+        // creates a new lock file (see `claim`)
+        let _ = std::fs::remove_file(&self.lock);
+    }
+}
+
+/// The lock file of an output: `.NAME.EXT.lock` beside it.
+fn lock_path(output: &Path) -> PathBuf {
+    let name = output.file_name().unwrap_or_default().to_string_lossy();
+    output.with_file_name(format!(".{name}.lock"))
+}
+
+/// Claims `planned`'s output for this run (see [`Claim`]); an output that exists by then is
+/// [`Claimed::Done`] unless `overwrite` (and its lock file is removed, as a rerun after a
+/// kill between writing the output and releasing the claim needs). Unless it is busy,
+/// temporary files that an earlier run killed while writing this output left behind
+/// (`.NAME.EXT.tmp-*`, the atomic writer's temporary files) are removed.
+///
+/// # Errors
+/// [`Error::Io`] naming the output folder when the lock file cannot be created or locked
+/// (a read-only folder, a full disk): no burst of the batch could be written there.
+pub fn claim(planned: &PlannedBurst, overwrite: bool) -> Result<Claimed> {
+    let output = &planned.output;
+    let lock = lock_path(output);
+    let folder = output.parent().unwrap_or(Path::new("."));
+    let io_err = |e: std::io::Error| {
+        Error::io(
+            folder,
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot claim {} in the output folder: {e}", lock.display()),
+            ),
+        )
+    };
+    // a run that removed the lock file between our open and our lock leaves us holding an
+    // unlinked file: try again with the path's current file
+    for _ in 0..8 {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(io_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(Claimed::Busy),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
+        }
+        if !same_file(&file, &lock) {
+            continue;
+        }
+        // dropped on return unless it is ours: the lock file goes with it
+        let claim = Claim { lock, _file: file };
+        remove_stale_temporaries(output);
+        if !overwrite && output.exists() {
+            return Ok(Claimed::Done);
+        }
+        return Ok(Claimed::Mine(claim));
+    }
+    Err(io_err(std::io::Error::other(
+        "the lock file keeps being replaced",
+    )))
+}
+
+/// Whether `path` still names the open `file`.
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        path.exists()
+    }
+}
+
+/// Removes `.NAME.EXT.tmp-*` beside `output`: only a run holding the output's claim writes
+/// them, so while this run holds it, any there belong to a run that died.
+fn remove_stale_temporaries(output: &Path) {
+    let (Some(folder), Some(name)) = (output.parent(), output.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,6 +848,40 @@ mod tests {
             plan(bursts.clone(), Path::new("o"), "jpg", None, false).len(),
             30
         );
+    }
+
+    #[test]
+    fn a_claimed_output_is_busy_for_others_and_free_after() {
+        let out = tempfile::tempdir().unwrap();
+        let p = plan(vec![burst("a")], out.path(), "jpg", None, false).remove(0);
+        // debris of a killed run
+        let stale = out.path().join(".a.jpg.tmp-99999-0");
+        std::fs::write(&stale, b"half").unwrap();
+        let Claimed::Mine(c) = claim(&p, false).unwrap() else {
+            panic!("not claimed")
+        };
+        assert!(!stale.exists(), "stale temporary file left");
+        assert!(out.path().join(".a.jpg.lock").exists());
+        // a second claim (another run) finds it busy
+        assert!(matches!(claim(&p, false).unwrap(), Claimed::Busy));
+        drop(c);
+        assert!(!out.path().join(".a.jpg.lock").exists());
+        // once written, a late claim finds it done
+        std::fs::write(&p.output, b"jpeg").unwrap();
+        assert!(matches!(claim(&p, false).unwrap(), Claimed::Done));
+        assert!(matches!(claim(&p, true).unwrap(), Claimed::Mine(_)));
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 1);
+        // no folder to write in: an error naming the folder
+        let gone = plan(
+            vec![burst("b")],
+            &out.path().join("none"),
+            "jpg",
+            None,
+            false,
+        );
+        let e = claim(&gone[0], false).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e:?}");
+        assert!(e.to_string().contains("cannot claim"), "{e}");
     }
 
     #[test]

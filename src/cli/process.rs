@@ -290,6 +290,9 @@ struct Failure {
 struct BatchReport {
     processed: Vec<Report>,
     skipped: Vec<PathBuf>,
+    /// Outputs another run was writing when this one reached them (concurrent runs over one
+    /// folder; see `batch::claim`).
+    elsewhere: Vec<PathBuf>,
     failed: Vec<Failure>,
 }
 
@@ -327,6 +330,7 @@ fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result<()> {
     let mut report = BatchReport {
         processed: Vec::new(),
         skipped: Vec::new(),
+        elsewhere: Vec::new(),
         failed: Vec::new(),
     };
     let mut stopped = false;
@@ -336,9 +340,28 @@ fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result<()> {
             break;
         }
         if planned.skip {
+            // claimed and released at once: removes the lock file a run killed between
+            // writing this output and releasing its claim left behind (failures to claim
+            // do not matter here: the output is there)
+            let _ = batch::claim(planned, false);
             report.skipped.push(planned.output.clone());
             continue;
         }
+        // claimed first, so that concurrent runs over this folder write each output once; a
+        // folder that refuses the lock file refuses every output: the batch stops here
+        let _claim = match batch::claim(planned, a.overwrite)? {
+            batch::Claimed::Mine(c) => c,
+            batch::Claimed::Busy => {
+                report.elsewhere.push(planned.output.clone());
+                overall.inc(1);
+                continue;
+            }
+            batch::Claimed::Done => {
+                report.skipped.push(planned.output.clone());
+                overall.inc(1);
+                continue;
+            }
+        };
         overall.set_message(planned.burst.name.clone());
         match p.run_with(&planned.burst.inputs, &planned.output, &bars) {
             Ok(out) => {
@@ -364,9 +387,17 @@ fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result<()> {
     overall.finish_and_clear();
     if !talk.quiet {
         eprintln!(
-            "batch: {} processed, {} skipped (output exists; --overwrite redoes them), {} failed{}",
+            "batch: {} processed, {} skipped (output exists; --overwrite redoes them), {}{} failed{}",
             report.processed.len(),
             report.skipped.len(),
+            if report.elsewhere.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{} left to another run writing them, ",
+                    report.elsewhere.len()
+                )
+            },
             report.failed.len(),
             shard.map_or(String::new(), |s| format!(
                 " (shard {}/{})",

@@ -41,7 +41,7 @@ impl DecodeLimits {
     /// Checks an image of `w x h` samples that a `file_len`-byte file declares, before a
     /// decoder allocates it: within [`DecodeLimits::max_pixels`], and within what the file
     /// could hold ([`MAX_PIXELS_PER_BYTE`]).
-    fn check(&self, path: &Path, w: u64, h: u64, file_len: usize) -> Result<()> {
+    pub(crate) fn check(&self, path: &Path, w: u64, h: u64, file_len: usize) -> Result<()> {
         if w * h > self.max_pixels || w * h > MAX_PIXELS_PER_BYTE * file_len as u64 {
             return Err(Error::Limits {
                 path: path.to_path_buf(),
@@ -94,6 +94,10 @@ pub(crate) fn decode_bytes(
                 return Err(Error::decode(path, format!("corrupt TIFF structure: {e}")));
             }
         }
+    }
+    if is_cr3(&bytes) {
+        // rawler trusts CR3 box sizes and sample counts: checked first, as TIFF is above
+        super::bmff::check(path, &bytes, limits)?;
     }
     decode_native(path, bytes)
 }
@@ -193,7 +197,7 @@ fn known_native(b: &[u8]) -> bool {
 /// Whether the bytes start like a Canon CR3: an ISO media `ftyp` box of brand `crx ` whose
 /// size field is a plausible box size (a QuickTake header followed by the same letters
 /// passed a looser check, and rawler decoded it as QuickTake: fuzzing, 7 GB).
-fn is_cr3(b: &[u8]) -> bool {
+pub(crate) fn is_cr3(b: &[u8]) -> bool {
     let size = b
         .get(..4)
         .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
@@ -834,6 +838,40 @@ fn check_tiles(
     limits.check(path, pw as u64 * u64::from(spp), ph as u64, file_len)
 }
 
+/// Checks that an IFD's bits per sample are possible (1 to 32) and that its strips or tiles
+/// lie within the file: rawler reads the data the tags point at without checking either, and
+/// panics (caught, but found by the corruption sweep: a bit pump run dry on a truncated
+/// file, a white level for 65535 bits).
+fn check_data(path: &Path, ifd: &Ifd, file_len: usize) -> Result<()> {
+    if let Some(bits) = ifd.get(tags::BITS_PER_SAMPLE).map(Entry::u32s)
+        && let Some(b) = bits.iter().find(|&&b| b == 0 || b > 32)
+    {
+        return Err(Error::decode(
+            path,
+            format!("BitsPerSample {b} in an image IFD (possible: 1 to 32)"),
+        ));
+    }
+    let (offsets, counts, what) = if ifd.get(tags::TILE_OFFSETS).is_some() {
+        (tags::TILE_OFFSETS, tags::TILE_BYTE_COUNTS, "tile")
+    } else {
+        (tags::STRIP_OFFSETS, tags::STRIP_BYTE_COUNTS, "strip")
+    };
+    let offsets = ifd.get(offsets).map(Entry::u32s).unwrap_or_default();
+    let counts = ifd.get(counts).map(Entry::u32s).unwrap_or_default();
+    for (k, (&o, &c)) in offsets.iter().zip(&counts).enumerate() {
+        if u64::from(o) + u64::from(c) > file_len as u64 {
+            return Err(Error::decode(
+                path,
+                format!(
+                    "{what} {k} ({c} bytes at offset {o}) ends beyond the end of the \
+                     {file_len}-byte file (truncated or corrupt)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The chunky samples of 3-sample LinearRaw stored as lossless JPEG tiles or strips, decoded
 /// by obscura, tiles in parallel.
 fn lossless_jpeg_samples(
@@ -1022,6 +1060,7 @@ fn decode_dng(
             .unwrap_or(1);
         let size = (get(tags::IMAGE_WIDTH), get(tags::IMAGE_LENGTH), samples);
         check_tiles(path, ifd, size, bytes.len(), limits)?;
+        check_data(path, ifd, bytes.len())?;
     }
     if linear {
         check_linear_layout(path, raw)?;

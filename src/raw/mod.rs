@@ -31,6 +31,7 @@
 //! whole buffer, each normalised with its own sample's black and white level, and an empty
 //! mosaic. [`write_dng`] writes such a frame back as a 16-bit LinearRaw DNG.
 
+pub mod bmff;
 pub(crate) mod decode;
 mod ljpeg;
 

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(raw_open dng_tags linear_raw cr3_boxes cube hald look_toml manifest)
+[[ ${#targets[@]} -gt 0 ]] || targets=(raw_open dng_tags linear_raw cr3_boxes hdr_writers cube hald look_toml manifest)
 sanitizer=${FUZZ_SANITIZER:-address}
 cargo build --release -q
 bin=target/release/obscura
@@ -74,6 +74,12 @@ PY
       ;;
     look_toml) cp looks/*.toml "$c/" ;;
     manifest) printf 'samples/burst\n# comment\na/b.dng\tc/d.dng\n' >"$c/m.txt" ;;
+    # sizes, colour space, headroom, quality, then values (see the target)
+    hdr_writers) python3 -c "
+import struct, sys
+vals = [((i * 2654435761) % (1 << 24)) << 8 | 1 for i in range(3 * 24 * 16)]
+sys.stdout.buffer.write(struct.pack('<5I', 24, 16, 0, 2, 90) + struct.pack('<%dI' % len(vals), *vals))
+" >"$c/small.bin" ;;
   esac
   rm -rf "$t"
 }

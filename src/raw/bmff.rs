@@ -199,6 +199,8 @@ impl Walk<'_> {
                     b"stsz" => self.stsz(at, &b[body])?,
                     b"stco" => self.chunk_offsets(at, &b[body], 4)?,
                     b"co64" => self.chunk_offsets(at, &b[body], 8)?,
+                    b"stsc" => self.table(at, &b[body], "stsc", 12)?,
+                    b"stts" => self.table(at, &b[body], "stts", 8)?,
                     b"CMP1" => self.cmp1(at, &b[body])?,
                     _ => {}
                 }
@@ -277,6 +279,23 @@ impl Walk<'_> {
                 "box 'stsz' at offset {at}: sample {} is {s} bytes, more than the whole \
                  {len}-byte file",
                 k + 1
+            )));
+        }
+        Ok(())
+    }
+
+    /// A table box (`stsc`: 12-byte entries, `stts`: 8-byte ones): version and flags, a
+    /// count, then that many entries, all inside the box (rawler reserves memory for the
+    /// count before reading: 2^32 - 1 `stsc` entries asked it for 64 GB).
+    fn table(&self, at: usize, p: &[u8], name: &str, entry: u64) -> Result<()> {
+        let Some(count) = be32(p, 4) else {
+            return Err(self.err(format!("box '{name}' at offset {at} is cut off")));
+        };
+        let count = u64::from(count);
+        let have = (p.len() as u64).saturating_sub(8) / entry;
+        if count > MAX_SAMPLES || count > have {
+            return Err(self.err(format!(
+                "box '{name}' at offset {at} counts {count} entries but holds {have}"
             )));
         }
         Ok(())
@@ -368,6 +387,8 @@ mod tests {
         sample_count: u32,
         sample_size: u32,
         chunk_offset: Option<u64>,
+        /// More boxes at the end of `stbl`.
+        stbl_extra: Vec<u8>,
     }
 
     impl Default for Spec {
@@ -378,6 +399,7 @@ mod tests {
                 sample_count: 1,
                 sample_size: 256,
                 chunk_offset: None,
+                stbl_extra: Vec::new(),
             }
         }
     }
@@ -416,7 +438,12 @@ mod tests {
         let moov = |off: u64| {
             let stbl = bx(
                 b"stbl",
-                &cat(&[bx(b"stsd", &stsd), bx(b"stsz", &stsz), co64(off)]),
+                &cat(&[
+                    bx(b"stsd", &stsd),
+                    bx(b"stsz", &stsz),
+                    co64(off),
+                    s.stbl_extra.clone(),
+                ]),
             );
             let trak = bx(b"trak", &bx(b"mdia", &bx(b"minf", &stbl)));
             bx(b"moov", &cat(&[uuid.clone(), trak]))
@@ -535,6 +562,40 @@ mod tests {
         let many = bx(b"moov", &bx(b"free", b"").repeat(MAX_BOXES));
         let msg = check_err(&many);
         assert!(msg.contains("more than 4096 boxes"), "{msg}");
+    }
+
+    /// `stsc` and `stts` hold the entries they count (found by fuzzing: an `stsc` counting
+    /// 1.9 billion entries made rawler ask for 30 GB).
+    #[test]
+    fn table_boxes_hold_what_they_count() {
+        let table = |name: &[u8; 4], count: u32, entries: usize, size: usize| {
+            let mut p = vec![0u8; 4];
+            p.extend(count.to_be_bytes());
+            p.extend(vec![0u8; entries * size]);
+            bx(name, &p)
+        };
+        let ok = cr3(&Spec {
+            stbl_extra: cat(&[table(b"stsc", 1, 1, 12), table(b"stts", 1, 1, 8)]),
+            ..Spec::default()
+        });
+        check(Path::new("t.cr3"), &ok, &DecodeLimits::default()).unwrap();
+        let msg = check_err(&cr3(&Spec {
+            stbl_extra: table(b"stsc", 0x6f70_7300, 1, 12),
+            ..Spec::default()
+        }));
+        assert!(
+            msg.contains("box 'stsc' at offset")
+                && msg.contains("counts 1869640448 entries but holds 1"),
+            "{msg}"
+        );
+        let msg = check_err(&cr3(&Spec {
+            stbl_extra: table(b"stts", 3, 2, 8),
+            ..Spec::default()
+        }));
+        assert!(
+            msg.contains("'stts'") && msg.contains("counts 3 entries but holds 2"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -92,9 +92,16 @@ if ! (cd fuzz && cargo +nightly fuzz build -O -s "$sanitizer" >../target/fuzz-bu
   exit 1
 fi
 echo "fuzz targets built in $(($(date +%s) - start)) s (sanitizer: $sanitizer)"
+# FUZZ_SEED and FUZZ_RUNS make a run repeatable: the same seed from the same seeded corpus
+# mutates in the same order, so a run stopped by time or by FUZZ_RUNS executions is a prefix
+# of any longer one (CI uses this, so a landing is not decided by chance; by hand, leave them
+# unset for fresh random runs).
+extra=()
+[[ -n ${FUZZ_SEED:-} ]] && extra+=("-seed=$FUZZ_SEED")
+[[ -n ${FUZZ_RUNS:-} ]] && extra+=("-runs=$FUZZ_RUNS")
 run() {
   (cd fuzz && cargo +nightly fuzz run -O -s "$sanitizer" "$1" "corpus/$1" -- \
-    -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
+    -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 "${extra[@]}" \
     >"../target/fuzz-$1.log" 2>&1) \
     && echo "$1: no finding in $secs s ($(grep -o 'stat::number_of_executed_units: [0-9]*' "target/fuzz-$1.log" | grep -o '[0-9]*$') runs)" \
     || { echo "$1: FINDING (crash, OOM or timeout), see target/fuzz-$1.log and fuzz/artifacts/$1/"; tail -20 "target/fuzz-$1.log"; return 1; }

@@ -416,7 +416,7 @@ impl Pipeline {
                 unreliable_fraction: 0.0,
             })
             .collect();
-        let (raw, rejected, effective) = if n == 1 {
+        let (mut raw, rejected, effective) = if n == 1 {
             progress.finish(Stage::Decode, times.decode);
             (ref_frame, 0.0, 1.0)
         } else {
@@ -495,11 +495,11 @@ impl Pipeline {
         t = Instant::now();
         progress.start(Stage::Encode, 1);
         if let Some(d) = &self.dng {
-            let mut private = raw.clone();
-            private.meta = raw
+            // private data leaves with no output (encode strips the same again)
+            raw.meta = raw
                 .meta
                 .private_removed(self.encode.keep_metadata, self.encode.keep_location);
-            crate::raw::write_dng(&private, d)?;
+            crate::raw::write_dng(&raw, d)?;
         }
         let hdr_written = match (output, &hdr) {
             (Some(output), Some(h)) => Some(encode::encode_hdr(

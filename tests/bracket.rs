@@ -392,12 +392,10 @@ fn default_reference_of_a_bracket() {
 #[test]
 fn highlights_clipped_in_every_frame_are_marked_at_white() {
     let sb = bracket_burst(&[0.0, -2.0], 12.0, 47);
-    for reference in [Some(0), None] {
-        let (m, r) = merged(&sb, MergeMethod::Robust, reference);
+    // frame 0 as the reference: the truth is frame 0's
+    {
+        let (m, r) = merged(&sb, MergeMethod::Robust, Some(0));
         assert_eq!(m.frame.white, 65535.0);
-        if r != 0 {
-            continue; // the truth is frame 0's
-        }
         let (w, h) = (sb.clean_rgb[0].width, sb.clean_rgb[0].height);
         let (mut n, mut at_white) = (0, 0);
         for y in MARGIN..h - MARGIN {

@@ -167,13 +167,6 @@ pub struct Identity {
     pub maker_note: Option<Vec<u8>>,
 }
 
-impl Identity {
-    /// Whether any identifying tag is present.
-    pub fn is_empty(&self) -> bool {
-        *self == Identity::default()
-    }
-}
-
 impl Metadata {
     /// A copy without private data: without the location unless `keep_location`, without
     /// the identifying tags ([`Identity`]) unless `keep_metadata`. The capture settings

@@ -722,91 +722,6 @@ fn lk_residual(
     )
 }
 
-/// A tile centre, its displacement and its weight, for [`fit_affine`].
-pub(crate) type TilePoint = ((f32, f32), (f32, f32), f32);
-
-/// A weighted least-squares affine motion model `d = A [x, y, 1]` over tile centres, fitted
-/// robustly: six rounds, each dropping the points farther from the current fit than twice
-/// the median distance, or `reject` once the fit is that good.
-/// `None` with fewer than six usable points or a singular system.
-pub(crate) fn fit_affine(pts: &[TilePoint], reject: f32) -> Option<[[f64; 3]; 2]> {
-    let mut keep: Vec<bool> = vec![true; pts.len()];
-    let mut model = None;
-    for _ in 0..6 {
-        let mut m = [[0.0f64; 3]; 3];
-        let mut bx = [0.0f64; 3];
-        let mut by = [0.0f64; 3];
-        let mut count = 0;
-        for (k, &((cx, cy), (dx, dy), w)) in pts.iter().enumerate() {
-            if !keep[k] {
-                continue;
-            }
-            count += 1;
-            let v = [f64::from(cx), f64::from(cy), 1.0];
-            let w = f64::from(w);
-            for i in 0..3 {
-                for j in 0..3 {
-                    m[i][j] += w * v[i] * v[j];
-                }
-                bx[i] += w * v[i] * f64::from(dx);
-                by[i] += w * v[i] * f64::from(dy);
-            }
-        }
-        if count < 6 {
-            return model;
-        }
-        let (ax, ay) = (solve3(m, bx)?, solve3(m, by)?);
-        let fit = [ax, ay];
-        let res: Vec<f32> = pts
-            .iter()
-            .map(|&((cx, cy), (dx, dy), _)| {
-                let p = eval_affine(&fit, cx, cy);
-                (p.0 - dx).hypot(p.1 - dy)
-            })
-            .collect();
-        // shrink the inlier band towards `reject` as the fit improves
-        let mut sorted = res.clone();
-        sorted.sort_by(f32::total_cmp);
-        let thr = reject.max(2.0 * sorted[sorted.len() / 2]);
-        for (k, e) in res.iter().enumerate() {
-            keep[k] = *e <= thr;
-        }
-        model = Some(fit);
-    }
-    model
-}
-
-/// The affine model at (`x`, `y`).
-pub(crate) fn eval_affine(m: &[[f64; 3]; 2], x: f32, y: f32) -> (f32, f32) {
-    let (x, y) = (f64::from(x), f64::from(y));
-    (
-        (m[0][0] * x + m[0][1] * y + m[0][2]) as f32,
-        (m[1][0] * x + m[1][1] * y + m[1][2]) as f32,
-    )
-}
-
-/// Solves a 3x3 linear system by Cramer's rule; `None` when it is singular.
-fn solve3(m: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
-    let det = |m: &[[f64; 3]; 3]| {
-        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-    };
-    let d = det(&m);
-    if d.abs() < 1e-12 * (m[0][0] * m[1][1] * m[2][2]).abs().max(1e-300) {
-        return None;
-    }
-    let mut out = [0.0; 3];
-    for (c, o) in out.iter_mut().enumerate() {
-        let mut mc = m;
-        for r in 0..3 {
-            mc[r][c] = b[r];
-        }
-        *o = det(&mc) / d;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -906,30 +821,6 @@ mod tests {
             }
         }
         assert_eq!(d2, slow2);
-    }
-
-    #[test]
-    fn affine_fit_recovers_a_rotation_despite_outliers() {
-        let truth = |x: f32, y: f32| (0.01 * x - 0.02 * y + 3.0, 0.02 * x + 0.01 * y - 1.0);
-        let mut pts = Vec::new();
-        for i in 0..10 {
-            for j in 0..10 {
-                let (x, y) = (j as f32 * 16.0, i as f32 * 16.0);
-                let d = if (i + j) % 7 == 0 {
-                    (20.0, -20.0)
-                } else {
-                    truth(x, y)
-                };
-                pts.push(((x, y), d, 1.0));
-            }
-        }
-        let m = fit_affine(&pts, 1.0).unwrap();
-        let (px, py) = eval_affine(&m, 50.0, 70.0);
-        let (tx, ty) = truth(50.0, 70.0);
-        assert!(
-            (px - tx).abs() < 1e-3 && (py - ty).abs() < 1e-3,
-            "{px} {py} vs {tx} {ty}"
-        );
     }
 
     #[test]

@@ -137,6 +137,12 @@ pub struct Alignment {
     /// displacement, in normalised signal units of the alignment image. High values mark
     /// tiles where the match is poor (occlusion, local motion the tile cannot follow).
     pub residual: Vec<f32>,
+    /// Distance per tile, full-resolution pixels, between its displacement and the smooth
+    /// motion of its neighbourhood (robust local affine fits to the well-posed tiles; see
+    /// [`AlignPlan::align`]). Near zero where the tile moves with its surroundings (the camera);
+    /// large on independently moving objects. Empty when unknown (older reports).
+    #[serde(default)]
+    pub deviation: Vec<f32>,
 }
 
 impl Alignment {
@@ -360,9 +366,11 @@ impl AlignPlan {
                 search::lucas_kanade(r, a, x0, y0, grid.size, disp[t], iters, None)
             })
             .collect();
-        if refine == Refinement::LucasKanade {
-            self.resolve_ambiguous(&grid, r, a, &mut fits);
-        }
+        let deviation = if refine == Refinement::LucasKanade {
+            self.resolve_ambiguous(&grid, r, a, &mut fits)
+        } else {
+            Vec::new()
+        };
         Ok(Alignment {
             tiles_x: grid.nx,
             tiles_y: grid.ny,
@@ -371,6 +379,7 @@ impl AlignPlan {
             origin: [self.area.x, self.area.y],
             field: fits.iter().map(|f| [2.0 * f.d.0, 2.0 * f.d.1]).collect(),
             residual: fits.iter().map(|f| f.rms).collect(),
+            deviation,
         })
     }
 
@@ -388,20 +397,23 @@ impl AlignPlan {
     ///
     /// Tiles on independently moving objects match far worse at the neighbourhood's motion
     /// and keep their own estimate.
+    ///
+    /// Returns each tile's distance from its neighbourhood's motion afterwards
+    /// ([`Alignment::deviation`], full-resolution pixels; empty without a model).
     fn resolve_ambiguous(
         &self,
         grid: &TileGrid,
         r: &Plane<f32>,
         a: &Plane<f32>,
         fits: &mut [search::TileFit],
-    ) {
+    ) -> Vec<f32> {
         let n = grid.size * grid.size;
         let posed: Vec<Option<(f32, f32)>> = fits
             .iter()
             .map(|f| f.is_well_posed(WELL_POSED_RATIO, n).then_some(f.d))
             .collect();
         let Some(model) = motion::LocalMotion::fit(grid, &posed) else {
-            return;
+            return Vec::new();
         };
         let iters = self.params.lk_iterations;
         let updated: Vec<Option<search::TileFit>> = (0..grid.len())
@@ -441,6 +453,13 @@ impl AlignPlan {
                 *f = u;
             }
         }
+        fits.iter()
+            .enumerate()
+            .map(|(t, f)| {
+                let m = model.at(t);
+                2.0 * (f.d.0 - m.0).hypot(f.d.1 - m.1)
+            })
+            .collect()
     }
 
     /// The zero alignment of the reference itself.
@@ -458,6 +477,7 @@ impl AlignPlan {
             origin: [self.area.x, self.area.y],
             field: vec![[0.0, 0.0]; grid.len()],
             residual: vec![0.0; grid.len()],
+            deviation: vec![0.0; grid.len()],
         }
     }
 }

@@ -25,7 +25,11 @@
 //!    the reference's local spread (so aliasing that differs between frames is not taken
 //!    for motion): `z^2 = mean_c d_c^2 / (noise_c + (spread * sd_c)^2)`,
 //!    `R = clamp(scale * exp(-z^2 / 2) - threshold, 0, 1)`, then the minimum over 5x5
-//!    (suppresses ghost fringes), as the paper does.
+//!    (suppresses ghost fringes), as the paper does. Where the alignment says the area moves
+//!    with its surroundings (the paper's local motion prior, here from the tiles' distance to
+//!    their neighbourhood's smooth motion and their match quality), differences are mostly
+//!    aliasing: the tolerance there is a share of the standard deviation of the reference's
+//!    photosites, and colour differences do not count ([`KernelParams::steady_spread`]).
 //! 3. **Accumulation** (normalised convolution): each output pixel `p` (reference
 //!    coordinates) is carried into frame `n` by the alignment field, `q = p + d(p)`; the 3x3
 //!    photosites around `q` each add `w = exp(-1/2 t' K^-1 t) R_n(p) / var_n` times their
@@ -89,6 +93,15 @@ pub struct KernelParams {
     /// true): sharper colour edges on natural scenes; off, each colour is merged from its
     /// own photosites alone.
     pub color_difference: bool,
+    /// Robustness where the alignment shows the area moving with its surroundings (every
+    /// tile around within [`STEADY_DEVIATION`] of its neighbourhood's smooth motion, and none
+    /// matching poorly): share of the standard deviation of the reference's photosites in the
+    /// 3x3 quads tolerated as a difference, 0 to 8; default 2. There, differences between
+    /// frames are mostly aliasing (fine detail sampled at other phases), not motion.
+    pub steady_spread: f32,
+    /// Robustness in such steady areas: weight of colour differences, 0 to 1; default 0
+    /// (aliasing gives every frame its own false colour).
+    pub steady_chroma_weight: f32,
     /// Robustness: multiple of the noise variance a difference of local means is compared
     /// with, 1 to 100; default 16. Higher: fewer rejections from noise alone.
     pub noise_tolerance: f32,
@@ -115,6 +128,8 @@ impl Default for KernelParams {
             detail_threshold: 40.0,
             spatial_denoise: 3.0,
             spread: 0.5,
+            steady_spread: 2.0,
+            steady_chroma_weight: 0.0,
             noise_tolerance: 16.0,
             color_difference: true,
             chroma_weight: 0.2,
@@ -146,6 +161,13 @@ impl KernelParams {
         check("kernel.detail_threshold", self.detail_threshold, 1.5, 200.0)?;
         check("kernel.spatial_denoise", self.spatial_denoise, 0.0, 10.0)?;
         check("kernel.spread", self.spread, 0.0, 4.0)?;
+        check("kernel.steady_spread", self.steady_spread, 0.0, 8.0)?;
+        check(
+            "kernel.steady_chroma_weight",
+            self.steady_chroma_weight,
+            0.0,
+            1.0,
+        )?;
         check("kernel.chroma_size", self.chroma_size, 1.0, 3.0)?;
         check("kernel.noise_tolerance", self.noise_tolerance, 1.0, 100.0)?;
         check("kernel.chroma_weight", self.chroma_weight, 0.0, 1.0)?;
@@ -167,6 +189,11 @@ const CLIPPED_WEIGHT: f32 = 1e-6;
 /// unrejected alternate still outweighs a rejected one there.
 const CLIPPED_ROBUSTNESS: f32 = 0.05;
 
+/// Largest distance, full-resolution pixels, of a tile's displacement from its
+/// neighbourhood's smooth motion ([`Alignment::deviation`]) for the tile to count as steady
+/// ([`KernelParams::steady_spread`]).
+pub const STEADY_DEVIATION: f32 = 0.25;
+
 /// Largest exponent (base 2) of a kernel weight: beyond it weights stay at 2^-100 rather than
 /// underflowing, so a pixel whose samples all lie far across a narrow kernel still averages
 /// them instead of dividing by zero.
@@ -179,6 +206,8 @@ struct Quads {
     h: usize,
     /// 3x3 mean per colour.
     mean: [Vec<f32>; 3],
+    /// Standard deviation per colour of the photosites in the 3x3 quads.
+    sd: [Vec<f32>; 3],
     /// Bit c set where colour c has a photosite at or above the clip level in the 3x3
     /// neighbourhood.
     clipped: Vec<u8>,
@@ -203,15 +232,20 @@ impl Quads {
             pos[slot] = [px, py];
         }
         let mut raw: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0; w * h]);
+        let mut sq: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0; w * h]);
         let mut clip = vec![0u8; w * h];
         {
             let [r, gg, b] = &mut raw;
+            let [r2, gg2, b2] = &mut sq;
             r.par_chunks_mut(w)
                 .zip(gg.par_chunks_mut(w))
                 .zip(b.par_chunks_mut(w))
+                .zip(r2.par_chunks_mut(w))
+                .zip(gg2.par_chunks_mut(w))
+                .zip(b2.par_chunks_mut(w))
                 .zip(clip.par_chunks_mut(w))
                 .enumerate()
-                .for_each(|(y, (((r, gg), b), cl))| {
+                .for_each(|(y, ((((((r, gg), b), r2), gg2), b2), cl))| {
                     let row = |py: usize| mosaic.row(area.y + 2 * y + py);
                     let rows = [row(0), row(1)];
                     let at = |p: [usize; 2], x: usize| rows[p[1]][area.x + 2 * x + p[0]];
@@ -221,6 +255,9 @@ impl Quads {
                         r[x] = vr * g;
                         gg[x] = 0.5 * (g1 + g2) * g;
                         b[x] = vb * g;
+                        r2[x] = r[x] * r[x];
+                        gg2[x] = 0.5 * (g1 * g1 + g2 * g2) * g * g;
+                        b2[x] = b[x] * b[x];
                         cl[x] = u8::from(vr >= CLIP_LEVEL)
                             | (u8::from(g1 >= CLIP_LEVEL || g2 >= CLIP_LEVEL) << 1)
                             | (u8::from(vb >= CLIP_LEVEL) << 2);
@@ -228,12 +265,21 @@ impl Quads {
                 });
         }
         let mean = raw.each_ref().map(|p| box3(p, w, h));
+        let sd: [Vec<f32>; 3] = std::array::from_fn(|c| {
+            let mut m2 = box3(&sq[c], w, h);
+            m2.par_iter_mut()
+                .zip(mean[c].par_iter())
+                .for_each(|(v, &m)| *v = (*v - m * m).max(0.0).sqrt());
+            m2
+        });
+        drop(sq);
         let clipped = or3(&clip, w, h);
         (
             Quads {
                 w,
                 h,
                 mean,
+                sd,
                 clipped,
             },
             raw,
@@ -574,6 +620,12 @@ impl KernelMerger {
         let (w, h) = (q.w, q.h);
         let field = Field::new(al);
         let p = &self.params;
+        // tiles that move with their neighbourhood and match well: differences there are
+        // aliasing (each frame samples fine detail at another phase), not motion
+        let unreliable = al.unreliable();
+        let steady: Vec<bool> = (0..al.field.len())
+            .map(|t| !unreliable[t] && al.deviation.get(t).is_some_and(|&d| d <= STEADY_DEVIATION))
+            .collect();
         // the variance of a 3x3 mean of quads: 9 photosites of R and B, 18 of G
         let counts = [9.0f32, 18.0, 9.0];
         let mut robust = vec![0.0f32; w * h];
@@ -606,6 +658,12 @@ impl KernelMerger {
                             ay.round().clamp(0.0, (h - 1) as f32) as usize,
                         );
                         let alt_clip = alt.clipped[ayc * w + axc];
+                        let calm = field.tiles_at(px, py).iter().all(|&t| steady[t]);
+                        let (p_spread, p_cw) = if calm {
+                            (p.steady_spread, p.steady_chroma_weight)
+                        } else {
+                            (p.spread, p.chroma_weight)
+                        };
                         let ref_clip = q.clipped[i];
                         // per unclipped colour: the white-balanced difference and its
                         // tolerated variance
@@ -631,12 +689,16 @@ impl KernelMerger {
                             }
                             let noise =
                                 (self.variance(c, mr, 1.0) + self.variance(c, ma, g)) / counts[c];
-                            let sd = spread(&self.quads, c, i);
+                            let sd = if calm {
+                                q.sd[c][i]
+                            } else {
+                                spread(&self.quads, c, i)
+                            };
                             let m = self.wb[c];
                             a[c] = m * dc;
                             t[c] = m
                                 * m
-                                * (p.noise_tolerance * noise + (p.spread * sd) * (p.spread * sd));
+                                * (p.noise_tolerance * noise + (p_spread * sd) * (p_spread * sd));
                             n += 1.0;
                         }
                         // brightness: the mean difference; colour: the deviations from it,
@@ -649,8 +711,7 @@ impl KernelMerger {
                                 chroma += (a[c] - mean) * (a[c] - mean) / t[c];
                             }
                         }
-                        let z2 =
-                            if st > 0.0 { sa * sa / st } else { 0.0 } + p.chroma_weight * chroma;
+                        let z2 = if st > 0.0 { sa * sa / st } else { 0.0 } + p_cw * chroma;
                         out[x] = !inside;
                         rr[x] = if !inside {
                             0.0

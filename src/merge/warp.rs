@@ -38,6 +38,16 @@ impl<'a> Field<'a> {
         (i, if n > 1 { t - i as f32 } else { 0.0 })
     }
 
+    /// The row-major indices of the (up to) four tiles whose centres surround (`x`, `y`):
+    /// those [`Field::at`] interpolates between.
+    pub fn tiles_at(&self, x: f32, y: f32) -> [usize; 4] {
+        let (nx, ny) = (self.al.tiles_x, self.al.tiles_y);
+        let (j, _) = self.axis(x, nx);
+        let (i, _) = self.axis(y, ny);
+        let at = |i: usize, j: usize| i.min(ny - 1) * nx + j.min(nx - 1);
+        [at(i, j), at(i, j + 1), at(i + 1, j), at(i + 1, j + 1)]
+    }
+
     /// Displacement at continuous position (`x`, `y`) relative to the alignment's origin.
     #[inline]
     pub fn at(&self, x: f32, y: f32) -> [f32; 2] {
@@ -524,6 +534,7 @@ mod tests {
             tile_size: size,
             origin: [0, 0],
             field: v,
+            deviation: Vec::new(),
             residual: vec![0.0; tx * ty],
         };
         (sb.frames.into_iter().next().unwrap(), al)
@@ -609,6 +620,7 @@ mod tests {
             tile_size: 32,
             origin: [0, 0],
             field: vec![[0.0, 0.0], [4.0, 0.0], [0.0, 8.0], [4.0, 8.0]],
+            deviation: Vec::new(),
             residual: vec![0.0; 4],
         };
         let f = Field::new(&al);

@@ -75,6 +75,7 @@ pub(crate) fn decode_bytes(
     limits: &DecodeLimits,
 ) -> Result<RawFrame> {
     silence_decoder_panics();
+    let mut rawloader_knows = true;
     if is_tiff(&bytes) {
         match Tiff::parse(&bytes) {
             Ok(t) if t.is_dng() => return decode_dng(path, bytes, &t, limits),
@@ -83,6 +84,13 @@ pub(crate) fn decode_bytes(
                 // the IFDs declare, so the largest declared image is checked first
                 if let Some((w, h)) = t.largest_image() {
                     limits.check(path, w, h, bytes.len())?;
+                }
+                // rawler's Kodak DC50 decoder trusts its compressed stream: read through first.
+                // rawloader's camera table lacks the DC50, and its TIFF reader trusts IFDs
+                // obscura's does not walk (Kodak's private IFD): it is not asked
+                if super::kdc::is_dc50(&t) {
+                    super::kdc::check(path, &bytes, &t)?;
+                    rawloader_knows = false;
                 }
             }
             Err(e) => {
@@ -99,7 +107,11 @@ pub(crate) fn decode_bytes(
         // rawler trusts CR3 box sizes and sample counts: checked first, as TIFF is above
         super::bmff::check(path, &bytes, limits)?;
     }
-    decode_native(path, bytes)
+    if super::ciff::is_crw(&bytes) {
+        // rawloader trusts CRW heap offsets, entry sizes and the sensor size: the same
+        super::ciff::check(path, &bytes, limits)?;
+    }
+    decode_native(path, bytes, rawloader_knows)
 }
 
 /// First line of a decoder's error message, without its type-name prefix and boilerplate.
@@ -204,7 +216,9 @@ pub(crate) fn is_cr3(b: &[u8]) -> bool {
     (16..=4096).contains(&size) && b.get(4..12) == Some(b"ftypcrx ")
 }
 
-fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
+/// Decodes a camera-native file: with rawloader, then rawler when rawloader refuses it (or at
+/// once when `rawloader_knows` is false: a camera rawloader's table lacks).
+fn decode_native(path: &Path, bytes: Arc<Vec<u8>>, rawloader_knows: bool) -> Result<RawFrame> {
     if !known_native(&bytes) {
         return Err(Error::decode(
             path,
@@ -212,11 +226,15 @@ fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
              MRW, X3F and other TIFF-based raws), or a corrupt one",
         ));
     }
-    let from_rawloader = catch_unwind(AssertUnwindSafe(|| {
-        rawloader::decode(&mut std::io::Cursor::new(bytes.as_slice()))
-    }))
-    .map_err(panic_message)
-    .and_then(|r| r.map_err(|e| e.to_string()));
+    let from_rawloader = if rawloader_knows {
+        catch_unwind(AssertUnwindSafe(|| {
+            rawloader::decode(&mut std::io::Cursor::new(bytes.as_slice()))
+        }))
+        .map_err(panic_message)
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    } else {
+        Err("camera not in rawloader's table".to_string())
+    };
     // rawler reads the TIFF structures that proprietary containers (MRW, RAF, ORF maker
     // notes) embed and allocates whatever their entries declare (fuzzing: 3.4 GB from a
     // 1.5 kB MRW). It is asked only about files whose structure obscura has checked itself

@@ -116,7 +116,7 @@ impl Walk<'_> {
     fn err(&self, reason: String) -> Error {
         Error::decode(
             self.path,
-            format!("corrupt Canon CRW (CIFF) structure: {reason}"),
+            format!("corrupt or truncated Canon CRW (CIFF structure): {reason}"),
         )
     }
 

@@ -85,6 +85,8 @@ pub(crate) fn decode_bytes(
                 if let Some((w, h)) = t.largest_image() {
                     limits.check(path, w, h, bytes.len())?;
                 }
+                // rawloader reads Make, Model and Software as UTF-8 and panics when they are not
+                text_tags_are_utf8(path, &t)?;
                 // rawler's Kodak DC50 decoder trusts its compressed stream: read through first.
                 // rawloader's camera table lacks the DC50, and its TIFF reader trusts IFDs
                 // obscura's does not walk (Kodak's private IFD): it is not asked
@@ -112,6 +114,31 @@ pub(crate) fn decode_bytes(
         super::ciff::check(path, &bytes, limits)?;
     }
     decode_native(path, bytes, rawloader_knows)
+}
+
+/// Refuses a TIFF whose Make or Model (up to the first NUL, in any IFD), or Software when
+/// there is no Make, is not UTF-8 text: rawloader's camera lookup reads them as text and
+/// panics on anything else.
+fn text_tags_are_utf8(path: &Path, t: &Tiff) -> Result<()> {
+    let ifds = super::kdc::all_ifds(t);
+    let has_make = ifds.iter().any(|i| i.get(tags::MAKE).is_some());
+    for ifd in ifds {
+        for tag in [tags::MAKE, tags::MODEL, tags::SOFTWARE] {
+            if tag == tags::SOFTWARE && has_make {
+                continue;
+            }
+            if let Some(e) = ifd.get(tag) {
+                let end = e.data.iter().position(|&b| b == 0).unwrap_or(e.data.len());
+                if std::str::from_utf8(&e.data[..end]).is_err() {
+                    return Err(Error::decode(
+                        path,
+                        format!("corrupt TIFF: tag {tag} (Make, Model or Software) is not text"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// First line of a decoder's error message, without its type-name prefix and boilerplate.

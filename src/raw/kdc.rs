@@ -323,7 +323,7 @@ fn walk(data: &[u8], (width, height): (usize, usize), cbpp: u8) -> std::result::
 }
 
 /// IFDs of the file, the chain first and each followed by its sub-IFDs and EXIF IFD.
-fn all_ifds(t: &Tiff) -> Vec<&Ifd> {
+pub(crate) fn all_ifds(t: &Tiff) -> Vec<&Ifd> {
     fn add<'a>(ifd: &'a Ifd, out: &mut Vec<&'a Ifd>) {
         out.push(ifd);
         for s in &ifd.sub_ifds {

@@ -2,13 +2,16 @@
 //! tests that make its findings again from the real files (tests/fuzz_regressions.rs): a
 //! mutation is reproduced from the file, its kind and the generator's state before it.
 
-/// xorshift64* (Vigna): small, seedable, good enough to pick offsets.
+/// xorshift64* (Vigna): small, seedable, good enough to pick offsets. The field is the state:
+/// `Rng(state)` goes on from a state the sweep reported.
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
     }
+    /// The next 64 random bits.
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -24,13 +27,20 @@ impl Rng {
 /// The kinds of damage, in the order of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
+    /// 1 to 4 bytes changed in the first 4 kB.
     FlipHead,
+    /// 1 to 16 bytes changed anywhere.
     FlipAny,
+    /// The file cut short (in its first 4 kB half the time).
     Truncate,
+    /// A 32-bit field set to 0, 0x7fffffff or 0xffffffff (a TIFF entry's count or value most
+    /// of the time, when the file is a TIFF).
     Stomp,
+    /// A run of 4 to 4096 bytes copied over, or inserted at, another place.
     Repeat,
 }
 
+/// Every kind, in the order the sweep cycles through them (mutation `m` is `KINDS[m % 5]`).
 pub const KINDS: [Kind; 5] = [
     Kind::FlipHead,
     Kind::FlipAny,

@@ -41,7 +41,7 @@ use obscura::{Error, RawFrame};
 
 mod common;
 
-use common::mutate::{KINDS, Kind, Rng, mutate, tiff_fields};
+use common::mutate::{KINDS, Rng, mutate, tiff_fields};
 
 // ---------------------------------------------------------------------------------------------
 // The counting allocator
@@ -478,7 +478,7 @@ fn corrupted_raw_files_give_errors_never_panics_or_huge_allocations() {
         let fields = tiff_fields(&orig);
         let share = if path.starts_with(&samples) { 8 } else { 1 };
         let most = ((MUTATIONS / share) as f64 * scale).round().max(1.0) as usize;
-        let camera = !path.starts_with(&samples) && !path.extension().is_some_and(|e| e == "dng");
+        let camera = !path.starts_with(&samples) && path.extension().is_none_or(|e| e != "dng");
         let seconds = if camera {
             SECONDS_PER_CAMERA_FILE
         } else {

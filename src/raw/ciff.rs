@@ -325,3 +325,120 @@ pub fn check(path: &Path, bytes: &[u8], limits: &DecodeLimits) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A heap's bytes: the values, then the directory of `entries` (tag word, and the value's
+    /// offset in the values or 8 inline bytes), then the directory's offset.
+    enum Data {
+        /// Offset and length in the heap's values.
+        At(usize, usize),
+        Inline([u8; 8]),
+    }
+    use Data::{At, Inline};
+
+    fn heap(values: &[u8], entries: &[(u16, Data)]) -> Vec<u8> {
+        let mut b = values.to_vec();
+        b.extend((entries.len() as u16).to_le_bytes());
+        for (word, data) in entries {
+            b.extend(word.to_le_bytes());
+            match data {
+                At(off, len) => {
+                    b.extend((*len as u32).to_le_bytes());
+                    b.extend((*off as u32).to_le_bytes());
+                }
+                Inline(inline) => b.extend(inline),
+            }
+        }
+        b.extend((values.len() as u32).to_le_bytes());
+        b
+    }
+
+    /// A small CRW: a 64x32 sensor, decoder table 1, the raw data (header, low bits, 64 bytes
+    /// of compressed data) and a sub-heap with the camera's entries, nested `depth` deep.
+    fn crw(width: u16, height: u16, table: u32, depth: usize) -> Vec<u8> {
+        let mut sensor = [0u8; 8];
+        sensor[2..4].copy_from_slice(&width.to_le_bytes());
+        sensor[4..6].copy_from_slice(&height.to_le_bytes());
+        let mut values = b"Canon\0Canon PowerShot G2\0".to_vec();
+        let mm = values.len();
+        values.extend(table.to_le_bytes());
+        let mut inner = heap(
+            &values,
+            &[
+                (tag::MAKE_MODEL, At(0, mm)),
+                (tag::DECODER_TABLE, At(mm, 4)),
+                (tag::SENSOR_INFO | 0x4000, Inline(sensor)),
+            ],
+        );
+        for _ in 1..depth {
+            let len = inner.len();
+            inner = heap(&inner, &[(0x300a, At(0, len))]);
+        }
+        let raw = RAW_HEADER + 64 * 32 / 4 + 64;
+        let mut values = vec![0u8; raw];
+        values.extend(&inner);
+        let root = heap(
+            &values,
+            &[(tag::RAW_DATA, At(0, raw)), (0x300a, At(raw, inner.len()))],
+        );
+        let mut b = b"II\x1a\0\0\0HEAPCCDR\x01\0\x02\0\0\0\0\0\0\0\0\0".to_vec();
+        b.extend(root);
+        b
+    }
+
+    fn check_bytes(b: &[u8]) -> std::result::Result<(), String> {
+        check(Path::new("t.crw"), b, &DecodeLimits::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_well_formed_crw_passes() {
+        let b = crw(64, 32, 1, 1);
+        assert!(is_crw(&b));
+        check_bytes(&b).unwrap();
+        check_bytes(&crw(64, 32, 1, MAX_DEPTH - 1)).unwrap();
+    }
+
+    #[test]
+    fn what_the_decoder_trusts_is_refused_when_wrong() {
+        let refused = |b: &[u8], what: &str| {
+            let e = check_bytes(b).unwrap_err();
+            assert!(e.contains(what), "{e}");
+        };
+        refused(&crw(64, 32, 3, 1), "decoder table 3");
+        refused(&crw(0, 32, 1, 1), "a sensor of 0x32");
+        refused(&crw(60_000, 1, 1, 1), "a sensor of 60000x1");
+        // more photosites than the raw data holds the low bits of
+        refused(&crw(64, 64, 1, 1), "the raw data (entry 0x2005) is");
+        refused(&crw(64, 32, 1, MAX_DEPTH + 1), "nested more than");
+        let b = crw(64, 32, 1, 1);
+        // every cut is refused (the root heap's directory offset is in the last 4 bytes)
+        for cut in 0..b.len() {
+            assert!(check_bytes(&b[..cut]).is_err(), "cut at {cut}");
+        }
+        // the root directory's offset pointing past the heap
+        let mut c = b.clone();
+        let n = c.len();
+        c[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        refused(&c, "puts its directory at offset");
+        // an entry count beyond the directory
+        let dir = HEADER + u32::from_le_bytes(b[n - 4..].try_into().unwrap()) as usize;
+        let mut c = b.clone();
+        c[dir..dir + 2].copy_from_slice(&500u16.to_le_bytes());
+        refused(&c, "lists 500 entries");
+        // the raw data's size beyond the values
+        let mut c = b.clone();
+        c[dir + 4..dir + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        refused(&c, "beyond the heap's");
+        // a data location other than the two Canon defines
+        let mut c = b.clone();
+        c[dir + 3] |= 0x80;
+        refused(&c, "unknown data location");
+        // the header length
+        let mut c = b.clone();
+        c[2] = 0;
+        refused(&c, "a header of 0 bytes");
+    }
+}

@@ -120,7 +120,7 @@ pub(crate) fn decode_bytes(
 /// there is no Make, is not UTF-8 text: rawloader's camera lookup reads them as text and
 /// panics on anything else.
 fn text_tags_are_utf8(path: &Path, t: &Tiff) -> Result<()> {
-    let ifds = super::kdc::all_ifds(t);
+    let ifds = t.all_ifds();
     let has_make = ifds.iter().any(|i| i.get(tags::MAKE).is_some());
     for ifd in ifds {
         for tag in [tags::MAKE, tags::MODEL, tags::SOFTWARE] {

@@ -40,151 +40,26 @@ const MAKER_NOTE: u16 = 37500;
 /// Tables 0 to 9 choose the next table (0: a run of predicted columns; 8: verbatim values),
 /// table 9 also counts runs; tables 10 to 17 give differences (only their lengths matter
 /// here); table 18 (verbatim values) is built from `cbpp`.
+#[rustfmt::skip]
 const CODES: [&[(u8, i8)]; 18] = [
-    &[
-        (1, 1),
-        (2, 3),
-        (3, 4),
-        (4, 2),
-        (5, 7),
-        (6, 5),
-        (7, 6),
-        (7, 8),
-    ],
-    &[
-        (1, 0),
-        (2, 1),
-        (3, 3),
-        (4, 4),
-        (5, 2),
-        (6, 7),
-        (7, 6),
-        (8, 5),
-        (8, 8),
-    ],
-    &[
-        (2, 1),
-        (2, 3),
-        (3, 0),
-        (3, 2),
-        (3, 4),
-        (4, 6),
-        (5, 5),
-        (6, 7),
-        (6, 8),
-    ],
-    &[
-        (2, 0),
-        (2, 1),
-        (2, 3),
-        (3, 2),
-        (4, 4),
-        (5, 6),
-        (6, 7),
-        (7, 5),
-        (7, 8),
-    ],
-    &[
-        (2, 1),
-        (2, 4),
-        (3, 0),
-        (3, 2),
-        (3, 3),
-        (4, 7),
-        (5, 5),
-        (6, 6),
-        (6, 8),
-    ],
-    &[
-        (2, 3),
-        (3, 1),
-        (3, 2),
-        (3, 4),
-        (3, 5),
-        (3, 6),
-        (4, 7),
-        (5, 0),
-        (5, 8),
-    ],
-    &[
-        (2, 3),
-        (2, 6),
-        (3, 0),
-        (3, 1),
-        (4, 4),
-        (4, 5),
-        (4, 7),
-        (5, 2),
-        (5, 8),
-    ],
-    &[
-        (2, 4),
-        (2, 7),
-        (3, 3),
-        (3, 6),
-        (4, 1),
-        (4, 2),
-        (4, 5),
-        (5, 0),
-        (5, 8),
-    ],
-    &[
-        (2, 6),
-        (3, 1),
-        (3, 3),
-        (3, 5),
-        (3, 7),
-        (3, 8),
-        (4, 0),
-        (5, 2),
-        (5, 4),
-    ],
-    &[
-        (2, 0),
-        (2, 1),
-        (3, 2),
-        (3, 3),
-        (4, 4),
-        (4, 5),
-        (5, 6),
-        (5, 7),
-        (4, 8),
-    ],
+    &[(1, 1), (2, 3), (3, 4), (4, 2), (5, 7), (6, 5), (7, 6), (7, 8)],
+    &[(1, 0), (2, 1), (3, 3), (4, 4), (5, 2), (6, 7), (7, 6), (8, 5), (8, 8)],
+    &[(2, 1), (2, 3), (3, 0), (3, 2), (3, 4), (4, 6), (5, 5), (6, 7), (6, 8)],
+    &[(2, 0), (2, 1), (2, 3), (3, 2), (4, 4), (5, 6), (6, 7), (7, 5), (7, 8)],
+    &[(2, 1), (2, 4), (3, 0), (3, 2), (3, 3), (4, 7), (5, 5), (6, 6), (6, 8)],
+    &[(2, 3), (3, 1), (3, 2), (3, 4), (3, 5), (3, 6), (4, 7), (5, 0), (5, 8)],
+    &[(2, 3), (2, 6), (3, 0), (3, 1), (4, 4), (4, 5), (4, 7), (5, 2), (5, 8)],
+    &[(2, 4), (2, 7), (3, 3), (3, 6), (4, 1), (4, 2), (4, 5), (5, 0), (5, 8)],
+    &[(2, 6), (3, 1), (3, 3), (3, 5), (3, 7), (3, 8), (4, 0), (5, 2), (5, 4)],
+    &[(2, 0), (2, 1), (3, 2), (3, 3), (4, 4), (4, 5), (5, 6), (5, 7), (4, 8)],
     &[(1, 0), (2, 2), (2, -2)],
     &[(1, -3), (1, 3)],
     &[(2, -17), (2, -5), (2, 5), (2, 17)],
     &[(2, -7), (2, 2), (2, 9), (2, 18)],
     &[(2, -18), (2, -9), (2, -2), (2, 7)],
-    &[
-        (2, -28),
-        (2, 28),
-        (3, -49),
-        (3, -9),
-        (3, 9),
-        (4, 49),
-        (5, -79),
-        (5, 79),
-    ],
-    &[
-        (2, -1),
-        (2, 13),
-        (2, 26),
-        (3, 39),
-        (4, -16),
-        (5, 55),
-        (6, -37),
-        (6, 76),
-    ],
-    &[
-        (2, -26),
-        (2, -13),
-        (2, 1),
-        (3, -39),
-        (4, 16),
-        (5, -55),
-        (6, -76),
-        (6, 37),
-    ],
+    &[(2, -28), (2, 28), (3, -49), (3, -9), (3, 9), (4, 49), (5, -79), (5, 79)],
+    &[(2, -1), (2, 13), (2, 26), (3, 39), (4, -16), (5, 55), (6, -37), (6, 76)],
+    &[(2, -26), (2, -13), (2, 1), (3, -39), (4, 16), (5, -55), (6, -76), (6, 37)],
 ];
 
 /// Per table, per 8-bit pattern: (code length, value).
@@ -322,24 +197,6 @@ fn walk(data: &[u8], (width, height): (usize, usize), cbpp: u8) -> std::result::
     Ok(())
 }
 
-/// IFDs of the file, the chain first and each followed by its sub-IFDs and EXIF IFD.
-pub(crate) fn all_ifds(t: &Tiff) -> Vec<&Ifd> {
-    fn add<'a>(ifd: &'a Ifd, out: &mut Vec<&'a Ifd>) {
-        out.push(ifd);
-        for s in &ifd.sub_ifds {
-            add(s, out);
-        }
-        if let Some(e) = &ifd.exif {
-            add(e, out);
-        }
-    }
-    let mut out = Vec::new();
-    for ifd in &t.ifds {
-        add(ifd, &mut out);
-    }
-    out
-}
-
 /// Whether `tiff` is a Kodak DC50 KDC (by its Model tag): the camera [`check`] is about.
 pub fn is_dc50(tiff: &Tiff) -> bool {
     tiff.root().get(MODEL).map(|e| e.ascii()).as_deref() == Some(DC50)
@@ -353,10 +210,11 @@ pub fn check(path: &Path, bytes: &[u8], tiff: &Tiff) -> Result<()> {
     }
     let err = |reason: String| Error::decode(path, format!("corrupt Kodak DC50 KDC: {reason}"));
     // rawler parses a maker note wherever the tag is; the DC50 writes none
-    if all_ifds(tiff).iter().any(|i| i.get(MAKER_NOTE).is_some()) {
+    if tiff.all_ifds().iter().any(|i| i.get(MAKER_NOTE).is_some()) {
         return Err(err("a maker note, which the DC50 does not write".into()));
     }
-    let cfa: Vec<&Ifd> = all_ifds(tiff)
+    let cfa: Vec<&Ifd> = tiff
+        .all_ifds()
         .into_iter()
         .filter(|i| i.get(CFA_PATTERN).is_some())
         .collect();

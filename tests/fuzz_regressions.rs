@@ -239,6 +239,14 @@ fn camera_files_that_reached_decoder_panics_are_refused_first() {
                     patch(3_349_926, &20_000u16.to_le_bytes()),
                     "the raw data (entry 0x2005) is 3272478 bytes; a 2376x20000 sensor's needs",
                 ),
+                // a sensor narrower than the G2's masked columns (2326 to 2375), which
+                // rawloader averages for the black level without looking at the width
+                (
+                    "narrow.crw",
+                    patch(3_349_924, &2_000u16.to_le_bytes()),
+                    "a 2000x1728 sensor, too small for the Canon PowerShot G2's masked areas \
+                     (up to column 2376, row 0)",
+                ),
                 // the decoder table (entry 0x1835 at 3349956): Canon defines three
                 (
                     "table.crw",

@@ -26,7 +26,8 @@
 //! - the entries the decoder reads (make and model, sensor size, decoder table, white
 //!   balance, the two colour-information blocks) occur at most once, so the one checked is the
 //!   one read, and each is long enough for every index the decoder reads in it;
-//! - the sensor size is non-zero, within the pixel limit and the decoder's own limits, and the
+//! - the sensor size is non-zero, within the pixel limit and the decoder's own limits, holds
+//!   the camera's masked areas (which rawloader averages for the black level), and the
 //!   raw data (tag 0x2005) starts where the decoder reads it (the end of the header) and holds
 //!   the header, the low bits and at least a 4-byte start of the compressed data; the decoder
 //!   table is one of the three Canon defines.
@@ -222,6 +223,18 @@ impl Walk<'_> {
     }
 }
 
+/// How far right and down the masked ("black") areas of a camera reach, in photosites: the
+/// areas rawloader averages for the black level. rawloader does not expose its camera table;
+/// rawler's, which it does, is the same lineage's and gives the same areas for the CRW
+/// cameras (checked for both crates' pinned versions: they differ for the PowerShot D10 and
+/// G7 X only, which write CR2).
+fn masked_extent(make: &str, model: &str) -> Option<(u64, u64)> {
+    let key = (make.to_string(), model.to_string(), String::new());
+    let cam = rawler::global_loader().get_cameras().get(&key)?;
+    let end = |a: Option<(usize, usize)>| a.map_or(0, |(from, n)| (from + n) as u64);
+    Some((end(cam.blackareav), end(cam.blackareah)))
+}
+
 /// Checks a CRW's structure and the entries rawloader reads before it decodes the file: see
 /// the module documentation for what is checked and why.
 pub fn check(path: &Path, bytes: &[u8], limits: &DecodeLimits) -> Result<()> {
@@ -267,6 +280,17 @@ pub fn check(path: &Path, bytes: &[u8], limits: &DecodeLimits) -> Result<()> {
             return Err(w.err(format!("a sensor of {width}x{height} photosites")));
         }
         limits.check(path, width, height, bytes.len())?;
+        // the masked areas rawloader averages for the black level, from its camera table, are
+        // indexed in the decoded image without a look at the sensor size
+        let make = text.split_terminator('\0').next().unwrap_or("");
+        if let Some((right, bottom)) = masked_extent(make, model)
+            && (right > width || bottom > height)
+        {
+            return Err(w.err(format!(
+                "a {width}x{height} sensor, too small for the {model}'s masked areas (up to \
+                 column {right}, row {bottom})"
+            )));
+        }
         let table = w
             .long_enough(tag::DECODER_TABLE, "decoder table", 4)?
             .ok_or_else(|| w.err("no decoder table entry (0x1835)".into()))?;
@@ -359,10 +383,21 @@ mod tests {
     /// A small CRW: a 64x32 sensor, decoder table 1, the raw data (header, low bits, 64 bytes
     /// of compressed data) and a sub-heap with the camera's entries, nested `depth` deep.
     fn crw(width: u16, height: u16, table: u32, depth: usize) -> Vec<u8> {
+        crw_of(
+            b"Canon\0Canon PowerShot Test\0",
+            width,
+            height,
+            table,
+            depth,
+        )
+    }
+
+    /// The same of the camera `make_model` names.
+    fn crw_of(make_model: &[u8], width: u16, height: u16, table: u32, depth: usize) -> Vec<u8> {
         let mut sensor = [0u8; 8];
         sensor[2..4].copy_from_slice(&width.to_le_bytes());
         sensor[4..6].copy_from_slice(&height.to_le_bytes());
-        let mut values = b"Canon\0Canon PowerShot G2\0".to_vec();
+        let mut values = make_model.to_vec();
         let mm = values.len();
         values.extend(table.to_le_bytes());
         let mut inner = heap(
@@ -413,6 +448,11 @@ mod tests {
         // more photosites than the raw data holds the low bits of
         refused(&crw(64, 64, 1, 1), "the raw data (entry 0x2005) is");
         refused(&crw(64, 32, 1, MAX_DEPTH + 1), "nested more than");
+        // the G2's masked columns end at 2376
+        refused(
+            &crw_of(b"Canon\0Canon PowerShot G2\0", 64, 32, 1, 1),
+            "a 64x32 sensor, too small for the Canon PowerShot G2's masked areas",
+        );
         let b = crw(64, 32, 1, 1);
         // every cut is refused (the root heap's directory offset is in the last 4 bytes)
         for cut in 0..b.len() {

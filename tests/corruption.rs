@@ -13,8 +13,11 @@
 //! Every outcome must be `Ok` or a clean `Error`:
 //! - a panic that reaches the sweep's own `catch_unwind` is counted and must never happen;
 //! - a panic anywhere in obscura's code is counted the same way, even if something caught it;
-//!   panics inside the third-party decoders (rawler, rawloader and what they call), which they
-//!   and obscura catch and turn into decode errors, are counted and reported separately;
+//! - a panic inside the third-party decoders (rawler, rawloader and what they call), which they
+//!   and obscura catch and turn into decode errors, is counted and reported separately, and
+//!   must not happen either: catch_unwind must never be what saved a case (obscura checks the
+//!   structures the decoders trust before handing them the bytes); each site is reported with
+//!   the first case that reached it;
 //! - a counting global allocator records the largest single allocation and the peak of live
 //!   bytes of each case, which must stay within a bound derived from the pixel limit (see
 //!   [`BYTES_PER_PIXEL_ONE`]).
@@ -28,7 +31,7 @@ use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use obscura::encode::{EncodeParams, Format, encode};
@@ -37,6 +40,8 @@ use obscura::raw::DecodeLimits;
 use obscura::{Error, RawFrame};
 
 mod common;
+
+use common::mutate::{KINDS, Rng, mutate, tiff_fields};
 
 // ---------------------------------------------------------------------------------------------
 // The counting allocator
@@ -49,6 +54,9 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
 /// The case being run (file index << 32 | mutation index), named when the cap below aborts.
 static CASE: AtomicUsize = AtomicUsize::new(0);
+/// The mutation generator's state before the case being run made its mutation: with the file
+/// and the kind, it makes the same mutated file again.
+static SEED: AtomicU64 = AtomicU64::new(0);
 
 /// A single request above this is refused, which aborts the test binary, after a message
 /// naming the case: better than letting a corrupt header take the machine's memory. Far
@@ -172,169 +180,6 @@ const BYTES_PER_PIXEL_PEAK: u64 = 96;
 const SLACK: u64 = 64 << 20;
 
 // ---------------------------------------------------------------------------------------------
-// Mutations
-
-/// xorshift64* (Vigna): small, seedable, good enough to pick offsets.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// The kinds of damage, in the order of the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
-    FlipHead,
-    FlipAny,
-    Truncate,
-    Stomp,
-    Repeat,
-}
-
-const KINDS: [Kind; 5] = [
-    Kind::FlipHead,
-    Kind::FlipAny,
-    Kind::Truncate,
-    Kind::Stomp,
-    Kind::Repeat,
-];
-
-/// The file offsets of the 4-byte count and value fields of every TIFF IFD entry (IFD chain,
-/// SubIFDs, EXIF), and whether the file is little-endian. Empty for non-TIFF files.
-fn tiff_fields(b: &[u8]) -> (Vec<usize>, bool) {
-    let little = match b.get(..4) {
-        Some([b'I', b'I', 42, 0]) => true,
-        Some([b'M', b'M', 0, 42]) => false,
-        _ => return (Vec::new(), true),
-    };
-    let u16_at = |o: usize| {
-        b.get(o..o + 2).map(|s| {
-            if little {
-                u16::from_le_bytes([s[0], s[1]])
-            } else {
-                u16::from_be_bytes([s[0], s[1]])
-            }
-        })
-    };
-    let u32_at = |o: usize| {
-        b.get(o..o + 4).map(|s| {
-            let a = [s[0], s[1], s[2], s[3]];
-            if little {
-                u32::from_le_bytes(a)
-            } else {
-                u32::from_be_bytes(a)
-            }
-        })
-    };
-    let mut fields = Vec::new();
-    let mut todo = vec![u32_at(4).unwrap_or(0) as usize];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(ifd) = todo.pop() {
-        if ifd == 0 || !seen.insert(ifd) || seen.len() > 64 {
-            continue;
-        }
-        let Some(n) = u16_at(ifd) else { continue };
-        for k in 0..usize::from(n).min(512) {
-            let e = ifd + 2 + 12 * k;
-            let (Some(tag), Some(typ), Some(count)) = (u16_at(e), u16_at(e + 2), u32_at(e + 4))
-            else {
-                break;
-            };
-            fields.extend([e + 4, e + 8]);
-            if matches!(tag, 330 | 34665 | 34853) {
-                // sub-IFD offsets: inline when one LONG, else at the value offset
-                let at = if count == 1 {
-                    e + 8
-                } else {
-                    u32_at(e + 8).unwrap_or(0) as usize
-                };
-                for i in 0..(count as usize).min(16) {
-                    if typ == 4 || typ == 13 {
-                        todo.extend(u32_at(at + 4 * i).map(|v| v as usize));
-                    }
-                }
-            }
-        }
-        todo.extend(u32_at(ifd + 2 + 12 * usize::from(n)).map(|v| v as usize));
-    }
-    (fields, little)
-}
-
-/// One mutated copy of `orig`.
-fn mutate(orig: &[u8], kind: Kind, rng: &mut Rng, fields: &(Vec<usize>, bool)) -> Vec<u8> {
-    let len = orig.len();
-    let head = len.min(4096);
-    let mut b = orig.to_vec();
-    match kind {
-        Kind::FlipHead => {
-            for _ in 0..1 + rng.below(4) {
-                b[rng.below(head)] ^= 1 + rng.below(255) as u8;
-            }
-        }
-        Kind::FlipAny => {
-            for _ in 0..1 + rng.below(16) {
-                b[rng.below(len)] ^= 1 + rng.below(255) as u8;
-            }
-        }
-        Kind::Truncate => {
-            let cut = if rng.below(2) == 0 {
-                rng.below(head)
-            } else {
-                rng.below(len)
-            };
-            b.truncate(cut);
-        }
-        Kind::Stomp => {
-            let value = [0u32, 0x7fff_ffff, 0xffff_ffff][rng.below(3)];
-            let (at, little) = if !fields.0.is_empty() && rng.below(10) < 7 {
-                (fields.0[rng.below(fields.0.len())], fields.1)
-            } else if rng.below(2) == 0 {
-                (rng.below(head) & !3, rng.below(2) == 0)
-            } else {
-                (rng.below(len) & !3, rng.below(2) == 0)
-            };
-            let v = if little {
-                value.to_le_bytes()
-            } else {
-                value.to_be_bytes()
-            };
-            let at = at.min(len);
-            let end = (at + 4).min(len);
-            b[at..end].copy_from_slice(&v[..end - at]);
-        }
-        Kind::Repeat => {
-            let n = (4 + rng.below(4093)).min(len);
-            let from = rng.below(len - n + 1);
-            let chunk = orig[from..from + n].to_vec();
-            let to = if rng.below(2) == 0 {
-                rng.below(head)
-            } else {
-                rng.below(len)
-            };
-            if rng.below(2) == 0 {
-                b.splice(to..to, chunk);
-            } else {
-                let end = (to + n).min(len);
-                b[to..end].copy_from_slice(&chunk[..end - to]);
-            }
-        }
-    }
-    b
-}
-
-// ---------------------------------------------------------------------------------------------
 // Panic accounting
 
 /// Panics seen by the hook, by where they happened: obscura's own code, or a third-party
@@ -342,8 +187,8 @@ fn mutate(orig: &[u8], kind: Kind, rng: &mut Rng, fields: &(Vec<usize>, bool)) -
 #[derive(Default)]
 struct Panics {
     ours: Vec<String>,
-    /// location -> (count, file index and mutation of the first)
-    decoder: BTreeMap<String, (usize, usize, usize)>,
+    /// location and message -> (count, file index, mutation and generator state of the first)
+    decoder: BTreeMap<String, (usize, usize, usize, u64)>,
 }
 
 static PANICS: Mutex<Option<Panics>> = Mutex::new(None);
@@ -371,10 +216,17 @@ fn count_panics() {
                 let short = loc.rsplit("/.cargo/registry/src/").next().unwrap_or(&loc);
                 let short = short.split_once('/').map_or(short, |(_, s)| s);
                 let case = CASE.load(Ordering::Relaxed);
-                let e = p.decoder.entry(short.to_string()).or_insert((
+                let msg = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let e = p.decoder.entry(format!("{short}: {msg}")).or_insert((
                     0,
                     case >> 32,
                     case & 0xffff_ffff,
+                    SEED.load(Ordering::Relaxed),
                 ));
                 e.0 += 1;
             }
@@ -566,6 +418,11 @@ const MUTATIONS: usize = 300;
 /// more to decode (the 61 MP Sony, the JPEG XL LinearRaw samples) get at least one.
 const SECONDS_PER_FILE: f64 = 2.0;
 
+/// The same for the real camera files of `../shared/raw/` (Canon CRW, Kodak KDC): formats
+/// whose structure obscura checks itself before the decoders see them, and whose decoders
+/// trust their files most; a CRW decode takes about 40 ms, so they reach [`MUTATIONS`].
+const SECONDS_PER_CAMERA_FILE: f64 = 15.0;
+
 #[test]
 fn corrupted_raw_files_give_errors_never_panics_or_huge_allocations() {
     count_panics();
@@ -579,7 +436,12 @@ fn corrupted_raw_files_give_errors_never_panics_or_huge_allocations() {
     let mut results = Vec::new();
     CASE.store(usize::MAX, Ordering::Relaxed);
     let mut failures = Vec::new();
-    for (fi, path) in files().iter().enumerate() {
+    let all = files();
+    let names: Vec<String> = all
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for (fi, path) in all.iter().enumerate() {
         let orig = std::fs::read(path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let start = Instant::now();
@@ -616,7 +478,13 @@ fn corrupted_raw_files_give_errors_never_panics_or_huge_allocations() {
         let fields = tiff_fields(&orig);
         let share = if path.starts_with(&samples) { 8 } else { 1 };
         let most = ((MUTATIONS / share) as f64 * scale).round().max(1.0) as usize;
-        let budget = Duration::from_secs_f64(SECONDS_PER_FILE * scale);
+        let camera = !path.starts_with(&samples) && path.extension().is_none_or(|e| e != "dng");
+        let seconds = if camera {
+            SECONDS_PER_CAMERA_FILE
+        } else {
+            SECONDS_PER_FILE
+        };
+        let budget = Duration::from_secs_f64(seconds * scale);
         let mut rng = Rng::new(0x0b5c_0000 + fi as u64);
         let mut outcomes = BTreeMap::new();
         let mut worst = (0, 0);
@@ -629,6 +497,7 @@ fn corrupted_raw_files_give_errors_never_panics_or_huge_allocations() {
             n += 1;
             let kind = KINDS[m % KINDS.len()];
             let seed_state = rng.0;
+            SEED.store(seed_state, Ordering::Relaxed);
             CASE.store((fi << 32) | m, Ordering::Relaxed);
             let bytes = mutate(&orig, kind, &mut rng, &fields);
             let base = start_measuring();
@@ -715,12 +584,22 @@ fn corrupted_raw_files_give_errors_never_panics_or_huge_allocations() {
     );
     let panics = PANICS.lock().unwrap().take().unwrap_or_default();
     eprintln!(
-        "panics inside third-party decoders (caught, reported as decode errors): {} {:?}",
-        panics.decoder.values().map(|v| v.0).sum::<usize>(),
-        panics.decoder
+        "panics inside third-party decoders: {}",
+        panics.decoder.values().map(|v| v.0).sum::<usize>()
     );
     for p in &panics.ours {
         failures.push(format!("panic in obscura's code (even if caught): {p}"));
+    }
+    // a decoder panic was caught (by the decoder or by obscura) and became a decode error, but
+    // catch_unwind must never be what saved it: the file should have been refused before the
+    // decoder saw it
+    for (site, (n, file, m, state)) in &panics.decoder {
+        let name = names.get(*file).map_or("?", String::as_str);
+        let kind = KINDS[*m % KINDS.len()];
+        failures.push(format!(
+            "{n} panics inside a third-party decoder at {site}; the first: {name} mutation {m} \
+             ({kind:?}, rng state {state:#x})"
+        ));
     }
     assert!(
         failures.is_empty(),

@@ -75,6 +75,7 @@ pub(crate) fn decode_bytes(
     limits: &DecodeLimits,
 ) -> Result<RawFrame> {
     silence_decoder_panics();
+    let mut rawloader_knows = true;
     if is_tiff(&bytes) {
         match Tiff::parse(&bytes) {
             Ok(t) if t.is_dng() => return decode_dng(path, bytes, &t, limits),
@@ -83,6 +84,15 @@ pub(crate) fn decode_bytes(
                 // the IFDs declare, so the largest declared image is checked first
                 if let Some((w, h)) = t.largest_image() {
                     limits.check(path, w, h, bytes.len())?;
+                }
+                // rawloader reads Make, Model and Software as UTF-8 and panics when they are not
+                text_tags_are_utf8(path, &t)?;
+                // rawler's Kodak DC50 decoder trusts its compressed stream: read through first.
+                // rawloader's camera table lacks the DC50, and its TIFF reader trusts IFDs
+                // obscura's does not walk (Kodak's private IFD): it is not asked
+                if super::kdc::is_dc50(&t) {
+                    super::kdc::check(path, &bytes, &t)?;
+                    rawloader_knows = false;
                 }
             }
             Err(e) => {
@@ -99,7 +109,36 @@ pub(crate) fn decode_bytes(
         // rawler trusts CR3 box sizes and sample counts: checked first, as TIFF is above
         super::bmff::check(path, &bytes, limits)?;
     }
-    decode_native(path, bytes)
+    if super::ciff::is_crw(&bytes) {
+        // rawloader trusts CRW heap offsets, entry sizes and the sensor size: the same
+        super::ciff::check(path, &bytes, limits)?;
+    }
+    decode_native(path, bytes, rawloader_knows)
+}
+
+/// Refuses a TIFF whose Make or Model (up to the first NUL, in any IFD), or Software when
+/// there is no Make, is not UTF-8 text: rawloader's camera lookup reads them as text and
+/// panics on anything else.
+fn text_tags_are_utf8(path: &Path, t: &Tiff) -> Result<()> {
+    let ifds = t.all_ifds();
+    let has_make = ifds.iter().any(|i| i.get(tags::MAKE).is_some());
+    for ifd in ifds {
+        for tag in [tags::MAKE, tags::MODEL, tags::SOFTWARE] {
+            if tag == tags::SOFTWARE && has_make {
+                continue;
+            }
+            if let Some(e) = ifd.get(tag) {
+                let end = e.data.iter().position(|&b| b == 0).unwrap_or(e.data.len());
+                if std::str::from_utf8(&e.data[..end]).is_err() {
+                    return Err(Error::decode(
+                        path,
+                        format!("corrupt TIFF: tag {tag} (Make, Model or Software) is not text"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// First line of a decoder's error message, without its type-name prefix and boilerplate.
@@ -204,7 +243,9 @@ pub(crate) fn is_cr3(b: &[u8]) -> bool {
     (16..=4096).contains(&size) && b.get(4..12) == Some(b"ftypcrx ")
 }
 
-fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
+/// Decodes a camera-native file: with rawloader, then rawler when rawloader refuses it (or at
+/// once when `rawloader_knows` is false: a camera rawloader's table lacks).
+fn decode_native(path: &Path, bytes: Arc<Vec<u8>>, rawloader_knows: bool) -> Result<RawFrame> {
     if !known_native(&bytes) {
         return Err(Error::decode(
             path,
@@ -212,11 +253,15 @@ fn decode_native(path: &Path, bytes: Arc<Vec<u8>>) -> Result<RawFrame> {
              MRW, X3F and other TIFF-based raws), or a corrupt one",
         ));
     }
-    let from_rawloader = catch_unwind(AssertUnwindSafe(|| {
-        rawloader::decode(&mut std::io::Cursor::new(bytes.as_slice()))
-    }))
-    .map_err(panic_message)
-    .and_then(|r| r.map_err(|e| e.to_string()));
+    let from_rawloader = if rawloader_knows {
+        catch_unwind(AssertUnwindSafe(|| {
+            rawloader::decode(&mut std::io::Cursor::new(bytes.as_slice()))
+        }))
+        .map_err(panic_message)
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    } else {
+        Err("camera not in rawloader's table".to_string())
+    };
     // rawler reads the TIFF structures that proprietary containers (MRW, RAF, ORF maker
     // notes) embed and allocates whatever their entries declare (fuzzing: 3.4 GB from a
     // 1.5 kB MRW). It is asked only about files whose structure obscura has checked itself

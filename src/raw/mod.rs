@@ -32,10 +32,12 @@
 //! mosaic. [`write_dng`] writes such a frame back as a 16-bit LinearRaw DNG.
 
 pub mod bmff;
+pub mod ciff;
 pub(crate) mod decode;
 mod ljpeg;
 
 pub use decode::DecodeLimits;
+pub mod kdc;
 pub mod opcodes;
 pub mod tiff;
 mod writer;

@@ -400,6 +400,25 @@ impl Tiff {
         })
     }
 
+    /// Every IFD: the chain in order, each followed (depth first) by its sub-IFDs and its
+    /// EXIF IFD.
+    pub fn all_ifds(&self) -> Vec<&Ifd> {
+        fn add<'a>(ifd: &'a Ifd, out: &mut Vec<&'a Ifd>) {
+            out.push(ifd);
+            for s in &ifd.sub_ifds {
+                add(s, out);
+            }
+            if let Some(e) = &ifd.exif {
+                add(e, out);
+            }
+        }
+        let mut out = Vec::new();
+        for ifd in &self.ifds {
+            add(ifd, &mut out);
+        }
+        out
+    }
+
     /// IFD0.
     pub fn root(&self) -> &Ifd {
         &self.ifds[0]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod color;
+pub mod mutate;
 
 use std::path::PathBuf;
 

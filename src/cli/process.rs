@@ -143,6 +143,7 @@ fn pipeline(f: &FinishArgs, a: Option<&ProcessArgs>) -> Result<Pipeline> {
         p.merge = super::merge_params(&a.method, a.scale)?;
         p.max_frames = a.frames;
         p.dng = a.dng.clone();
+        p.debug = a.debug.clone().map(crate::diagnostics::DebugParams::new);
     }
     p.validate()?;
     Ok(p)

@@ -107,7 +107,7 @@ body {{ font-family: sans-serif; margin: 1.5em; background: #f4f4f4; color: #222
 h1 {{ font-size: 1.4em; }} h2 {{ font-size: 1.15em; margin-top: 1.6em; }}
 table {{ border-collapse: collapse; background: #fff; }}
 td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }}
-.map {{ width: {w}px; max-width: 36vw; border: 1px solid #888; }}
+.map {{ width: {w}px; max-width: 30vw; border: 1px solid #888; }}
 .full {{ max-width: 96vw; border: 1px solid #888; }}
 .crop {{ image-rendering: pixelated; border: 1px solid #888; }}
 .ref {{ background: #fff1dc; }}

@@ -57,7 +57,7 @@ pub struct DebugParams {
     /// Longer side of the overview pictures in pixels, 128 to 8192; default 960. Frames
     /// smaller than that are enlarged up to 2x.
     pub max_side: usize,
-    /// Side of the 100% crops in photosites, 32 to 2048; default 192 (less where the frame
+    /// Side of the 100% crops in photosites, 32 to 2048; default 256 (less where the frame
     /// is smaller).
     pub crop: usize,
 }
@@ -68,7 +68,7 @@ impl DebugParams {
         DebugParams {
             dir: dir.into(),
             max_side: 960,
-            crop: 192,
+            crop: 256,
         }
     }
 

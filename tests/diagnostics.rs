@@ -97,7 +97,12 @@ fn process_debug_shows_the_moving_object_and_every_tile() {
     for f in ["crop_reference.png", "crop_merged.png"] {
         assert_eq!(png(&dbg.join(f)).dimensions(), (192, 192), "{f}");
     }
-    for f in ["noise.png", "reference_choice.png", "report.json", "index.html"] {
+    for f in [
+        "noise.png",
+        "reference_choice.png",
+        "report.json",
+        "index.html",
+    ] {
         assert!(dbg.join(f).is_file(), "{f} missing");
     }
     assert!(!dbg.join("frame_00_weights.png").exists());
@@ -161,7 +166,10 @@ fn process_debug_shows_the_moving_object_and_every_tile() {
             marked += usize::from(p != base.get_pixel(x, y).0 && (p[0] != p[1] || p[1] != p[2]));
         }
     }
-    assert!(tiles > 100 && marked == tiles, "{marked} of {tiles} tiles drawn");
+    assert!(
+        tiles > 100 && marked == tiles,
+        "{marked} of {tiles} tiles drawn"
+    );
 
     // the merge averaged the noise away: the merged crop is smoother
     let (r, m) = (
@@ -273,7 +281,10 @@ fn an_unwritable_debug_folder_fails_before_any_work() {
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "{cmd:?}: {}", stderr(&o));
         let e = stderr(&o);
-        assert!(e.contains("file/debug") && e.contains("debug folder"), "{e}");
+        assert!(
+            e.contains("file/debug") && e.contains("debug folder"),
+            "{e}"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), before);
         assert!(o.stdout.is_empty(), "{cmd:?} did work");
     }
@@ -304,7 +315,9 @@ fn an_old_run_is_replaced_not_mixed() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        !names.iter().any(|n| n.starts_with("frame_03") || n.starts_with("frame_04")),
+        !names
+            .iter()
+            .any(|n| n.starts_with("frame_03") || n.starts_with("frame_04")),
         "{names:?}"
     );
     assert!(dbg.join("frame_02_alignment.png").is_file());
@@ -389,7 +402,9 @@ fn the_page_renders_in_headless_chromium() {
         .unwrap_or("absent");
     let counts: Vec<&str> = mark.trim_start_matches("loaded ").split('/').collect();
     assert!(
-        mark.starts_with("loaded ") && counts[0] == counts[1] && counts[0].parse::<usize>().unwrap() >= n,
+        mark.starts_with("loaded ")
+            && counts[0] == counts[1]
+            && counts[0].parse::<usize>().unwrap() >= n,
         "{mark} ({n} PNGs): {}",
         stderr(&o)
     );

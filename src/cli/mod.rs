@@ -11,12 +11,12 @@ use serde::Serialize;
 
 use crate::diagnostics::{DebugParams, Diagnostics};
 use crate::encode::EncodeParams;
-use crate::pipeline::check_output;
 use crate::error::Result;
 use crate::finish::FinishParams;
 use crate::finish::color::WhiteBalance;
 use crate::image::{Cfa, Rect};
 use crate::look::Look;
+use crate::pipeline::check_output;
 use crate::raw::{DecoderKind, Metadata, RawFrame};
 use crate::synth::{SceneSource, SynthParams};
 
@@ -86,7 +86,7 @@ enum Command {
     /// highlights, demosaic, colour, exposure, tone mapping, sharpening, EXIF and ICC.
     Develop(DevelopArgs),
     /// The whole chain on a burst: decode, align, merge, finish and encode one image.
-    Process(ProcessArgs),
+    Process(Box<ProcessArgs>),
     /// Looks: list the built-in ones, or bake one's colour into a .cube LUT for other tools.
     #[command(subcommand)]
     Look(LookCommand),
@@ -582,7 +582,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Process(a) => {
             process::catch_interrupts();
-            process::process(a, talk)
+            process::process(*a, talk)
         }
         Command::Look(LookCommand::List) => {
             for name in Look::BUILTIN {

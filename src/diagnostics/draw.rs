@@ -186,7 +186,13 @@ pub(crate) fn alignment_arrows(base: &RgbImage, al: &Alignment, s: f32, magnify:
             let a = (c[0] * s, c[1] * s);
             let e = (a.0 + d[0] * magnify * s, a.1 + d[1] * magnify * s);
             fill(&mut img, a.0 as i32 - 1, a.1 as i32 - 1, 3, 3, color);
-            arrow(&mut img, a, e, (0.35 * spacing * every as f32).clamp(3.0, 8.0), color);
+            arrow(
+                &mut img,
+                a,
+                e,
+                (0.35 * spacing * every as f32).clamp(3.0, 8.0),
+                color,
+            );
         }
     }
     img
@@ -338,7 +344,14 @@ impl Axes {
             line(&mut img, (x, y0 + h), (x, y0 + h + 5.0), 1, ink);
             let lx = xfmt(k as f32 * xstep);
             let (tw, _) = text_extent(TEXT - 1.0, &lx);
-            text(&mut img, x as i32 - tw / 2, (y0 + h + 8.0) as i32, TEXT - 1.0, ink, &lx);
+            text(
+                &mut img,
+                x as i32 - tw / 2,
+                (y0 + h + 8.0) as i32,
+                TEXT - 1.0,
+                ink,
+                &lx,
+            );
         }
         for k in 0..=ny {
             let y = y0 + h - k as f32 / ny as f32 * h;
@@ -346,7 +359,14 @@ impl Axes {
             line(&mut img, (x0 - 5.0, y), (x0, y), 1, ink);
             let ly = yfmt(k as f32 * ystep);
             let (tw, th) = text_extent(TEXT - 1.0, &ly);
-            text(&mut img, x0 as i32 - 8 - tw, y as i32 - th / 2 - 2, TEXT - 1.0, ink, &ly);
+            text(
+                &mut img,
+                x0 as i32 - 8 - tw,
+                y as i32 - th / 2 - 2,
+                TEXT - 1.0,
+                ink,
+                &ly,
+            );
         }
         line(&mut img, (x0, y0 + h), (x0 + w, y0 + h), 2, ink);
         line(&mut img, (x0, y0), (x0, y0 + h), 2, ink);
@@ -391,7 +411,11 @@ impl Axes {
 /// A tick step of 1, 2 or 5 times a power of ten giving 3 to 7 ticks up to `max`, and how
 /// many ticks reach it.
 fn nice_ticks(max: f32) -> (f32, usize) {
-    let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
+    let max = if max.is_finite() && max > 0.0 {
+        max
+    } else {
+        1.0
+    };
     let raw = max / 5.0;
     let p = 10f32.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
@@ -477,13 +501,27 @@ pub(crate) fn noise_plot(noise: &FrameNoise, measured: &[Vec<(f64, f64, f64)>; 3
             let p = ax.at(x as f32, v as f32);
             if ax.inside(p) {
                 fill(&mut ax.img, p.0 as i32 - 3, p.1 as i32 - 3, 7, 7, *color);
-                fill(&mut ax.img, p.0 as i32 - 1, p.1 as i32 - 1, 3, 3, [255, 255, 255]);
+                fill(
+                    &mut ax.img,
+                    p.0 as i32 - 1,
+                    p.1 as i32 - 1,
+                    3,
+                    3,
+                    [255, 255, 255],
+                );
             }
         }
     }
     // legend
     let (lx, ly) = (ax.x0 as i32 + 14, ax.y0 as i32 + 10);
-    fill(&mut ax.img, lx - 6, ly - 4, 250, 3 * 20 + 6, [250, 250, 250]);
+    fill(
+        &mut ax.img,
+        lx - 6,
+        ly - 4,
+        250,
+        3 * 20 + 6,
+        [250, 250, 250],
+    );
     for (c, name) in ["R", "G", "B"].iter().enumerate() {
         let m = noise.channels[c];
         let y = ly + 20 * c as i32;
@@ -553,7 +591,14 @@ pub(crate) fn score_chart(bars: &[Bar], title: &str, unit: &str) -> RgbImage {
         );
         let idx = format!("{}", b.index);
         let (tw, _) = text_extent(TEXT - 1.0, &idx);
-        text(&mut ax.img, x as i32 - tw / 2, base as i32 + 8, TEXT - 1.0, [40, 40, 40], &idx);
+        text(
+            &mut ax.img,
+            x as i32 - tw / 2,
+            base as i32 + 8,
+            TEXT - 1.0,
+            [40, 40, 40],
+            &idx,
+        );
         let v = short(b.score as f32);
         let (tw, th) = text_extent(TEXT - 2.0, &v);
         text(

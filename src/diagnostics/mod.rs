@@ -162,7 +162,10 @@ impl Diagnostics {
         params.validate()?;
         let dir = &params.dir;
         let refuse = |kind: std::io::ErrorKind, why: String| {
-            Error::io(dir, std::io::Error::new(kind, format!("debug folder: {why}")))
+            Error::io(
+                dir,
+                std::io::Error::new(kind, format!("debug folder: {why}")),
+            )
         };
         let name = dir.file_name().ok_or_else(|| {
             Error::parameter(
@@ -464,7 +467,10 @@ impl Diagnostics {
             ReferenceRule::UsableSignal => "bits per photosite",
             ReferenceRule::First => "(no score)",
         };
-        self.save(&draw::score_chart(&bars, &why, unit), "reference_choice.png")?;
+        self.save(
+            &draw::score_chart(&bars, &why, unit),
+            "reference_choice.png",
+        )?;
         let json = serde_json::to_string_pretty(report)
             .map_err(|e| Error::io(self.work.join("report.json"), std::io::Error::other(e)))?;
         self.write("report.json", json.as_bytes())?;
@@ -521,9 +527,11 @@ impl Diagnostics {
     /// missing only between them).
     fn put_in_place(&self) -> Result<()> {
         let dir = &self.params.dir;
-        let aside = self
-            .work
-            .with_file_name(format!(".{}.obscura-old-{}", file_name(dir), std::process::id()));
+        let aside = self.work.with_file_name(format!(
+            ".{}.obscura-old-{}",
+            file_name(dir),
+            std::process::id()
+        ));
         let had = dir.exists();
         if had {
             std::fs::rename(dir, &aside).map_err(|e| Error::io(dir, e))?;
@@ -564,7 +572,11 @@ fn detailed_region(g: &Plane<f32>, area: Rect, side: usize) -> Rect {
     let clip = crate::raw::CLIP_LEVEL;
     // gradient energy per half-resolution pixel, then windows summed over a coarse grid
     let energy = |x: usize, y: usize| -> f64 {
-        let (mut e, x1, y1) = (0.0f64, (x + half).min(g.width - 1), (y + half).min(g.height - 1));
+        let (mut e, x1, y1) = (
+            0.0f64,
+            (x + half).min(g.width - 1),
+            (y + half).min(g.height - 1),
+        );
         for yy in y..y1 {
             for xx in x..x1 {
                 let v = g.get(xx, yy);
@@ -631,6 +643,9 @@ mod tests {
             }
         }
         let r = detailed_region(&g, Rect::new(0, 0, 128, 96), 32);
-        assert!((70..=100).contains(&r.x) && (50..=80).contains(&r.y), "{r:?}");
+        assert!(
+            (70..=100).contains(&r.x) && (50..=80).contains(&r.y),
+            "{r:?}"
+        );
     }
 }

@@ -383,9 +383,7 @@ impl Merger {
                     .iter()
                     .zip(&m.repair_weight)
                     .filter(|&(_, &w)| w > 0.0)
-                    .map(|(&(i, _), _)| {
-                        [m.area.x + i % m.area.width, m.area.y + i / m.area.width]
-                    })
+                    .map(|(&(i, _), _)| [m.area.x + i % m.area.width, m.area.y + i / m.area.width])
                     .collect(),
             ),
             Inner::Kernel(..) => None,
@@ -658,7 +656,9 @@ impl FftMerger {
             );
             self.rejected += ntiles - taken;
             if let Some((sum, plane)) = &mut robust {
-                sum.iter_mut().zip(plane.iter()).for_each(|(s, p)| *s += p / 4.0);
+                sum.iter_mut()
+                    .zip(plane.iter())
+                    .for_each(|(s, p)| *s += p / 4.0);
             }
         }
         if let Some(wp) = warped {

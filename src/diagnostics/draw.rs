@@ -170,7 +170,7 @@ pub(crate) fn alignment_arrows(base: &RgbImage, al: &Alignment, s: f32, magnify:
     let bad = al.unreliable();
     let (nx, ny) = (al.tiles_x, al.tiles_y);
     let spacing = al.tile_step as f32 * s;
-    let every = ((12.0 / spacing.max(1e-3)).ceil() as usize).max(1);
+    let every = arrow_every(spacing);
     for i in (0..ny).step_by(every) {
         for j in (0..nx).step_by(every) {
             let (mut n, mut b) = (0usize, 0usize);
@@ -196,6 +196,12 @@ pub(crate) fn alignment_arrows(base: &RgbImage, al: &Alignment, s: f32, magnify:
         }
     }
     img
+}
+
+/// Arrows are drawn for every this many tiles per axis, so that they stand at least 24
+/// preview pixels apart (`spacing`: the tiles' distance in preview pixels).
+pub(crate) fn arrow_every(spacing: f32) -> usize {
+    ((24.0 / spacing.max(1e-3)).ceil() as usize).max(1)
 }
 
 /// The magnification that makes the field's larger displacements about 80% of the arrow

@@ -350,7 +350,7 @@ impl Diagnostics {
             ));
         };
         let spacing = al.tile_step as f32 * r.scale;
-        let every = (12.0 / spacing.max(1e-3)).ceil().max(1.0);
+        let every = draw::arrow_every(spacing) as f32;
         let magnify = draw::arrow_magnification(al, spacing * every, r.scale);
         let mut arrows = draw::alignment_arrows(&r.dimmed, al, r.scale, magnify);
         let m = al.median();

@@ -808,7 +808,8 @@ mod tests {
         assert!(err < 0.02 && worst < 0.05, "{err} {worst}");
         let (err, least, _) = run(TileMerge { robustness: None }, &other);
         assert!(err > 0.2 && least == 1.0, "{err} {least}");
+        // (the paired transform leaves rounding-level differences)
         let (_, least, _) = run(robust, &r);
-        assert_eq!(least, 1.0);
+        assert!(least > 0.999, "{least}");
     }
 }

@@ -7,7 +7,8 @@
 //! per-stage wall time, frames used, the reference, the noise model, each frame's median
 //! displacement and share of unreliable tiles, the merge's rejected share and effective
 //! frame count, the process's peak memory and, for HDR output ([`Pipeline::hdr`], or an
-//! `.exr` output), the HDR capacity written.
+//! `.exr` output), the HDR capacity written. [`Pipeline::debug`] also writes pictures of
+//! what the alignment and the merge did ([`crate::diagnostics`]).
 //!
 //! ```no_run
 //! use obscura::look::Look;
@@ -263,6 +264,13 @@ impl Pipeline {
         self
     }
 
+    /// Writes diagnostics (pictures of the alignment and the merge, and a page showing them)
+    /// to the folder `dir`, with the default sizes ([`crate::diagnostics`]).
+    pub fn debug(mut self, dir: impl Into<PathBuf>) -> Pipeline {
+        self.debug = Some(DebugParams::new(dir));
+        self
+    }
+
     /// Writes the HDR rendition with `headroom` stops above SDR white (1 to 6): Ultra HDR
     /// for a `.jpg` output.
     pub fn hdr(mut self, headroom: f32) -> Pipeline {
@@ -297,6 +305,9 @@ impl Pipeline {
         self.finish.validate()?;
         if let Some(h) = &self.hdr {
             h.validate()?;
+        }
+        if let Some(d) = &self.debug {
+            d.validate()?;
         }
         if self.max_frames == Some(0) {
             return Err(crate::Error::parameter("frames", "0 (at least 1)"));

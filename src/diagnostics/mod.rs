@@ -24,6 +24,11 @@
 //! one size: the merge area scaled to [`DebugParams::max_side`] on its longer side (small
 //! frames are enlarged, at most 2x).
 //!
+//! # Cost
+//! Measured on a 4-frame 4000x3000 synthetic burst, 2 cores: `obscura process` takes 4.6 s
+//! without `--debug` and 5.5 s with it (the pictures, the frames' scores, the noise
+//! measurement, PNG encoding), peak memory 614 MB and 618 MB; the folder holds 6 MB.
+//!
 //! # The folder
 //! An unwritable folder is an error before any work. Everything is written into a
 //! temporary sibling folder, which replaces `DIR` only once complete: a folder from an

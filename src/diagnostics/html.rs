@@ -232,6 +232,15 @@ figcaption {{ font-size: 0.9em; }}
         );
     }
 
+    if !p.merged && p.size.is_some() {
+        let _ = writeln!(
+            h,
+            "<h2 id=\"merge\">The reference at 100%</h2>\n<p>Its most detailed region (nothing was \
+             merged):</p>\n{}",
+            img("crop_reference.png", "reference crop", "crop")
+        );
+    }
+
     // marks the page once every image has loaded (checked by the tests in headless Chromium)
     h.push_str(
         r#"<script>

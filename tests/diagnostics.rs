@@ -121,8 +121,27 @@ fn process_debug_shows_the_moving_object_and_every_tile() {
     let within = |p: (f64, f64), c: (f64, f64), r: f64| {
         (p.0 - c.0).powi(2) + (p.1 - c.1).powi(2) < (2.0 * r).powi(2)
     };
-    for k in [1usize, 4] {
-        let w = png(&dbg.join(format!("frame_{k:02}_weights.png")));
+    // the kernel merge's per-pixel robustness shows the same
+    let dk = dir.path().join("debug-kernel");
+    obscura()
+        .args([
+            "process",
+            "--reference",
+            "0",
+            "--merge",
+            "kernel",
+            "-q",
+            "-o",
+        ])
+        .arg(dir.path().join("k.jpg"))
+        .arg("--debug")
+        .arg(&dk)
+        .arg(&burst)
+        .assert()
+        .success();
+    for (k, d) in [(1usize, &dbg), (4, &dbg), (4, &dk)] {
+        let w = png(&d.join(format!("frame_{k:02}_weights.png")));
+        assert_eq!(w.dimensions(), (512, 384));
         let (c0, ck) = (centre(0), centre(k));
         let inside = mean_where(&w, |x, y| within((x, y), c0, 0.6 * radius));
         let outside = mean_where(&w, |x, y| {
@@ -130,7 +149,8 @@ fn process_debug_shows_the_moving_object_and_every_tile() {
         });
         assert!(
             inside < 0.3 && outside > 0.7,
-            "frame {k}: weight {inside:.3} on the object, {outside:.3} away from it"
+            "{}: frame {k}: weight {inside:.3} on the object, {outside:.3} away from it",
+            d.display()
         );
     }
 

@@ -147,6 +147,10 @@ fn process_debug_shows_the_moving_object_and_every_tile() {
         let outside = mean_where(&w, |x, y| {
             !within((x, y), c0, 1.8 * radius) && !within((x, y), ck, 1.8 * radius)
         });
+        eprintln!(
+            "{}: frame {k}: weight {inside:.3} on the object, {outside:.3} away",
+            d.display()
+        );
         assert!(
             inside < 0.3 && outside > 0.7,
             "{}: frame {k}: weight {inside:.3} on the object, {outside:.3} away from it",

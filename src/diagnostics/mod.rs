@@ -280,6 +280,15 @@ impl Diagnostics {
         &mut self.frames[i]
     }
 
+    /// Scores frame `k` under the reference rule, unless it was scored as a candidate.
+    fn score(&mut self, k: usize, frame: &RawFrame) {
+        let rule = self.rule;
+        let e = self.entry(k);
+        if e.score.is_none() && rule != ReferenceRule::First {
+            e.score = Some(rule.score(frame));
+        }
+    }
+
     /// The reference frame, burst index `index`: draws its preview, the noise plot and its
     /// 100% crop.
     pub fn reference(&mut self, index: usize, frame: &RawFrame) -> Result<()> {
@@ -319,11 +328,7 @@ impl Diagnostics {
         } else {
             Vec::new()
         };
-        let rule = self.rule;
-        let e = self.entry(index);
-        if e.score.is_none() && rule != ReferenceRule::First {
-            e.score = Some(rule.score(frame));
-        }
+        self.score(index, frame);
         self.reference = Some(ReferenceView {
             index,
             area,
@@ -387,11 +392,8 @@ impl Diagnostics {
         if exposure_ev < -0.05 {
             self.shorter = true;
         }
-        let rule = self.rule;
+        self.score(k, frame);
         let e = self.entry(k);
-        if e.score.is_none() && rule != ReferenceRule::First {
-            e.score = Some(rule.score(frame));
-        }
         e.exposure_ev = exposure_ev;
         e.median = m;
         e.unreliable = unreliable;

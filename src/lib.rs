@@ -48,6 +48,7 @@ pub mod batch;
 pub mod burst;
 pub mod cli;
 pub(crate) mod cpu;
+pub mod diagnostics;
 pub mod encode;
 pub mod error;
 pub mod finish;

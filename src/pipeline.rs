@@ -7,7 +7,8 @@
 //! per-stage wall time, frames used, the reference, the noise model, each frame's median
 //! displacement and share of unreliable tiles, the merge's rejected share and effective
 //! frame count, the process's peak memory and, for HDR output ([`Pipeline::hdr`], or an
-//! `.exr` output), the HDR capacity written.
+//! `.exr` output), the HDR capacity written. [`Pipeline::debug`] also writes pictures of
+//! what the alignment and the merge did ([`crate::diagnostics`]).
 //!
 //! ```no_run
 //! use obscura::look::Look;
@@ -37,6 +38,7 @@ use serde::Serialize;
 
 use crate::align::{self, AlignParams};
 use crate::burst::{check_match, expand_inputs};
+use crate::diagnostics::{DebugParams, Diagnostics};
 use crate::encode::{self, EncodeParams, HdrWritten};
 use crate::error::Result;
 use crate::finish::hdr::HdrParams;
@@ -132,6 +134,9 @@ pub struct Pipeline {
     /// output is always HDR (scene-referred linear) and takes the default when this is
     /// `None`. Default `None`: SDR only.
     pub hdr: Option<HdrParams>,
+    /// Write diagnostics (pictures of the alignment and the merge, and a page showing them)
+    /// to this folder ([`crate::diagnostics`]). Default none: no extra work.
+    pub debug: Option<DebugParams>,
 }
 
 /// Seconds spent in each stage of one run.
@@ -259,6 +264,13 @@ impl Pipeline {
         self
     }
 
+    /// Writes diagnostics (pictures of the alignment and the merge, and a page showing them)
+    /// to the folder `dir`, with the default sizes ([`crate::diagnostics`]).
+    pub fn debug(mut self, dir: impl Into<PathBuf>) -> Pipeline {
+        self.debug = Some(DebugParams::new(dir));
+        self
+    }
+
     /// Writes the HDR rendition with `headroom` stops above SDR white (1 to 6): Ultra HDR
     /// for a `.jpg` output.
     pub fn hdr(mut self, headroom: f32) -> Pipeline {
@@ -293,6 +305,9 @@ impl Pipeline {
         self.finish.validate()?;
         if let Some(h) = &self.hdr {
             h.validate()?;
+        }
+        if let Some(d) = &self.debug {
+            d.validate()?;
         }
         if self.max_frames == Some(0) {
             return Err(crate::Error::parameter("frames", "0 (at least 1)"));
@@ -350,6 +365,8 @@ impl Pipeline {
         if let Some(d) = &self.dng {
             check_output(d, None)?;
         }
+        // the debug folder is checked (and its work folder made) before any work
+        let mut diag = self.debug.as_ref().map(Diagnostics::start).transpose()?;
         let t0 = Instant::now();
         let mut times = StageTimes::default();
 
@@ -386,16 +403,18 @@ impl Pipeline {
         for (&k, f) in candidates.iter().zip(decoded) {
             held[k] = Some(f?);
         }
+        let firsts: Vec<&RawFrame> = candidates
+            .iter()
+            .filter_map(|&k| held[k].as_ref())
+            .collect();
         let reference = match self.align.reference {
             Some(r) => r,
-            None => {
-                let firsts: Vec<&RawFrame> = candidates
-                    .iter()
-                    .filter_map(|&k| held[k].as_ref())
-                    .collect();
-                align::best_reference(&firsts)
-            }
+            None => align::best_reference(&firsts),
         };
+        if let Some(d) = &mut diag {
+            d.files(&files);
+            d.candidates(&candidates, &firsts, self.align.reference.is_some());
+        }
         let ref_frame = held[reference].take().ok_or_else(|| {
             crate::Error::parameter("reference", format!("{reference}: not decoded"))
         })?;
@@ -406,6 +425,9 @@ impl Pipeline {
             merge::check_output_size(&ref_frame, &self.merge, self.limits.max_pixels)?;
         }
         times.decode += t.elapsed().as_secs_f64();
+        if let Some(d) = &mut diag {
+            d.reference(reference, &ref_frame)?;
+        }
 
         let noise = merge::noise::noise_model(&ref_frame);
         let mut frames: Vec<FrameReport> = files
@@ -427,6 +449,7 @@ impl Pipeline {
             times.align += t.elapsed().as_secs_f64();
             t = Instant::now();
             let mut merger = merge::Merger::new(ref_frame, &self.merge)?;
+            merger.record_weights(diag.is_some());
             times.merge += t.elapsed().as_secs_f64();
             for k in (0..n).filter(|&k| k != reference) {
                 if progress.cancelled() {
@@ -453,10 +476,17 @@ impl Pipeline {
                 merger.add(&frame, &al)?;
                 progress.advance(Stage::Merge);
                 times.merge += t.elapsed().as_secs_f64();
+                if let Some(d) = &mut diag {
+                    d.frame(k, &frame, &al, merger.last_weights())?;
+                }
             }
             t = Instant::now();
+            let recovered = diag.as_ref().and_then(|_| merger.recovered_highlights());
             let merged = merger.finish();
             times.merge += t.elapsed().as_secs_f64();
+            if let Some(d) = &mut diag {
+                d.merged(&merged.frame, merged.scale, recovered)?;
+            }
             progress.finish(Stage::Decode, times.decode);
             progress.finish(Stage::Align, times.align);
             progress.finish(Stage::Merge, times.merge);
@@ -538,6 +568,9 @@ impl Pipeline {
             notes: image.notes.clone(),
             hdr: hdr_written,
         };
+        if let Some(d) = diag {
+            d.finish(&report)?;
+        }
         Ok(Output { image, report })
     }
 }

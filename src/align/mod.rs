@@ -548,6 +548,46 @@ pub fn best_reference(frames: &[&RawFrame]) -> usize {
         .unwrap_or(0)
 }
 
+/// What [`best_reference`] compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReferenceRule {
+    /// Frames of one exposure: the sharpest (gradient energy over mean brightness squared).
+    Sharpest,
+    /// An exposure bracket: the most usable signal (mean bits per photosite, clipped ones
+    /// counting nothing).
+    UsableSignal,
+    /// Nothing to compare (fewer than two frames, or linear RGB frames): the first.
+    First,
+}
+
+impl ReferenceRule {
+    /// `frame`'s score under this rule (higher is better; 0 for [`ReferenceRule::First`]).
+    pub fn score(self, frame: &RawFrame) -> f64 {
+        match self {
+            ReferenceRule::Sharpest => sharpness(frame),
+            ReferenceRule::UsableSignal => usable_signal(frame),
+            ReferenceRule::First => 0.0,
+        }
+    }
+}
+
+/// The scores [`best_reference`] ranks `frames` by and the rule that chose them, for
+/// diagnostics: the best reference is the first of the highest scores.
+pub fn reference_scores(frames: &[&RawFrame]) -> (ReferenceRule, Vec<f64>) {
+    let exposures: Vec<f64> = frames.iter().map(|f| f.exposure_product()).collect();
+    let (lo, hi) = exposures
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &e| (a.min(e), b.max(e)));
+    let rule = if frames.len() < 2 || frames.iter().any(|f| f.is_rgb()) {
+        ReferenceRule::First
+    } else if lo.is_nan() || lo <= 0.0 || (hi / lo).log2() <= SAME_EXPOSURE_EV {
+        ReferenceRule::Sharpest
+    } else {
+        ReferenceRule::UsableSignal
+    };
+    (rule, frames.par_iter().map(|f| rule.score(f)).collect())
+}
+
 /// Mean information per photosite of `frame`, in bits: `0.5 log2(1 + v^2 / var(v))` for a
 /// photosite at normalised level `v` below clipping, 0 for a clipped one. Every fourth row
 /// and column of 2x2 quads is sampled (all four colours).

@@ -9,12 +9,14 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+use crate::diagnostics::{DebugParams, Diagnostics};
 use crate::encode::EncodeParams;
 use crate::error::Result;
 use crate::finish::FinishParams;
 use crate::finish::color::WhiteBalance;
 use crate::image::{Cfa, Rect};
 use crate::look::Look;
+use crate::pipeline::check_output;
 use crate::raw::{DecoderKind, Metadata, RawFrame};
 use crate::synth::{SceneSource, SynthParams};
 
@@ -84,7 +86,7 @@ enum Command {
     /// highlights, demosaic, colour, exposure, tone mapping, sharpening, EXIF and ICC.
     Develop(DevelopArgs),
     /// The whole chain on a burst: decode, align, merge, finish and encode one image.
-    Process(ProcessArgs),
+    Process(Box<ProcessArgs>),
     /// Looks: list the built-in ones, or bake one's colour into a .cube LUT for other tools.
     #[command(subcommand)]
     Look(LookCommand),
@@ -170,6 +172,13 @@ struct ProcessArgs {
     /// resumes where it stopped).
     #[arg(long)]
     overwrite: bool,
+    /// Write diagnostics to DIR: PNG maps of the alignment (arrows per tile) and of the
+    /// merge's robustness weights per frame, the noise model against the measured noise, the
+    /// reference choice, 100% crops of the reference and the merge, recovered highlights,
+    /// and an index.html showing them beside the figures. DIR is replaced whole when it holds
+    /// an earlier run's diagnostics; a folder holding other files is refused.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["batch", "manifest"])]
+    debug: Option<PathBuf>,
     #[command(flatten)]
     finish: FinishArgs,
 }
@@ -378,6 +387,13 @@ struct MergeArgs {
     /// kernel merge).
     #[arg(long)]
     denoise: Option<f32>,
+    /// Write diagnostics to DIR: PNG maps of the alignment (arrows per tile) and of the
+    /// merge's robustness weights per frame, the noise model against the measured noise, the
+    /// reference choice, 100% crops of the reference and the merge, recovered highlights,
+    /// and an index.html showing them beside the figures. DIR is replaced whole when it holds
+    /// an earlier run's diagnostics; a folder holding other files is refused.
+    #[arg(long, value_name = "DIR")]
+    debug: Option<PathBuf>,
 }
 
 /// The merge parameters of `--merge METHOD --scale S`, checked with the options' names.
@@ -419,6 +435,12 @@ struct AlignArgs {
     /// p + [dx, dy] in that frame.
     #[arg(long)]
     json: bool,
+    /// Write diagnostics to DIR: the alignment field of every frame as arrows over the
+    /// reference, the noise model, the reference choice, and an index.html showing them.
+    /// DIR is replaced whole when it holds an earlier run's diagnostics; a folder holding
+    /// other files is refused.
+    #[arg(long, value_name = "DIR")]
+    debug: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -560,7 +582,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Process(a) => {
             process::catch_interrupts();
-            process::process(a, talk)
+            process::process(*a, talk)
         }
         Command::Look(LookCommand::List) => {
             for name in Look::BUILTIN {
@@ -826,13 +848,69 @@ struct AlignJson {
     frames: Vec<AlignJsonFrame>,
 }
 
+/// Starts the diagnostics `--debug` asks for (the folder is checked before any work).
+fn start_debug(dir: Option<&PathBuf>) -> Result<Option<Diagnostics>> {
+    dir.map(|d| Diagnostics::start(&DebugParams::new(d)))
+        .transpose()
+}
+
+/// Hands a loaded burst's files, reference candidates and reference to the diagnostics.
+fn debug_reference(
+    d: &mut Diagnostics,
+    burst: &crate::Burst,
+    reference: usize,
+    forced: bool,
+) -> Result<()> {
+    let files: Vec<PathBuf> = burst.frames.iter().map(|f| f.path.clone()).collect();
+    d.files(&files);
+    let candidates: Vec<usize> = if forced {
+        vec![reference]
+    } else {
+        (0..burst.frames.len().min(3)).collect()
+    };
+    let frames: Vec<&RawFrame> = candidates.iter().map(|&k| &burst.frames[k]).collect();
+    d.candidates(&candidates, &frames, forced);
+    d.reference(reference, &burst.frames[reference])
+}
+
+/// The figures the diagnostics page shows for `align` and `merge`.
+#[derive(Debug, Serialize)]
+struct DebugFigures {
+    command: &'static str,
+    frames_used: usize,
+    reference_index: usize,
+    reference: PathBuf,
+    rejected_fraction: Option<f32>,
+    effective_frames: Option<f32>,
+}
+
 fn align(a: AlignArgs) -> Result<()> {
+    let mut diag = start_debug(a.debug.as_ref())?;
     let burst = crate::Burst::open_with(&a.burst, &limits())?;
     let params = crate::align::AlignParams {
         reference: a.reference,
         ..Default::default()
     };
     let al = crate::align::align(&burst, &params)?;
+    if let Some(d) = diag.as_mut() {
+        debug_reference(d, &burst, al.reference, a.reference.is_some())?;
+        for (k, (f, x)) in burst.frames.iter().zip(&al.frames).enumerate() {
+            if k != al.reference {
+                d.frame(k, f, x, None)?;
+            }
+        }
+    }
+    if let Some(d) = diag {
+        let dir = d.finish(&DebugFigures {
+            command: "align",
+            frames_used: burst.frames.len(),
+            reference_index: al.reference,
+            reference: burst.frames[al.reference].path.clone(),
+            rejected_fraction: None,
+            effective_frames: None,
+        })?;
+        eprintln!("diagnostics: {}", dir.join("index.html").display());
+    }
     let name = |f: &RawFrame| {
         f.path
             .file_name()
@@ -897,6 +975,8 @@ fn merge(a: MergeArgs) -> Result<()> {
     if a.frames == Some(0) {
         return Err(crate::Error::parameter("--frames", "0 (at least 1)"));
     }
+    check_output(&a.output, None)?;
+    let mut diag = start_debug(a.debug.as_ref())?;
     let mut burst = crate::Burst::open_with(&a.burst, &limits())?;
     if let Some(n) = a.frames {
         burst.frames.truncate(n); // the first n in input order
@@ -909,7 +989,24 @@ fn merge(a: MergeArgs) -> Result<()> {
         },
     )?;
     crate::merge::check_output_size(&burst.frames[al.reference], &params, limits().max_pixels)?;
-    let mut merged = crate::merge::merge(&burst, &al, &params)?;
+    let mut merged = match diag.as_mut() {
+        None => crate::merge::merge(&burst, &al, &params)?,
+        Some(d) => {
+            // merge::merge's loop, with each frame's robustness map shown
+            let r = al.reference;
+            debug_reference(d, &burst, r, a.reference.is_some())?;
+            let mut merger = crate::merge::Merger::new(burst.frames[r].clone(), &params)?;
+            merger.record_weights(true);
+            for (k, f) in burst.frames.iter().enumerate().filter(|&(k, _)| k != r) {
+                merger.add(f, &al.frames[k])?;
+                d.frame(k, f, &al.frames[k], merger.last_weights())?;
+            }
+            let recovered = merger.recovered_highlights();
+            let merged = merger.finish();
+            d.merged(&merged.frame, merged.scale, recovered)?;
+            merged
+        }
+    };
     merged.frame.meta = merged
         .frame
         .meta
@@ -923,6 +1020,17 @@ fn merge(a: MergeArgs) -> Result<()> {
         merged.effective_frames,
         100.0 * merged.rejected_fraction
     );
+    if let Some(d) = diag {
+        let dir = d.finish(&DebugFigures {
+            command: "merge",
+            frames_used: merged.frames,
+            reference_index: al.reference,
+            reference: burst.frames[al.reference].path.clone(),
+            rejected_fraction: Some(merged.rejected_fraction),
+            effective_frames: Some(merged.effective_frames),
+        })?;
+        eprintln!("diagnostics: {}", dir.join("index.html").display());
+    }
     Ok(())
 }
 

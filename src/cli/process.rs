@@ -143,6 +143,7 @@ fn pipeline(f: &FinishArgs, a: Option<&ProcessArgs>) -> Result<Pipeline> {
         p.merge = super::merge_params(&a.method, a.scale)?;
         p.max_frames = a.frames;
         p.dng = a.dng.clone();
+        p.debug = a.debug.clone().map(crate::diagnostics::DebugParams::new);
     }
     p.validate()?;
     Ok(p)
@@ -272,6 +273,9 @@ pub(super) fn process(a: ProcessArgs, talk: Talk) -> Result<()> {
     let bars = Bars::new(talk.bars());
     let out = p.run_with(&a.burst, &a.output, &bars)?;
     summary(&out, talk, &bars);
+    if let (Some(d), false) = (&a.debug, talk.quiet) {
+        bars.line(&format!("diagnostics: {}", d.join("index.html").display()));
+    }
     if let Some(r) = &a.report {
         write_json(r, &out.report)?;
     }

@@ -772,6 +772,17 @@ impl KernelMerger {
         self.frames += 1;
         Ok(())
     }
+
+    /// The per-pixel robustness (0 to 1) this merge gives `frame`, at half resolution: quad
+    /// `(x, y)` is centred at `(2x + 1, 2y + 1)` in the merge area. Computed again, for
+    /// diagnostics.
+    pub fn robustness(&self, frame: &RawFrame, al: &Alignment) -> Plane<f32> {
+        let g = (self.ref_exposure / frame.exposure_product()) as f32;
+        let (weights, _) = self.alternate_weights(frame, al, g);
+        // each weight is robustness over variance, followed by that variance
+        let r = weights.iter().map(|w| w[0] * w[3]).collect();
+        Plane::from_vec(self.quads.w, self.quads.h, r).unwrap_or_default()
+    }
 }
 
 /// A frame prepared for splatting, per photosite of the merge area: the value the merge

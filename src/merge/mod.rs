@@ -311,6 +311,26 @@ pub fn merge_with(
 /// ```
 pub struct Merger {
     inner: Inner,
+    /// Whether [`Merger::add`] keeps each frame's robustness map (diagnostics only).
+    record: bool,
+    /// The last frame's robustness map, when recording.
+    last: Option<WeightMap>,
+}
+
+/// One alternate frame's robustness weights as the merge applied them, for diagnostics
+/// ([`Merger::record_weights`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WeightMap {
+    /// One weight per cell, 0 (the frame was rejected there: the reference is kept) to 1 (it
+    /// was averaged in whole). The robust merge: per 16x16-photosite tile, the share of the
+    /// frame's difference to the reference (its spectral power) that the Wiener shrinkage
+    /// accepted. The kernel merge: its per-pixel robustness at half resolution.
+    pub weights: Plane<f32>,
+    /// Distance between cell centres in photosites of the merge area (16 for the robust
+    /// merge's tiles, 2 for the kernel merge's quads).
+    pub step: f32,
+    /// Centre of cell (0, 0) from the merge area's top-left corner, photosites.
+    pub first: f32,
 }
 
 enum Inner {
@@ -334,7 +354,40 @@ impl Merger {
         } else {
             Inner::Fft(Box::new(FftMerger::new(reference, params)?))
         };
-        Ok(Merger { inner })
+        Ok(Merger {
+            inner,
+            record: false,
+            last: None,
+        })
+    }
+
+    /// Keeps each added frame's robustness map for [`Merger::last_weights`] (diagnostics;
+    /// off by default, when it costs nothing; the kernel merge computes its map a second
+    /// time).
+    pub fn record_weights(&mut self, on: bool) {
+        self.record = on;
+    }
+
+    /// The robustness map of the frame added last, when [`Merger::record_weights`] is on.
+    pub fn last_weights(&self) -> Option<&WeightMap> {
+        self.last.as_ref()
+    }
+
+    /// The reference's clipped photosites (buffer coordinates) that a shorter frame added
+    /// so far saw unclipped, so that the merge recovers them. `None` for the kernel merge,
+    /// which weighs such photosites per pixel instead of listing them.
+    pub fn recovered_highlights(&self) -> Option<Vec<[usize; 2]>> {
+        match &self.inner {
+            Inner::Fft(m) => Some(
+                m.clipped
+                    .iter()
+                    .zip(&m.repair_weight)
+                    .filter(|&(_, &w)| w > 0.0)
+                    .map(|(&(i, _), _)| [m.area.x + i % m.area.width, m.area.y + i / m.area.width])
+                    .collect(),
+            ),
+            Inner::Kernel(..) => None,
+        }
     }
 
     /// The reference frame.
@@ -348,10 +401,19 @@ impl Merger {
     /// Merges one alternate frame, aligned to the reference by `al`; an error if the frame
     /// cannot join the reference's burst (size, active area, CFA, levels, camera).
     pub fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
-        match &mut self.inner {
-            Inner::Fft(m) => m.add(frame, al),
-            Inner::Kernel(m, _) => m.add(frame, al),
-        }
+        let record = self.record;
+        self.last = match &mut self.inner {
+            Inner::Fft(m) => m.add(frame, al, record)?,
+            Inner::Kernel(m, _) => {
+                m.add(frame, al)?;
+                record.then(|| WeightMap {
+                    weights: m.robustness(frame, al),
+                    step: 2.0,
+                    first: 1.0,
+                })
+            }
+        };
+        Ok(())
     }
 
     /// Ends the merge (see [`Merged`]).
@@ -462,9 +524,13 @@ impl FftMerger {
         })
     }
 
-    fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
+    /// Merges one frame; with `record`, returns its robustness map (the mean of the four
+    /// planes' per tile).
+    fn add(&mut self, frame: &RawFrame, al: &Alignment, record: bool) -> Result<Option<WeightMap>> {
         crate::burst::check_match(&self.reference, frame)?;
         frame.require_bayer("the robust merge")?;
+        let (ntx, nty) = (self.ref_planes[0].tiles_x(), self.ref_planes[0].tiles_y());
+        let mut robust = record.then(|| (vec![0.0f32; ntx * nty], vec![0.0f32; ntx * nty]));
         let area = self.area;
         let params = &self.params;
         let cfa = self.cfa;
@@ -586,8 +652,14 @@ impl FftMerger {
                 mode,
                 &noise,
                 &self.fft,
+                robust.as_mut().map(|(_, plane)| plane.as_mut_slice()),
             );
             self.rejected += ntiles - taken;
+            if let Some((sum, plane)) = &mut robust {
+                sum.iter_mut()
+                    .zip(plane.iter())
+                    .for_each(|(s, p)| *s += p / 4.0);
+            }
         }
         if let Some(wp) = warped {
             self.scratch.recycle(wp);
@@ -598,7 +670,13 @@ impl FftMerger {
                 .for_each(|d| d.data.par_iter_mut().for_each(|v| *v += 1.0));
         }
         self.frames += 1;
-        Ok(())
+        Ok(robust.and_then(|(sum, _)| {
+            Some(WeightMap {
+                weights: Plane::from_vec(ntx, nty, sum)?,
+                step: 16.0,
+                first: 0.0,
+            })
+        }))
     }
 
     /// Ends the merge: the mean of the merged tiles, spatially denoised, with the

@@ -75,10 +75,11 @@ const BINS: usize = 24;
 /// `p10_ratio_of_white_noise`).
 const P10_RATIO: f64 = 0.776;
 
-/// Estimates the noise model from the frame's pixels (see the module docs).
-pub fn estimate_noise(frame: &RawFrame) -> FrameNoise {
+/// The noise variance measured in `frame`'s pixels, per colour (R, G, B): one point
+/// (brightness, variance, weight) per brightness bin of each of the colour's planes (see the
+/// module docs); what [`estimate_noise`] fits its line through.
+pub fn measured_variance(frame: &RawFrame) -> [Vec<(f64, f64, f64)>; 3] {
     let cfa = frame.cfa_at(frame.active_area);
-    // per colour: (brightness, variance, weight) points from each of its planes
     let mut points: [Vec<(f64, f64, f64)>; 3] = Default::default();
     if let Some(rgb) = &frame.rgb {
         // linear RGB: each channel is a plane of its own (demosaicing correlates neighbours,
@@ -93,6 +94,12 @@ pub fn estimate_noise(frame: &RawFrame) -> FrameNoise {
             points[c].extend(plane_points(&plane(frame, px, py)));
         }
     }
+    points
+}
+
+/// Estimates the noise model from the frame's pixels (see the module docs).
+pub fn estimate_noise(frame: &RawFrame) -> FrameNoise {
+    let points = measured_variance(frame);
     let fit = |pts: &[(f64, f64, f64)]| -> NoiseModel {
         // weighted least squares var = S x + O
         let (mut sw, mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);

@@ -332,6 +332,11 @@ fn add_tile_scaled(band: &mut [f32], w: usize, tx: usize, tile: &[f32], weight: 
 ///
 /// The robust merge transforms the reference and the alternate tile together (one complex
 /// FFT of `t0 + i tz`), and returns two merged tiles per inverse FFT.
+///
+/// `robust`, when given (diagnostics; `None` costs nothing), receives per tile the share of
+/// the alternate's difference to the reference that the merge accepted
+/// ([`accepted_share`]): 1 where it was averaged in whole (no robustness, or a difference
+/// within the noise), near 0 where motion was rejected, 0 where the tile was unusable.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate(
     reference: &Padded,
@@ -344,8 +349,10 @@ pub(crate) fn accumulate(
     mode: TileMerge,
     noise: &(dyn Fn(f32) -> (f32, f32) + Sync),
     fft: &TileFft,
+    mut robust: Option<&mut [f32]>,
 ) -> usize {
     const N: usize = TILE * TILE;
+    let record = robust.is_some();
     let (ntx, nty) = (reference.tiles_x(), reference.tiles_y());
     let win = window();
     let energy = window_energy();
@@ -370,7 +377,7 @@ pub(crate) fn accumulate(
                 .collect(),
             None => (0..nb).map(|_| None).collect(),
         };
-        let counts: Vec<(Vec<u16>, Vec<f32>)> = bands
+        let counts: Vec<(Vec<u16>, Vec<f32>, Vec<f32>)> = bands
             .into_par_iter()
             .zip(den_bands)
             .map(|((ty, band), mut den_band)| {
@@ -389,6 +396,7 @@ pub(crate) fn accumulate(
                 let mut pair = PairFft::new(fft);
                 let mut row_used = vec![0u16; ntx];
                 let mut row_weight = vec![0f32; ntx];
+                let mut row_robust = vec![0f32; if record { ntx } else { 0 }];
                 for (tx, tile_used) in row_used.iter_mut().enumerate() {
                     let t = ty * ntx + tx;
                     reference.tile(tx, ty, 0, 0, Some(&win), &mut t0);
@@ -445,6 +453,9 @@ pub(crate) fn accumulate(
                         add_tile_scaled(db, w, tx, &wm, weight);
                     }
                     let Some(c) = mode.robustness else {
+                        if let Some(r) = row_robust.get_mut(tx) {
+                            *r = 1.0;
+                        }
                         if weighted {
                             tz.iter_mut().zip(&mask).for_each(|(z, m)| *z *= m);
                         }
@@ -456,11 +467,12 @@ pub(crate) fn accumulate(
                     pmask[slot] = mask;
                     let sz = &mut pending[slot];
                     pair.forward(&t0, &tz, &mut s0, sz);
+                    if let Some(r) = row_robust.get_mut(tx) {
+                        *r = accepted_share(&s0, sz, s2);
+                    }
                     for (a, b) in s0.iter().zip(sz.iter_mut()) {
                         let d = *a - *b;
-                        let d2 = d.norm_sqr();
-                        let shrink = d2 / (d2 + s2).max(f32::MIN_POSITIVE);
-                        *b += d * shrink;
+                        *b += d * shrinkage(d.norm_sqr(), s2);
                     }
                     if let Some((first, w0)) = pending_tx.take() {
                         let [o0, o1] = &mut out;
@@ -484,19 +496,43 @@ pub(crate) fn accumulate(
                     }
                     add_tile_scaled(band, w, first, o0, w0);
                 }
-                (row_used, row_weight)
+                (row_used, row_weight, row_robust)
             })
             .collect();
-        for (m, (c, wt)) in counts.into_iter().enumerate() {
+        for (m, (c, wt, rb)) in counts.into_iter().enumerate() {
             let ty = 2 * m + parity;
             for (tx, (v, wt)) in c.into_iter().zip(wt).enumerate() {
                 used[ty * ntx + tx] += v;
                 wsum[ty * ntx + tx] += wt;
                 taken += usize::from(v);
             }
+            if let Some(r) = robust.as_deref_mut() {
+                r[ty * ntx..ty * ntx + rb.len()].copy_from_slice(&rb);
+            }
         }
     }
     taken
+}
+
+/// The robust merge's shrinkage of a frequency whose difference to the reference has power
+/// `d2`, against the tolerated power `s2`: 0 keeps the alternate's coefficient, 1 the
+/// reference's.
+#[inline]
+fn shrinkage(d2: f32, s2: f32) -> f32 {
+    d2 / (d2 + s2).max(f32::MIN_POSITIVE)
+}
+
+/// The share of the difference power between the spectra `a` (reference) and `b`
+/// (alternate) that the shrinkage accepts, `sum (1 - A) |d|^2 / sum |d|^2` (1 when they are
+/// equal): the tile's robustness weight as the diagnostics show it.
+fn accepted_share(a: &[Complex32], b: &[Complex32], s2: f32) -> f32 {
+    let (mut kept, mut all) = (0.0f32, 0.0f32);
+    for (a, b) in a.iter().zip(b) {
+        let d2 = (*a - *b).norm_sqr();
+        kept += (1.0 - shrinkage(d2, s2)) * d2;
+        all += d2;
+    }
+    if all > 0.0 { kept / all } else { 1.0 }
 }
 
 /// Spatial denoising of a merged plane (HDR+ section 5): each windowed tile's spectrum is
@@ -657,6 +693,7 @@ mod tests {
                     mode,
                     &|_| (1e-4, 1e-4),
                     &fft,
+                    None,
                 );
                 for y in 0..h {
                     for x in 0..w {
@@ -701,6 +738,7 @@ mod tests {
                     },
                     &|_| (1e-4, 0.25e-4),
                     &fft,
+                    None,
                 );
                 assert!(
                     wsum.iter().all(|&s| (s - 1.0 - want_w).abs() < 1e-5),
@@ -717,7 +755,9 @@ mod tests {
     }
 
     /// A frame that differs everywhere by far more than the noise is rejected by the robust
-    /// merge (the reference comes back) and averaged in by the plain mean.
+    /// merge (the reference comes back) and averaged in by the plain mean; the recorded
+    /// robustness says so (near 0 where rejected, 1 for the plain mean and for a frame equal
+    /// to the reference).
     #[test]
     fn robustness_rejects_a_different_frame() {
         let fft = TileFft::new(TILE);
@@ -730,11 +770,12 @@ mod tests {
         );
         let ones = Padded::new(w, h, |_, _| 1.0);
         let n = r.tiles_x() * r.tiles_y();
-        let run = |mode| {
+        let run = |mode, alt_plane: &Padded| {
             let mut acc = r.clone(); // the reference's own contribution
             let mut used = vec![0u16; n];
+            let mut robust = vec![-1.0f32; n];
             let alt = Alt::Warped {
-                plane: &other,
+                plane: alt_plane,
                 valid: &ones,
             };
             accumulate(
@@ -748,6 +789,7 @@ mod tests {
                 mode,
                 &|_| (1e-6, 1e-6),
                 &fft,
+                Some(&mut robust),
             );
             let mut err = 0.0f32;
             for y in 0..h {
@@ -755,13 +797,19 @@ mod tests {
                     err = err.max((acc.inner(x, y) / 2.0 - r.inner(x, y)).abs());
                 }
             }
-            err
+            let worst = robust.iter().copied().fold(0.0f32, f32::max);
+            let least = robust.iter().copied().fold(1.0f32, f32::min);
+            (err, least, worst)
         };
-        assert!(
-            run(TileMerge {
-                robustness: Some(8.0)
-            }) < 0.02
-        );
-        assert!(run(TileMerge { robustness: None }) > 0.2);
+        let robust = TileMerge {
+            robustness: Some(8.0),
+        };
+        let (err, _, worst) = run(robust, &other);
+        assert!(err < 0.02 && worst < 0.05, "{err} {worst}");
+        let (err, least, _) = run(TileMerge { robustness: None }, &other);
+        assert!(err > 0.2 && least == 1.0, "{err} {least}");
+        // (the paired transform leaves rounding-level differences)
+        let (_, least, _) = run(robust, &r);
+        assert!(least > 0.999, "{least}");
     }
 }

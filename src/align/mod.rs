@@ -530,22 +530,29 @@ const SAME_EXPOSURE_EV: f64 = 0.05;
 ///   highlights anchor the merge. The merge renders the result at the burst's longest
 ///   exposure whichever frame this picks, so the choice moves no brightness.
 pub fn best_reference(frames: &[&RawFrame]) -> usize {
-    let exposures: Vec<f64> = frames.iter().map(|f| f.exposure_product()).collect();
-    let (lo, hi) = exposures
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &e| (a.min(e), b.max(e)));
-    if frames.len() < 2
-        || frames.iter().any(|f| f.is_rgb())
-        || lo.is_nan()
-        || lo <= 0.0
-        || (hi / lo).log2() <= SAME_EXPOSURE_EV
-    {
+    if reference_rule(frames) != ReferenceRule::UsableSignal {
         return sharpest(frames);
     }
     let scores: Vec<f64> = frames.par_iter().map(|f| usable_signal(f)).collect();
     (0..frames.len())
         .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)))
         .unwrap_or(0)
+}
+
+/// Which rule [`best_reference`] applies to `frames`: the sharpest when their exposures
+/// agree within [`SAME_EXPOSURE_EV`], the most usable signal in a bracket.
+fn reference_rule(frames: &[&RawFrame]) -> ReferenceRule {
+    let (lo, hi) = frames
+        .iter()
+        .map(|f| f.exposure_product())
+        .fold((f64::MAX, f64::MIN), |(a, b), e| (a.min(e), b.max(e)));
+    if frames.len() < 2 || frames.iter().any(|f| f.is_rgb()) {
+        ReferenceRule::First
+    } else if lo.is_nan() || lo <= 0.0 || (hi / lo).log2() <= SAME_EXPOSURE_EV {
+        ReferenceRule::Sharpest
+    } else {
+        ReferenceRule::UsableSignal
+    }
 }
 
 /// What [`best_reference`] compared.
@@ -574,17 +581,7 @@ impl ReferenceRule {
 /// The scores [`best_reference`] ranks `frames` by and the rule that chose them, for
 /// diagnostics: the best reference is the first of the highest scores.
 pub fn reference_scores(frames: &[&RawFrame]) -> (ReferenceRule, Vec<f64>) {
-    let exposures: Vec<f64> = frames.iter().map(|f| f.exposure_product()).collect();
-    let (lo, hi) = exposures
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &e| (a.min(e), b.max(e)));
-    let rule = if frames.len() < 2 || frames.iter().any(|f| f.is_rgb()) {
-        ReferenceRule::First
-    } else if lo.is_nan() || lo <= 0.0 || (hi / lo).log2() <= SAME_EXPOSURE_EV {
-        ReferenceRule::Sharpest
-    } else {
-        ReferenceRule::UsableSignal
-    };
+    let rule = reference_rule(frames);
     (rule, frames.par_iter().map(|f| rule.score(f)).collect())
 }
 

@@ -477,17 +477,17 @@ fn aliased_chart_at_1x_and_2x() {
             if g.vertical { "vertical" } else { "horizontal" }
         );
     }
-    // what the kernel merge reaches today (+2.52 dB at 1x, +1.10 dB over the upscaled robust
+    // what the kernel merge reaches today (+2.78 dB at 1x, +1.26 dB over the upscaled robust
     // merge at 2x): well above the robust merge at both scales, short of the goals (+3 dB,
     // +1.5 dB); without robustness and with the true motion the 1x merge reaches +3.88 dB,
     // so the robustness's caution on aliased detail is what is left (docs/ARCHITECTURE.md)
-    assert!(pk >= 2.2, "1x: kernel {pk:+.2} dB");
+    assert!(pk >= 2.5, "1x: kernel {pk:+.2} dB");
     assert!(
-        pk >= pr + 1.5,
+        pk >= pr + 2.0,
         "1x: kernel {pk:+.2} dB vs robust {pr:+.2} dB"
     );
     assert!(
-        pk2 >= pr2 + 0.9,
+        pk2 >= pr2 + 1.1,
         "2x: kernel {pk2:+.2} dB vs robust {pr2:+.2} dB"
     );
 }

@@ -94,8 +94,7 @@ pub struct KernelParams {
     /// own photosites alone.
     pub color_difference: bool,
     /// Robustness where the alignment shows the area moving with its surroundings (every
-    /// tile around within [`STEADY_DEVIATION`] of its neighbourhood's smooth motion, and none
-    /// matching poorly): share of the standard deviation of the reference's photosites in the
+    /// tile around [`Alignment::steady`]): share of the standard deviation of the reference's photosites in the
     /// 3x3 quads tolerated as a difference, 0 to 8; default 2. There, differences between
     /// frames are mostly aliasing (fine detail sampled at other phases), not motion.
     pub steady_spread: f32,
@@ -188,11 +187,6 @@ const CLIPPED_WEIGHT: f32 = 1e-6;
 /// [`CLIPPED_WEIGHT`], so the frames that saw the highlight make it, and low enough that an
 /// unrejected alternate still outweighs a rejected one there.
 const CLIPPED_ROBUSTNESS: f32 = 0.05;
-
-/// Largest distance, full-resolution pixels, of a tile's displacement from its
-/// neighbourhood's smooth motion ([`Alignment::deviation`]) for the tile to count as steady
-/// ([`KernelParams::steady_spread`]).
-pub const STEADY_DEVIATION: f32 = 0.25;
 
 /// Largest exponent (base 2) of a kernel weight: beyond it weights stay at 2^-100 rather than
 /// underflowing, so a pixel whose samples all lie far across a narrow kernel still averages
@@ -622,10 +616,7 @@ impl KernelMerger {
         let p = &self.params;
         // tiles that move with their neighbourhood and match well: differences there are
         // aliasing (each frame samples fine detail at another phase), not motion
-        let unreliable = al.unreliable();
-        let steady: Vec<bool> = (0..al.field.len())
-            .map(|t| !unreliable[t] && al.deviation.get(t).is_some_and(|&d| d <= STEADY_DEVIATION))
-            .collect();
+        let steady = al.steady();
         // the variance of a 3x3 mean of quads: 9 photosites of R and B, 18 of G
         let counts = [9.0f32, 18.0, 9.0];
         let mut robust = vec![0.0f32; w * h];

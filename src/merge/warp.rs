@@ -535,6 +535,7 @@ mod tests {
             origin: [0, 0],
             field: v,
             deviation: Vec::new(),
+            coarse_residual: Vec::new(),
             residual: vec![0.0; tx * ty],
         };
         (sb.frames.into_iter().next().unwrap(), al)
@@ -621,6 +622,7 @@ mod tests {
             origin: [0, 0],
             field: vec![[0.0, 0.0], [4.0, 0.0], [0.0, 8.0], [4.0, 8.0]],
             deviation: Vec::new(),
+            coarse_residual: Vec::new(),
             residual: vec![0.0; 4],
         };
         let f = Field::new(&al);

@@ -200,7 +200,8 @@ struct Quads {
     h: usize,
     /// 3x3 mean per colour.
     mean: [Vec<f32>; 3],
-    /// Standard deviation per colour of the photosites in the 3x3 quads.
+    /// Standard deviation per colour of the photosites in the 3x3 quads (empty unless asked
+    /// for: only the reference's is used).
     sd: [Vec<f32>; 3],
     /// Bit c set where colour c has a photosite at or above the clip level in the 3x3
     /// neighbourhood.
@@ -208,8 +209,15 @@ struct Quads {
 }
 
 impl Quads {
-    /// The quads of `mosaic` inside `area` (even size), scaled by `g`.
-    fn new(mosaic: &Plane<f32>, area: Rect, cfa: Cfa, g: f32) -> (Quads, [Vec<f32>; 3]) {
+    /// The quads of `mosaic` inside `area` (even size), scaled by `g`; with `with_sd`, also
+    /// the photosites' local standard deviations ([`Quads::sd`]).
+    fn new(
+        mosaic: &Plane<f32>,
+        area: Rect,
+        cfa: Cfa,
+        g: f32,
+        with_sd: bool,
+    ) -> (Quads, [Vec<f32>; 3]) {
         let (w, h) = (area.width / 2, area.height / 2);
         // positions of R, the two Gs and B within a quad
         let mut pos = [[0usize; 2]; 4];
@@ -226,20 +234,15 @@ impl Quads {
             pos[slot] = [px, py];
         }
         let mut raw: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0; w * h]);
-        let mut sq: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0; w * h]);
         let mut clip = vec![0u8; w * h];
         {
             let [r, gg, b] = &mut raw;
-            let [r2, gg2, b2] = &mut sq;
             r.par_chunks_mut(w)
                 .zip(gg.par_chunks_mut(w))
                 .zip(b.par_chunks_mut(w))
-                .zip(r2.par_chunks_mut(w))
-                .zip(gg2.par_chunks_mut(w))
-                .zip(b2.par_chunks_mut(w))
                 .zip(clip.par_chunks_mut(w))
                 .enumerate()
-                .for_each(|(y, ((((((r, gg), b), r2), gg2), b2), cl))| {
+                .for_each(|(y, (((r, gg), b), cl))| {
                     let row = |py: usize| mosaic.row(area.y + 2 * y + py);
                     let rows = [row(0), row(1)];
                     let at = |p: [usize; 2], x: usize| rows[p[1]][area.x + 2 * x + p[0]];
@@ -249,9 +252,6 @@ impl Quads {
                         r[x] = vr * g;
                         gg[x] = 0.5 * (g1 + g2) * g;
                         b[x] = vb * g;
-                        r2[x] = r[x] * r[x];
-                        gg2[x] = 0.5 * (g1 * g1 + g2 * g2) * g * g;
-                        b2[x] = b[x] * b[x];
                         cl[x] = u8::from(vr >= CLIP_LEVEL)
                             | (u8::from(g1 >= CLIP_LEVEL || g2 >= CLIP_LEVEL) << 1)
                             | (u8::from(vb >= CLIP_LEVEL) << 2);
@@ -259,14 +259,30 @@ impl Quads {
                 });
         }
         let mean = raw.each_ref().map(|p| box3(p, w, h));
-        let sd: [Vec<f32>; 3] = std::array::from_fn(|c| {
-            let mut m2 = box3(&sq[c], w, h);
-            m2.par_iter_mut()
-                .zip(mean[c].par_iter())
-                .for_each(|(v, &m)| *v = (*v - m * m).max(0.0).sqrt());
-            m2
-        });
-        drop(sq);
+        // the photosites' spread: 3x3 means of their squares (green: of both photosites')
+        let sd: [Vec<f32>; 3] = if with_sd {
+            std::array::from_fn(|c| {
+                let mut sq = vec![0.0f32; w * h];
+                sq.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+                    let rows = [mosaic.row(area.y + 2 * y), mosaic.row(area.y + 2 * y + 1)];
+                    let at = |p: [usize; 2], x: usize| g * rows[p[1]][area.x + 2 * x + p[0]];
+                    for (x, v) in out.iter_mut().enumerate() {
+                        *v = match c {
+                            0 => at(pos[0], x).powi(2),
+                            2 => at(pos[3], x).powi(2),
+                            _ => 0.5 * (at(pos[1], x).powi(2) + at(pos[2], x).powi(2)),
+                        };
+                    }
+                });
+                let mut m2 = box3(&sq, w, h);
+                m2.par_iter_mut()
+                    .zip(mean[c].par_iter())
+                    .for_each(|(v, &m)| *v = (*v - m * m).max(0.0).sqrt());
+                m2
+            })
+        } else {
+            Default::default()
+        };
         let clipped = or3(&clip, w, h);
         (
             Quads {
@@ -547,7 +563,7 @@ impl KernelMerger {
         }
         let cfa = reference.cfa_at(area);
         let noise = noise_model(&reference);
-        let (quads, raw) = Quads::new(&reference.mosaic, area, cfa, 1.0);
+        let (quads, raw) = Quads::new(&reference.mosaic, area, cfa, 1.0, true);
         let kernels = kernels(&raw, quads.w, quads.h, &noise, params);
         drop(raw);
         let (out_w, out_h) = output_size(area, scale);
@@ -609,7 +625,7 @@ impl KernelMerger {
 
     /// Robustness and noise weights of an alternate frame (half resolution).
     fn alternate_weights(&self, frame: &RawFrame, al: &Alignment, g: f32) -> (FrameWeights, f64) {
-        let (alt, _) = Quads::new(&frame.mosaic, self.geo.area, self.geo.cfa, g);
+        let (alt, _) = Quads::new(&frame.mosaic, self.geo.area, self.geo.cfa, g, false);
         let q = &self.quads;
         let (w, h) = (q.w, q.h);
         let field = Field::new(al);

@@ -752,3 +752,38 @@ pub fn align_with(
         .collect::<Result<Vec<_>>>()?;
     Ok(BurstAlignment { reference, frames })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alignment(deviation: Vec<f32>, coarse: Vec<f32>, residual: Vec<f32>) -> Alignment {
+        Alignment {
+            tiles_x: residual.len(),
+            tiles_y: 1,
+            tile_step: 16,
+            tile_size: 32,
+            origin: [0, 0],
+            field: vec![[0.0, 0.0]; residual.len()],
+            residual,
+            deviation,
+            coarse_residual: coarse,
+        }
+    }
+
+    /// Steady tiles: near their neighbourhood's motion and matching well one level coarser,
+    /// whatever their fine residual (which aliasing inflates); without a coarse residual the
+    /// fine one decides; without deviations nothing is steady.
+    #[test]
+    fn steady_tiles_follow_their_neighbourhood_and_match_coarsely() {
+        let dev = vec![0.1, 0.1, 0.5, 0.1, 0.0, 0.2];
+        let coarse = vec![1.0, 1.0, 1.0, 5.0, 1.0, 3.9];
+        let fine = vec![1.0, 9.0, 1.0, 1.0, 1.0, 1.0];
+        let a = alignment(dev.clone(), coarse, fine.clone());
+        assert_eq!(a.steady(), [true, true, false, false, true, true]);
+        let a = alignment(dev, Vec::new(), fine.clone());
+        assert_eq!(a.steady(), [true, false, false, true, true, true]);
+        let a = alignment(Vec::new(), Vec::new(), fine);
+        assert_eq!(a.steady(), [false; 6]);
+    }
+}

@@ -37,10 +37,7 @@ where
             format!("{} is not a file name", path.display()),
         )
     })?;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = folder_of(path);
     if !parent.is_dir() {
         return Err(Error::io(
             path,
@@ -69,6 +66,14 @@ where
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The folder `path` is in: its parent, or `.` for a bare name.
+pub(crate) fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Writes `bytes` to `path` atomically.

@@ -166,9 +166,7 @@ impl Alignment {
     /// residual: their match is poor (occlusion, local motion they could not follow), and
     /// merging should lean on the reference there.
     pub fn unreliable(&self) -> Vec<bool> {
-        let mut r = self.residual.clone();
-        r.sort_by(f32::total_cmp);
-        let med = r.get(r.len() / 2).copied().unwrap_or(0.0);
+        let med = median(self.residual.iter().copied());
         self.residual
             .iter()
             .map(|&e| e > UNRELIABLE_FACTOR * med)
@@ -187,9 +185,7 @@ impl Alignment {
             return vec![false; n];
         }
         let matches: Vec<bool> = if self.coarse_residual.len() == n {
-            let mut r = self.coarse_residual.clone();
-            r.sort_by(f32::total_cmp);
-            let med = r.get(n / 2).copied().unwrap_or(0.0);
+            let med = median(self.coarse_residual.iter().copied());
             self.coarse_residual
                 .iter()
                 .map(|&e| e <= STEADY_RESIDUAL_FACTOR * med)
@@ -212,13 +208,18 @@ impl Alignment {
 
     /// Median displacement over all tiles (per component).
     pub fn median(&self) -> [f32; 2] {
-        let med = |k: usize| {
-            let mut v: Vec<f32> = self.field.iter().map(|d| d[k]).collect();
-            v.sort_by(f32::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(0.0)
-        };
-        [med(0), med(1)]
+        [0, 1].map(|k| median(self.field.iter().map(|d| d[k])))
     }
+}
+
+/// The upper median of `values` (0 for none).
+fn median(values: impl Iterator<Item = f32>) -> f32 {
+    let mut v: Vec<f32> = values.collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    let k = v.len() / 2;
+    *v.select_nth_unstable_by(k, f32::total_cmp).1
 }
 
 /// Alignments of every frame of a burst to its reference.
@@ -478,12 +479,13 @@ impl AlignPlan {
         let Some(model) = motion::LocalMotion::fit(grid, &posed) else {
             return Vec::new();
         };
+        let priors: Vec<(f32, f32)> = (0..grid.len()).map(|t| model.at(t)).collect();
         let iters = self.params.lk_iterations;
         let updated: Vec<Option<search::TileFit>> = (0..grid.len())
             .into_par_iter()
             .map(|t| {
                 let f = fits[t];
-                let prior = model.at(t);
+                let prior = priors[t];
                 let (x0, y0) = grid.origin(t);
                 let at_prior = || search::lucas_kanade(r, a, x0, y0, grid.size, prior, 0, None);
                 if posed[t].is_some() {
@@ -517,11 +519,8 @@ impl AlignPlan {
             }
         }
         fits.iter()
-            .enumerate()
-            .map(|(t, f)| {
-                let m = model.at(t);
-                2.0 * (f.d.0 - m.0).hypot(f.d.1 - m.1)
-            })
+            .zip(&priors)
+            .map(|(f, m)| 2.0 * (f.d.0 - m.0).hypot(f.d.1 - m.1))
             .collect()
     }
 

@@ -96,31 +96,21 @@ pub(crate) fn traffic(t: f32) -> [u8; 3] {
 
 /// The sRGB transfer curve, 0..1 linear to 0..255.
 fn srgb8(v: f32) -> u8 {
-    let v = v.clamp(0.0, 1.0);
-    let e = if v <= 0.003_130_8 {
-        12.92 * v
-    } else {
-        1.055 * v.powf(1.0 / 2.4) - 0.055
-    };
-    (e * 255.0 + 0.5) as u8
+    (crate::finish::srgb_encode(v) * 255.0 + 0.5) as u8
 }
 
 /// A raw frame seen in grey at half resolution: each 2x2 quad of the area's mosaic averaged
 /// (linear RGB frames: the mean of the three planes at each pixel, subsampled by 2).
 pub(crate) fn grey_half(frame: &RawFrame, area: Rect) -> Plane<f32> {
+    let Some(p) = &frame.rgb else {
+        return crate::align::pyramid::bayer_to_grey(&frame.mosaic, area, 1.0, f32::INFINITY);
+    };
     let (w, h) = (area.width / 2, area.height / 2);
     let mut g = Plane::new(w, h);
     for y in 0..h {
         for x in 0..w {
             let (bx, by) = (area.x + 2 * x, area.y + 2 * y);
-            g.data[y * w + x] = match &frame.rgb {
-                Some(p) => (p[0].get(bx, by) + p[1].get(bx, by) + p[2].get(bx, by)) / 3.0,
-                None => {
-                    let m = &frame.mosaic;
-                    (m.get(bx, by) + m.get(bx + 1, by) + m.get(bx, by + 1) + m.get(bx + 1, by + 1))
-                        / 4.0
-                }
-            };
+            g.data[y * w + x] = (p[0].get(bx, by) + p[1].get(bx, by) + p[2].get(bx, by)) / 3.0;
         }
     }
     g

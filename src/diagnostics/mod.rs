@@ -178,10 +178,7 @@ impl Diagnostics {
                 format!("{}: name a folder (not . or ..)", dir.display()),
             )
         })?;
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = crate::io::folder_of(dir);
         if dir.exists() {
             if !dir.is_dir() {
                 return Err(refuse(
@@ -250,10 +247,7 @@ impl Diagnostics {
     /// The burst's files, in order (names the frames on the page).
     pub fn files(&mut self, files: &[PathBuf]) {
         for (k, f) in files.iter().enumerate() {
-            self.entry(k).file = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            self.entry(k).file = file_name(f);
         }
     }
 

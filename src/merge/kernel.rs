@@ -94,9 +94,10 @@ pub struct KernelParams {
     /// own photosites alone.
     pub color_difference: bool,
     /// Robustness where the alignment shows the area moving with its surroundings (every
-    /// tile around [`Alignment::steady`]): share of the standard deviation of the reference's photosites in the
-    /// 3x3 quads tolerated as a difference, 0 to 8; default 2. There, differences between
-    /// frames are mostly aliasing (fine detail sampled at other phases), not motion.
+    /// tile around [`Alignment::steady`]): share of the standard deviation of the
+    /// reference's photosites in the 3x3 quads tolerated as a difference, 0 to 8; default 2.
+    /// There, differences between frames are mostly aliasing (fine detail sampled at other
+    /// phases), not motion.
     pub steady_spread: f32,
     /// Robustness in such steady areas: weight of colour differences, 0 to 1; default 0
     /// (aliasing gives every frame its own false colour).
@@ -759,13 +760,25 @@ impl KernelMerger {
         (weights, mean_r)
     }
 
-    /// Adds one alternate frame.
-    pub fn add(&mut self, frame: &RawFrame, al: &Alignment) -> Result<()> {
+    /// Adds one alternate frame; with `record`, returns the per-pixel robustness (0 to 1) it
+    /// was given, at half resolution: quad `(x, y)` is centred at `(2x + 1, 2y + 1)` in the
+    /// merge area (for diagnostics).
+    pub fn add(
+        &mut self,
+        frame: &RawFrame,
+        al: &Alignment,
+        record: bool,
+    ) -> Result<Option<Plane<f32>>> {
         crate::burst::check_match(&self.reference, frame)?;
         frame.require_bayer("the kernel merge")?;
         let g = (self.ref_exposure / frame.exposure_product()) as f32;
         self.max_exposure = self.max_exposure.max(frame.exposure_product());
         let (weights, mean_r) = self.alternate_weights(frame, al, g);
+        // each weight is robustness over variance, followed by that variance
+        let map = record.then(|| {
+            let r = weights.iter().map(|w| w[0] * w[3]).collect();
+            Plane::from_vec(self.quads.w, self.quads.h, r).unwrap_or_default()
+        });
         splat(
             &mut self.sums,
             &self.geo,
@@ -777,18 +790,7 @@ impl KernelMerger {
         );
         self.robust_sum += mean_r;
         self.frames += 1;
-        Ok(())
-    }
-
-    /// The per-pixel robustness (0 to 1) this merge gives `frame`, at half resolution: quad
-    /// `(x, y)` is centred at `(2x + 1, 2y + 1)` in the merge area. Computed again, for
-    /// diagnostics.
-    pub fn robustness(&self, frame: &RawFrame, al: &Alignment) -> Plane<f32> {
-        let g = (self.ref_exposure / frame.exposure_product()) as f32;
-        let (weights, _) = self.alternate_weights(frame, al, g);
-        // each weight is robustness over variance, followed by that variance
-        let r = weights.iter().map(|w| w[0] * w[3]).collect();
-        Plane::from_vec(self.quads.w, self.quads.h, r).unwrap_or_default()
+        Ok(map)
     }
 }
 

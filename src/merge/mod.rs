@@ -362,8 +362,7 @@ impl Merger {
     }
 
     /// Keeps each added frame's robustness map for [`Merger::last_weights`] (diagnostics;
-    /// off by default, when it costs nothing; the kernel merge computes its map a second
-    /// time).
+    /// off by default, when it costs nothing).
     pub fn record_weights(&mut self, on: bool) {
         self.record = on;
     }
@@ -404,14 +403,11 @@ impl Merger {
         let record = self.record;
         self.last = match &mut self.inner {
             Inner::Fft(m) => m.add(frame, al, record)?,
-            Inner::Kernel(m, _) => {
-                m.add(frame, al)?;
-                record.then(|| WeightMap {
-                    weights: m.robustness(frame, al),
-                    step: 2.0,
-                    first: 1.0,
-                })
-            }
+            Inner::Kernel(m, _) => m.add(frame, al, record)?.map(|weights| WeightMap {
+                weights,
+                step: 2.0,
+                first: 1.0,
+            }),
         };
         Ok(())
     }

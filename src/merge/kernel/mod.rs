@@ -50,6 +50,8 @@
 //! over output rows in parallel; each output row reads the alignment field interpolated for
 //! its own positions.
 
+mod splat;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -58,9 +60,11 @@ use super::warp::Field;
 use super::wiener::{Padded, spatial_denoise};
 use super::{CLIP_LEVEL, fft::TileFft, merge_area};
 use crate::align::Alignment;
+use crate::cpu::Isa;
 use crate::error::{Error, Result};
 use crate::image::{Cfa, Channel, Plane, Rect};
 use crate::raw::{GainMap, Opcode, RawFrame};
+use splat::{Prepared, SUMS, splat};
 
 /// Parameters of the kernel-regression merge ([`super::MergeMethod::Kernel`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -489,7 +493,12 @@ pub(crate) struct KernelMerger {
     max_exposure: f64,
     quads: Quads,
     geo: Geometry,
-    sums: Vec<Acc>,
+    /// [`splat::SUMS`] runs of `out_w` per output row.
+    sums: Vec<f32>,
+    /// The frame being splatted, its buffers kept between frames.
+    prep: Prepared,
+    /// The instruction set the accumulation runs with.
+    isa: Isa,
     frames: usize,
     /// Sum over alternate frames of their mean robustness.
     robust_sum: f64,
@@ -512,28 +521,6 @@ struct Geometry {
     kh: usize,
     out_w: usize,
     out_h: usize,
-}
-
-/// The running sums of one output pixel, per colour: of `w x`, of `w` and of `w^2 var`,
-/// where `x` is the green value for green and, for red and blue, the white-balanced colour
-/// difference to the green interpolated at the photosite.
-#[derive(Debug, Clone, Copy, Default)]
-struct Acc {
-    num: [f32; 3],
-    den: [f32; 3],
-    var: [f32; 3],
-}
-
-impl Acc {
-    /// Adds `o`, its values times `g` and its weights times `k`.
-    #[inline(always)]
-    fn add_scaled(&mut self, o: &Acc, g: f32, k: f32) {
-        for c in 0..3 {
-            self.num[c] += o.num[c] * g * k;
-            self.den[c] += o.den[c] * k;
-            self.var[c] += o.var[c] * k * k;
-        }
-    }
 }
 
 /// Output size for a merge area and scale.
@@ -590,13 +577,25 @@ impl KernelMerger {
             max_exposure: reference.exposure_product(),
             quads,
             geo,
-            sums: vec![Acc::default(); out_w * out_h],
+            sums: vec![0.0; SUMS * out_w * out_h],
+            prep: Prepared::default(),
+            isa: Isa::detect(),
             frames: 1,
             robust_sum: 0.0,
             reference,
         };
         let weights = m.reference_weights();
-        splat(&mut m.sums, &m.geo, &m.reference, None, &weights, 1.0, true);
+        m.prep.fill(&m.reference.mosaic, area, cfa, m.geo.wb);
+        splat(
+            m.isa,
+            &mut m.sums,
+            &m.geo,
+            &m.prep,
+            None,
+            &weights,
+            1.0,
+            true,
+        );
         Ok(m)
     }
 
@@ -779,10 +778,13 @@ impl KernelMerger {
             let r = weights.iter().map(|w| w[0] * w[3]).collect();
             Plane::from_vec(self.quads.w, self.quads.h, r).unwrap_or_default()
         });
+        self.prep
+            .fill(&frame.mosaic, self.geo.area, self.geo.cfa, self.geo.wb);
         splat(
+            self.isa,
             &mut self.sums,
             &self.geo,
-            frame,
+            &self.prep,
             Some(al),
             &weights,
             g,
@@ -792,206 +794,6 @@ impl KernelMerger {
         self.frames += 1;
         Ok(map)
     }
-}
-
-/// A frame prepared for splatting, per photosite of the merge area: the value the merge
-/// accumulates (green: the photosite's value; red and blue: the white-balanced difference
-/// to the green interpolated there, from the direct neighbours, each direction weighed by
-/// how little it varies along it), and whether a 3x3 footprint centred there reaches a
-/// clipped photosite (itself, or a green a red or blue one was differenced with).
-struct Prepared {
-    value: Vec<f32>,
-    clipped: Vec<u8>,
-}
-
-fn prepare(mosaic: &Plane<f32>, area: Rect, cfa: Cfa, wb: Option<[f32; 3]>) -> Prepared {
-    let (w, h) = (area.width, area.height);
-    let mut value = vec![0.0f32; w * h];
-    let mut clipped = vec![0u8; w * h];
-    value
-        .par_chunks_mut(w)
-        .zip(clipped.par_chunks_mut(w))
-        .enumerate()
-        .for_each(|(y, (val, clip))| {
-            let row = |y: usize| &mosaic.row(area.y + y)[area.x..area.x + w];
-            let (up, mid, down) = (
-                (y > 0).then(|| row(y - 1)),
-                row(y),
-                (y + 1 < h).then(|| row(y + 1)),
-            );
-            for x in 0..w {
-                let v = mid[x];
-                let c = cfa.color_at(x, y);
-                let Some(wb) = wb.filter(|_| c != Channel::G) else {
-                    val[x] = v;
-                    clip[x] = u8::from(v >= CLIP_LEVEL);
-                    continue;
-                };
-                let (l, r) = ((x > 0).then(|| mid[x - 1]), mid.get(x + 1).copied());
-                let (u, d) = (up.map(|r| r[x]), down.map(|r| r[x]));
-                let pair = |a: Option<f32>, b: Option<f32>| match (a, b) {
-                    (Some(a), Some(b)) => Some((0.5 * (a + b), (a - b).abs())),
-                    (Some(v), None) | (None, Some(v)) => Some((v, 1.0)),
-                    _ => None,
-                };
-                let g = match (pair(l, r), pair(u, d)) {
-                    (Some((gh, dh)), Some((gv, dv))) => {
-                        let (wh, wv) = (1.0 / (dh + 1e-4), 1.0 / (dv + 1e-4));
-                        (gh * wh + gv * wv) / (wh + wv)
-                    }
-                    (Some((g, _)), None) | (None, Some((g, _))) => g,
-                    _ => v,
-                };
-                val[x] = wb[c as usize] * v - g;
-                let near = [l, r, u, d].iter().flatten().any(|&n| n >= CLIP_LEVEL);
-                clip[x] = u8::from(v >= CLIP_LEVEL || near);
-            }
-        });
-    super::warp::dilate(&mut clipped, w, h, 1);
-    Prepared { value, clipped }
-}
-
-/// The inverse kernel covariance at area position (`x`, `y`), bilinear between the
-/// half-resolution pixels' (`kw` x `kh`), whose centres are at `(2i + 1, 2j + 1)`.
-#[inline]
-fn kernel_at(kernels: &[[f32; 3]], kw: usize, kh: usize, x: f32, y: f32) -> [f32; 3] {
-    let u = (0.5 * x - 0.5).clamp(0.0, (kw - 1) as f32);
-    let v = (0.5 * y - 0.5).clamp(0.0, (kh - 1) as f32);
-    let (i0, j0) = (u as usize, v as usize);
-    let (i1, j1) = ((i0 + 1).min(kw - 1), (j0 + 1).min(kh - 1));
-    let (fu, fv) = (u - i0 as f32, v - j0 as f32);
-    let (a, b, c, d) = (
-        kernels[j0 * kw + i0],
-        kernels[j0 * kw + i1],
-        kernels[j1 * kw + i0],
-        kernels[j1 * kw + i1],
-    );
-    std::array::from_fn(|k| {
-        let top = a[k] + (b[k] - a[k]) * fu;
-        let bot = c[k] + (d[k] - c[k]) * fu;
-        top + (bot - top) * fv
-    })
-}
-
-/// The colours of the 3x3 photosites around a centre photosite, row-major, for each of the
-/// four centre parities (`(y & 1) * 2 + (x & 1)`, area coordinates).
-fn footprint_colors(cfa: Cfa) -> [[usize; 9]; 4] {
-    std::array::from_fn(|p| {
-        let (px, py) = (p & 1, p >> 1);
-        // px - 1 + i has the parity of px + 1 + i
-        std::array::from_fn(|k| cfa.color_at(px + 1 + k % 3, py + 1 + k / 3) as usize)
-    })
-}
-
-/// Splats `frame` (aligned by `al`; `None`: the reference, in place) onto the output sums,
-/// its values times `g` (the reference's exposure over the frame's).
-///
-/// The schedule: output rows in parallel; per row the alignment field is interpolated once
-/// for all its pixels. Footprints inside the area take the fast path (no bounds checks,
-/// colours from the parity's table); those at the border check each photosite.
-fn splat(
-    sums: &mut [Acc],
-    geo: &Geometry,
-    frame: &RawFrame,
-    al: Option<&Alignment>,
-    fw: &[[f32; 6]],
-    g: f32,
-    is_reference: bool,
-) {
-    let (ow, area, cfa) = (geo.out_w, geo.area, geo.cfa);
-    let prep = prepare(&frame.mosaic, area, cfa, geo.wb);
-    let inv_s = 1.0 / geo.scale;
-    let field = al.map(Field::new);
-    let kernels = &geo.kernels;
-    let (kw, kh) = (geo.kw, geo.kh);
-    // the exponent's factor per colour: 1 / (kernel size)^2
-    let rb = 1.0 / (geo.chroma_size * geo.chroma_size);
-    let shrink = [rb, 1.0, rb];
-    let (aw, ah) = (area.width, area.height);
-    let colors = footprint_colors(cfa);
-    let xs: Vec<f32> = (0..ow).map(|ox| (ox as f32 + 0.5) * inv_s).collect();
-    let columns = field.as_ref().map(|f| f.columns_at(&xs));
-    sums.par_chunks_mut(ow)
-        .enumerate()
-        .for_each(|(oy, row_acc)| {
-            let py = (oy as f32 + 0.5) * inv_s;
-            let hy = ((py * 0.5) as usize).min(kh - 1);
-            let (mut dx, mut dy) = (vec![0.0f32; ow], vec![0.0f32; ow]);
-            if let (Some(f), Some(cols)) = (&field, &columns) {
-                f.row_at(py, cols, &mut dx, &mut dy);
-            }
-            for (ox, acc) in row_acc.iter_mut().enumerate() {
-                let px = xs[ox];
-                let hi = hy * kw + ((px * 0.5) as usize).min(kw - 1);
-                let wv = &fw[hi];
-                if wv[0] == 0.0 && wv[1] == 0.0 && wv[2] == 0.0 {
-                    continue;
-                }
-                // the kernel interpolated between the half-resolution pixel centres (at
-                // full resolution 2i + 1): nearest lookups step along diagonal edges
-                let [ka, kb, kc] = kernel_at(kernels, kw, kh, px, py);
-                let (qx, qy) = (px + dx[ox], py + dy[ox]);
-                let (fx, fy) = (qx.floor(), qy.floor());
-                let (cx, cy) = (fx as isize, fy as isize);
-                // offset of the centre photosite's centre from q
-                let (tx0, ty0) = (fx + 0.5 - qx, fy + 0.5 - qy);
-                let mut a = Acc::default();
-                let weight = |tx: f32, ty: f32, c: usize| {
-                    let e = (ka * tx * tx + 2.0 * kb * tx * ty + kc * ty * ty) * shrink[c];
-                    exp2_neg(-e) * wv[c]
-                };
-                let clipped;
-                if cx >= 1 && cy >= 1 && (cx as usize) + 1 < aw && (cy as usize) + 1 < ah {
-                    let (cx, cy) = (cx as usize, cy as usize);
-                    clipped = prep.clipped[cy * aw + cx] != 0;
-                    if clipped && !is_reference {
-                        continue;
-                    }
-                    let pattern = &colors[(cy & 1) * 2 + (cx & 1)];
-                    for j in 0..3 {
-                        let ty = ty0 + j as f32 - 1.0;
-                        let start = (cy + j - 1) * aw + cx - 1;
-                        let vals = &prep.value[start..start + 3];
-                        for (i, &v) in vals.iter().enumerate() {
-                            let c = pattern[j * 3 + i];
-                            let w = weight(tx0 + i as f32 - 1.0, ty, c);
-                            a.num[c] += w * v;
-                            a.den[c] += w;
-                            a.var[c] += w * w * wv[3 + c];
-                        }
-                    }
-                } else {
-                    // at the border: only the photosites inside the area
-                    if cx < -1 || cy < -1 || cx > aw as isize || cy > ah as isize {
-                        continue;
-                    }
-                    let mut any_clip = false;
-                    for j in -1isize..=1 {
-                        for i in -1isize..=1 {
-                            let (sx, sy) = (cx + i, cy + j);
-                            if sx < 0 || sy < 0 || sx >= aw as isize || sy >= ah as isize {
-                                continue;
-                            }
-                            let (sx, sy) = (sx as usize, sy as usize);
-                            any_clip |= prep.clipped[sy * aw + sx] != 0;
-                            let c = cfa.color_at(sx, sy) as usize;
-                            let w = weight(tx0 + i as f32, ty0 + j as f32, c);
-                            let v = prep.value[sy * aw + sx];
-                            a.num[c] += w * v;
-                            a.den[c] += w;
-                            a.var[c] += w * w * wv[3 + c];
-                        }
-                    }
-                    clipped = any_clip;
-                    if clipped && !is_reference {
-                        continue;
-                    }
-                }
-                // the reference keeps a vanishing weight where clipped: its value where nothing
-                // else is
-                acc.add_scaled(&a, g, if clipped { CLIPPED_WEIGHT } else { 1.0 });
-            }
-        });
 }
 
 impl KernelMerger {
@@ -1031,10 +833,11 @@ impl KernelMerger {
                 .zip(vr.par_chunks_mut(out_w))
                 .zip(vg.par_chunks_mut(out_w))
                 .zip(vb.par_chunks_mut(out_w))
-                .zip(sums.par_chunks(out_w))
+                .zip(sums.par_chunks(SUMS * out_w))
                 .for_each(|((((((r, g), b), vr), vg), vb), acc)| {
-                    for (x, a) in acc.iter().enumerate() {
-                        let (px, var) = resolve(a, wb);
+                    for x in 0..out_w {
+                        let a: [f32; SUMS] = std::array::from_fn(|j| acc[j * out_w + x]);
+                        let (px, var) = resolve(&a, wb);
                         r[x] = px[0];
                         g[x] = px[1];
                         b[x] = px[2];
@@ -1082,17 +885,14 @@ impl KernelMerger {
 /// blue the merged green plus the merged white-balanced colour difference, undone by the
 /// multiplier. Also returns the noise variance each colour has left.
 #[inline]
-fn resolve(a: &Acc, wb: Option<[f32; 3]>) -> ([f32; 3], [f32; 3]) {
+fn resolve(a: &[f32; SUMS], wb: Option<[f32; 3]>) -> ([f32; 3], [f32; 3]) {
+    let (num, den, var) = (&a[0..3], &a[3..6], &a[6..9]);
     let mean = |c: usize| {
-        if a.den[c] > 0.0 {
-            a.num[c] / a.den[c]
-        } else {
-            0.0
-        }
+        if den[c] > 0.0 { num[c] / den[c] } else { 0.0 }
     };
     let left = |c: usize| {
-        if a.den[c] > 0.0 {
-            a.var[c] / (a.den[c] * a.den[c])
+        if den[c] > 0.0 {
+            var[c] / (den[c] * den[c])
         } else {
             0.0
         }

@@ -60,7 +60,7 @@ use super::warp::Field;
 use super::wiener::{Padded, spatial_denoise};
 use super::{CLIP_LEVEL, fft::TileFft, merge_area};
 use crate::align::Alignment;
-use crate::cpu::Isa;
+use crate::cpu::{Isa, kernels};
 use crate::error::{Error, Result};
 use crate::image::{Cfa, Channel, Plane, Rect};
 use crate::raw::{GainMap, Opcode, RawFrame};
@@ -523,6 +523,122 @@ struct Geometry {
     out_h: usize,
 }
 
+/// What [`robust_row`] needs: the merger (reference quads, noise model, parameters), the
+/// alternate frame's quads, its alignment field and steady tiles, and its exposure factor.
+struct RobustRow<'a> {
+    m: &'a KernelMerger,
+    alt: &'a Quads,
+    field: &'a Field<'a>,
+    steady: &'a [bool],
+    g: f32,
+}
+
+/// Robustness (`rr`), outside flags (`out`) and noise variance per colour (`vrow`) of row `y`
+/// of an alternate frame's half-resolution pixels.
+#[inline(always)]
+fn robust_row_body(
+    ctx: &RobustRow,
+    y: usize,
+    rr: &mut [f32],
+    out: &mut [bool],
+    vrow: [&mut [f32]; 3],
+) {
+    let RobustRow {
+        m: this,
+        alt,
+        field,
+        steady,
+        g,
+    } = *ctx;
+    let q = &this.quads;
+    let (w, h) = (q.w, q.h);
+    let p = &this.params;
+    // the variance of a 3x3 mean of quads: 9 photosites of R and B, 18 of G
+    let counts = [9.0f32, 18.0, 9.0];
+    for x in 0..w {
+        let i = y * w + x;
+        // quad centre in area coordinates, and where it is in the frame
+        let (px, py) = (2.0 * x as f32 + 1.0, 2.0 * y as f32 + 1.0);
+        let d = field.at(px, py);
+        let (ax, ay) = ((px + d[0]) * 0.5 - 0.5, (py + d[1]) * 0.5 - 0.5);
+        let inside = ax >= -0.5 && ay >= -0.5 && ax <= w as f32 - 0.5 && ay <= h as f32 - 0.5;
+        let (axc, ayc) = (
+            ax.round().clamp(0.0, (w - 1) as f32) as usize,
+            ay.round().clamp(0.0, (h - 1) as f32) as usize,
+        );
+        let alt_clip = alt.clipped[ayc * w + axc];
+        let calm = field.tiles_at(px, py).iter().all(|&t| steady[t]);
+        let (p_spread, p_cw) = if calm {
+            (p.steady_spread, p.steady_chroma_weight)
+        } else {
+            (p.spread, p.chroma_weight)
+        };
+        let ref_clip = q.clipped[i];
+        // per unclipped colour: the white-balanced difference and its
+        // tolerated variance
+        let mut a = [0.0f32; 3];
+        let mut t = [0.0f32; 3];
+        let mut n = 0.0f32;
+        for c in 0..3 {
+            let mr = q.mean[c][i];
+            let ma = bilinear(&alt.mean[c], w, h, ax, ay);
+            let x_sig = if ref_clip & (1 << c) != 0 {
+                ma.max(mr)
+            } else {
+                mr
+            };
+            vrow[c][x] = this.variance(c, x_sig, g);
+            if alt_clip & (1 << c) != 0 {
+                continue;
+            }
+            let mut dc = ma - mr;
+            if ref_clip & (1 << c) != 0 {
+                // a clipped reference only says "at least this bright"
+                dc = dc.min(0.0);
+            }
+            let noise = (this.variance(c, mr, 1.0) + this.variance(c, ma, g)) / counts[c];
+            let sd = if calm {
+                q.sd[c][i]
+            } else {
+                spread(&this.quads, c, i)
+            };
+            let m = this.wb[c];
+            a[c] = m * dc;
+            t[c] = m * m * (p.noise_tolerance * noise + (p_spread * sd) * (p_spread * sd));
+            n += 1.0;
+        }
+        // brightness: the mean difference; colour: the deviations from it,
+        // which aliasing produces between frames sampled at other phases
+        let (sa, st) = (a.iter().sum::<f32>(), t.iter().sum::<f32>());
+        let mean = sa / n.max(1.0);
+        let mut chroma = 0.0f32;
+        for c in 0..3 {
+            if t[c] > 0.0 {
+                chroma += (a[c] - mean) * (a[c] - mean) / t[c];
+            }
+        }
+        let z2 = if st > 0.0 { sa * sa / st } else { 0.0 } + p_cw * chroma;
+        out[x] = !inside;
+        rr[x] = if !inside {
+            0.0
+        } else if !p.robust || n == 0.0 {
+            1.0
+        } else {
+            (p.robust_scale * (-0.5 * z2).exp() - p.robust_threshold).clamp(0.0, 1.0)
+        };
+    }
+}
+
+kernels! {
+    fn robust_row(
+        ctx: &RobustRow,
+        y: usize,
+        rr: &mut [f32],
+        out: &mut [bool],
+        vrow: [&mut [f32]; 3],
+    ) = robust_row_body;
+}
+
 /// Output size for a merge area and scale.
 pub(crate) fn output_size(area: Rect, scale: f32) -> (usize, usize) {
     (
@@ -633,12 +749,17 @@ impl KernelMerger {
         // tiles that move with their neighbourhood and match well: differences there are
         // aliasing (each frame samples fine detail at another phase), not motion
         let steady = al.steady();
-        // the variance of a 3x3 mean of quads: 9 photosites of R and B, 18 of G
-        let counts = [9.0f32, 18.0, 9.0];
         let mut robust = vec![0.0f32; w * h];
         // where this frame does not see the reference's pixel
         let mut outside = vec![false; w * h];
         let mut var: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0f32; w * h]);
+        let ctx = RobustRow {
+            m: self,
+            alt: &alt,
+            field: &field,
+            steady: &steady,
+            g,
+        };
         {
             let [v0, v1, v2] = &mut var;
             robust
@@ -649,86 +770,7 @@ impl KernelMerger {
                 .zip(v2.par_chunks_mut(w))
                 .enumerate()
                 .for_each(|(y, ((((rr, out), v0), v1), v2))| {
-                    let vrow = [v0, v1, v2];
-                    for x in 0..w {
-                        let i = y * w + x;
-                        // quad centre in area coordinates, and where it is in the frame
-                        let (px, py) = (2.0 * x as f32 + 1.0, 2.0 * y as f32 + 1.0);
-                        let d = field.at(px, py);
-                        let (ax, ay) = ((px + d[0]) * 0.5 - 0.5, (py + d[1]) * 0.5 - 0.5);
-                        let inside = ax >= -0.5
-                            && ay >= -0.5
-                            && ax <= w as f32 - 0.5
-                            && ay <= h as f32 - 0.5;
-                        let (axc, ayc) = (
-                            ax.round().clamp(0.0, (w - 1) as f32) as usize,
-                            ay.round().clamp(0.0, (h - 1) as f32) as usize,
-                        );
-                        let alt_clip = alt.clipped[ayc * w + axc];
-                        let calm = field.tiles_at(px, py).iter().all(|&t| steady[t]);
-                        let (p_spread, p_cw) = if calm {
-                            (p.steady_spread, p.steady_chroma_weight)
-                        } else {
-                            (p.spread, p.chroma_weight)
-                        };
-                        let ref_clip = q.clipped[i];
-                        // per unclipped colour: the white-balanced difference and its
-                        // tolerated variance
-                        let mut a = [0.0f32; 3];
-                        let mut t = [0.0f32; 3];
-                        let mut n = 0.0f32;
-                        for c in 0..3 {
-                            let mr = q.mean[c][i];
-                            let ma = bilinear(&alt.mean[c], w, h, ax, ay);
-                            let x_sig = if ref_clip & (1 << c) != 0 {
-                                ma.max(mr)
-                            } else {
-                                mr
-                            };
-                            vrow[c][x] = self.variance(c, x_sig, g);
-                            if alt_clip & (1 << c) != 0 {
-                                continue;
-                            }
-                            let mut dc = ma - mr;
-                            if ref_clip & (1 << c) != 0 {
-                                // a clipped reference only says "at least this bright"
-                                dc = dc.min(0.0);
-                            }
-                            let noise =
-                                (self.variance(c, mr, 1.0) + self.variance(c, ma, g)) / counts[c];
-                            let sd = if calm {
-                                q.sd[c][i]
-                            } else {
-                                spread(&self.quads, c, i)
-                            };
-                            let m = self.wb[c];
-                            a[c] = m * dc;
-                            t[c] = m
-                                * m
-                                * (p.noise_tolerance * noise + (p_spread * sd) * (p_spread * sd));
-                            n += 1.0;
-                        }
-                        // brightness: the mean difference; colour: the deviations from it,
-                        // which aliasing produces between frames sampled at other phases
-                        let (sa, st) = (a.iter().sum::<f32>(), t.iter().sum::<f32>());
-                        let mean = sa / n.max(1.0);
-                        let mut chroma = 0.0f32;
-                        for c in 0..3 {
-                            if t[c] > 0.0 {
-                                chroma += (a[c] - mean) * (a[c] - mean) / t[c];
-                            }
-                        }
-                        let z2 = if st > 0.0 { sa * sa / st } else { 0.0 } + p_cw * chroma;
-                        out[x] = !inside;
-                        rr[x] = if !inside {
-                            0.0
-                        } else if !p.robust || n == 0.0 {
-                            1.0
-                        } else {
-                            (p.robust_scale * (-0.5 * z2).exp() - p.robust_threshold)
-                                .clamp(0.0, 1.0)
-                        };
-                    }
+                    robust_row(self.isa, &ctx, y, rr, out, [v0, v1, v2]);
                 });
         }
         if p.robust {

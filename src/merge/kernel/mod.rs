@@ -523,6 +523,21 @@ struct Geometry {
     out_h: usize,
 }
 
+/// A colour's noise variance as a function of the signal `x` (reference units):
+/// `slope x + offset` (the noise model scaled to a frame's exposure).
+#[derive(Debug, Clone, Copy)]
+struct Variance {
+    slope: f32,
+    offset: f32,
+}
+
+impl Variance {
+    #[inline(always)]
+    fn at(self, x: f32) -> f32 {
+        (self.slope * x.max(0.0) + self.offset).max(1e-12)
+    }
+}
+
 /// What [`robust_row`] needs: the merger (reference quads, noise model, parameters), the
 /// alternate frame's quads, its alignment field and steady tiles, and its exposure factor.
 struct RobustRow<'a> {
@@ -555,6 +570,7 @@ fn robust_row_body(
     let p = &this.params;
     // the variance of a 3x3 mean of quads: 9 photosites of R and B, 18 of G
     let counts = [9.0f32, 18.0, 9.0];
+    let (var_1, var_g) = (this.variance_at(1.0), this.variance_at(g));
     for x in 0..w {
         let i = y * w + x;
         // quad centre in area coordinates, and where it is in the frame
@@ -587,7 +603,7 @@ fn robust_row_body(
             } else {
                 mr
             };
-            vrow[c][x] = this.variance(c, x_sig, g);
+            vrow[c][x] = var_g[c].at(x_sig);
             if alt_clip & (1 << c) != 0 {
                 continue;
             }
@@ -596,7 +612,7 @@ fn robust_row_body(
                 // a clipped reference only says "at least this bright"
                 dc = dc.min(0.0);
             }
-            let noise = (this.variance(c, mr, 1.0) + this.variance(c, ma, g)) / counts[c];
+            let noise = (var_1[c].at(mr) + var_g[c].at(ma)) / counts[c];
             let sd = if calm {
                 q.sd[c][i]
             } else {
@@ -719,21 +735,23 @@ impl KernelMerger {
         &self.reference
     }
 
-    /// Noise variance of colour `c` at signal `x` (reference units) of a frame exposed `1/g`
-    /// times as long as the reference.
-    fn variance(&self, c: usize, x: f32, g: f32) -> f32 {
-        let m = self.noise.channels[c];
-        let x = f64::from(x.max(0.0));
+    /// The noise variance per colour of a frame exposed `1/g` times as long as the
+    /// reference, in the reference's units.
+    fn variance_at(&self, g: f32) -> [Variance; 3] {
         let g = f64::from(g);
-        ((g * m.scale * x + g * g * m.offset) as f32).max(1e-12)
+        self.noise.channels.map(|m| Variance {
+            slope: (g * m.scale) as f32,
+            offset: (g * g * m.offset) as f32,
+        })
     }
 
     fn reference_weights(&self) -> FrameWeights {
         let q = &self.quads;
+        let var = self.variance_at(1.0);
         (0..q.w * q.h)
             .into_par_iter()
             .map(|i| {
-                let v = [0, 1, 2].map(|c| self.variance(c, q.mean[c][i], 1.0));
+                let v = [0, 1, 2].map(|c| var[c].at(q.mean[c][i]));
                 [1.0 / v[0], 1.0 / v[1], 1.0 / v[2], v[0], v[1], v[2]]
             })
             .collect()

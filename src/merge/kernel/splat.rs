@@ -332,6 +332,51 @@ kernels! {
     fn splat_row(s: &Source, bayer: Bayer, row: &RowInputs, out: &mut [f32]) = splat_row_body;
 }
 
+/// Where one output row finds its kernels and weights: per output column the bracketing
+/// half-resolution columns of the kernels with the fraction, and the weights' column; the
+/// two kernel rows around the output row with its fraction, and the weights' row.
+struct Lookup<'a> {
+    kcols: &'a [(usize, usize, f32)],
+    wcols: &'a [usize],
+    top: &'a [[f32; 3]],
+    bot: &'a [[f32; 3]],
+    fv: f32,
+    frow: &'a [[f32; 6]],
+}
+
+/// The kernel coefficients of every pixel of a row (bilinear between the half-resolution
+/// pixel centres: nearest lookups step along diagonal edges) and its weights (nearest), as
+/// structure of arrays.
+#[inline(always)]
+fn row_lookup_body(l: &Lookup, k: [&mut [f32]; 3], wv: [&mut [f32]; 6]) {
+    let [k0, k1, k2] = k;
+    for (x, &(i0, i1, fu)) in l.kcols.iter().enumerate() {
+        let (a, b, c, d) = (l.top[i0], l.top[i1], l.bot[i0], l.bot[i1]);
+        let lerp = |k: usize| {
+            let t = a[k] + (b[k] - a[k]) * fu;
+            let u = c[k] + (d[k] - c[k]) * fu;
+            t + (u - t) * l.fv
+        };
+        k0[x] = lerp(0);
+        k1[x] = lerp(1);
+        k2[x] = lerp(2);
+    }
+    let [w0, w1, w2, w3, w4, w5] = wv;
+    for (x, &hx) in l.wcols.iter().enumerate() {
+        let w = &l.frow[hx];
+        w0[x] = w[0];
+        w1[x] = w[1];
+        w2[x] = w[2];
+        w3[x] = w[3];
+        w4[x] = w[4];
+        w5[x] = w[5];
+    }
+}
+
+kernels! {
+    fn row_lookup(l: &Lookup, k: [&mut [f32]; 3], wv: [&mut [f32]; 6]) = row_lookup_body;
+}
+
 /// Per-row scratch: positions, kernel coefficients and weights of every output pixel.
 #[derive(Default)]
 struct Scratch {
@@ -421,26 +466,19 @@ pub(super) fn splat(
                 &kernels[j0 * kw..(j0 + 1) * kw],
                 &kernels[(j0 + 1).min(kh - 1) * kw..][..kw],
             );
-            let [k0, k1, k2] = &mut sc.k;
-            for (x, &(i0, i1, fu)) in kcols.iter().enumerate() {
-                let (a, b, c, d) = (top[i0], top[i1], bot[i0], bot[i1]);
-                let lerp = |k: usize| {
-                    let t = a[k] + (b[k] - a[k]) * fu;
-                    let u = c[k] + (d[k] - c[k]) * fu;
-                    t + (u - t) * fv
-                };
-                k0[x] = lerp(0);
-                k1[x] = lerp(1);
-                k2[x] = lerp(2);
-            }
             let hy = ((py * 0.5) as usize).min(kh - 1);
             let frow = &fw[hy * kw..(hy + 1) * kw];
-            for (x, &hx) in wcols.iter().enumerate() {
-                let w = &frow[hx];
-                for (c, p) in sc.wv.iter_mut().enumerate() {
-                    p[x] = w[c];
-                }
-            }
+            let [k0, k1, k2] = &mut sc.k;
+            let [w0, w1, w2, w3, w4, w5] = &mut sc.wv;
+            let lookup = Lookup {
+                kcols: &kcols,
+                wcols: &wcols,
+                top,
+                bot,
+                fv,
+                frow,
+            };
+            row_lookup(isa, &lookup, [k0, k1, k2], [w0, w1, w2, w3, w4, w5]);
             let (aw, ah) = ((area.width - 1) as f32, (area.height - 1) as f32);
             let border = |x: usize| {
                 let (qx, qy) = (sc.qx[x], sc.qy[x]);

@@ -192,7 +192,7 @@ fn speckle(m: &Merged, sb: &SynthBurst, ev0: f32, shortest_ev: f64) -> (usize, u
 /// Median luminance of the finished (display-referred, decoded to linear) image.
 fn finished_median(m: &Merged) -> f64 {
     let f = finish(&m.frame, &FinishParams::default()).unwrap();
-    let lin = |v: f32| obscura::finish::srgb_decode(v);
+    let lin = |v: f32| obscura::color::srgb_decode(v);
     let mut y: Vec<f32> = (0..f.rgb[0].data.len())
         .step_by(7)
         .map(|i| {

@@ -5,11 +5,12 @@ mod common;
 
 use common::patch_means;
 
-use common::color::{SHARMA_PAIRS, ciede2000, srgb_to_lab};
+use common::color::SHARMA_PAIRS;
+use obscura::color::{ciede2000, srgb_decode, srgb_encode, srgb_to_lab};
 use obscura::encode::{EncodeParams, encode};
 use obscura::finish::color::WhiteBalance;
 use obscura::finish::highlights::Highlights;
-use obscura::finish::{FinishParams, Finished, finish, srgb_decode, srgb_encode};
+use obscura::finish::{FinishParams, Finished, finish};
 use obscura::raw::{GainMap, Gps, Opcode};
 use obscura::synth::chart::{COLORCHECKER_SRGB, ChartLight, ChartParams, NEUTRALS, chart};
 use obscura::{Plane, RawFrame};

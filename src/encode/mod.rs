@@ -30,9 +30,9 @@ use image::ImageEncoder;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::color::ColorSpace;
 use crate::error::{Error, Result};
 use crate::finish::Finished;
-use crate::finish::color::ColorSpace;
 use crate::raw::Metadata;
 
 pub mod exr;
@@ -279,13 +279,9 @@ pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParam
     }
 }
 
-/// The ICC profile of an output space.
+/// The ICC profile of an output space ([`crate::color::icc`]).
 pub fn icc_profile(space: ColorSpace) -> Vec<u8> {
-    let p = match space {
-        ColorSpace::Srgb => moxcms::ColorProfile::new_srgb(),
-        ColorSpace::DisplayP3 => moxcms::ColorProfile::new_display_p3(),
-    };
-    p.encode().unwrap_or_default()
+    crate::color::icc_profile(space)
 }
 
 fn quantise(v: f32, max: f32) -> f32 {

@@ -296,7 +296,7 @@ kernels! {
 }
 
 /// Rec. 709 / sRGB luminance weights.
-const LUM: [f32; 3] = [0.2126, 0.7152, 0.0722];
+const LUM: [f32; 3] = crate::color::REC709_LUMA;
 /// Side of the blocks averaged into the low-resolution grey image.
 const BLOCK: usize = 4;
 /// Luminances are floored at `2^LOG2_FLOOR` (24 stops below diffuse white) before `log2`.
@@ -1646,7 +1646,7 @@ mod tests {
             let (w, h) = (rgb[0].width, rgb[0].height);
             let bytes: Vec<u8> = (0..w * h)
                 .flat_map(|i| rgb.iter().map(move |p| p.data[i]))
-                .map(|v| (crate::finish::srgb_encode(v) * 255.0).round() as u8)
+                .map(|v| (crate::color::srgb_encode(v) * 255.0).round() as u8)
                 .collect();
             image::RgbImage::from_raw(w as u32, h as u32, bytes)
                 .unwrap()

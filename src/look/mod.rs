@@ -72,8 +72,8 @@ pub use curve::ToneCurve;
 pub use lut::Lut3d;
 pub use table::HsvTable;
 
+use crate::color::{srgb_decode, srgb_encode};
 use crate::error::{Error, Result};
-use crate::finish::{srgb_decode, srgb_encode};
 use crate::image::Plane;
 
 /// Entries per axis of the LUT a look is compiled to.

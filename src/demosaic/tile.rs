@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::image::{Cfa, Channel, Plane};
+use crate::image::{Cfa, Channel, Plane, mirror};
 
 /// Where red sits in the 2x2 Bayer tile: column and row parity (0 or 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,19 +53,6 @@ impl Phase {
             (self.rx ^ 1, false)
         }
     }
-}
-
-/// `i` mirrored into `0..n` ("reflect 101", repeated); 0 when `n` is 1 (which does not keep
-/// the parity, so callers route 1-pixel-wide or -tall inputs elsewhere).
-#[inline]
-pub(crate) fn mirror(i: isize, n: usize) -> usize {
-    if n <= 1 {
-        return 0;
-    }
-    let n = n as isize;
-    let period = 2 * (n - 1);
-    let m = i.rem_euclid(period);
-    (if m >= n { period - m } else { m }) as usize
 }
 
 /// A padded window of the mosaic: `width x height` output pixels surrounded by `pad` mirrored

@@ -56,7 +56,7 @@ use crate::color::{ColorSpace, srgb_encode};
 use crate::cpu::{Isa, kernels};
 use crate::demosaic::{self, Demosaic};
 use crate::error::{Error, Result};
-use crate::image::{Plane, Rect, par_pixels};
+use crate::image::{Plane, Rect, par_pixels, par_rows3};
 use crate::look::Look;
 use crate::raw::RawFrame;
 use color::{ColorParams, ColorTransform};
@@ -356,12 +356,7 @@ fn intersect(a: Rect, b: Rect) -> Rect {
 /// `rgb = m * rgb` per pixel.
 pub fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
     let isa = Isa::detect();
-    let [r, g, b] = rgb;
-    r.data
-        .par_chunks_mut(4096)
-        .zip(g.data.par_chunks_mut(4096))
-        .zip(b.data.par_chunks_mut(4096))
-        .for_each(|((r, g), b)| matrix_chunk(isa, [r, g, b], m));
+    par_rows3(rgb, 4096).for_each(|chunk| matrix_chunk(isa, chunk, m));
 }
 
 /// [`apply_matrix`] on one chunk of the three planes.

@@ -136,7 +136,7 @@ use serde::{Deserialize, Serialize};
 use super::filter::gaussian_blur_into;
 use crate::cpu::{Isa, kernels};
 use crate::error::{Error, Result};
-use crate::image::Plane;
+use crate::image::{Plane, par_rows3};
 
 /// How [`tone_map`] brings scene luminance into `[0, 1]`; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -947,20 +947,14 @@ fn apply_log_gain(
         global,
         strength,
     };
-    let [pr, pg, pb] = rgb;
-    pr.data
-        .par_chunks_mut(w)
-        .zip(pg.data.par_chunks_mut(w))
-        .zip(pb.data.par_chunks_mut(w))
-        .enumerate()
-        .for_each_init(
-            || WideRows::new(w),
-            |cache, (y, ((r, g), bl))| {
-                let (j0, j1, fy) = yt[y];
-                let coef = cache.pair([j0, j1], [a, b], &xt);
-                gain_row(isa, [r, g, bl], coef, fy, consts);
-            },
-        );
+    par_rows3(rgb, w).enumerate().for_each_init(
+        || WideRows::new(w),
+        |cache, (y, [r, g, bl])| {
+            let (j0, j1, fy) = yt[y];
+            let coef = cache.pair([j0, j1], [a, b], &xt);
+            gain_row(isa, [r, g, bl], coef, fy, consts);
+        },
+    );
 }
 
 /// Two slots of rows of `a` and `b` widened to full resolution, each remembering which
@@ -1058,12 +1052,7 @@ fn gain_row_generic<const MIX: bool>(
 /// The Global mode's pass: all three channels times `T(Y) / Y`, then [`hue_clip`].
 fn apply_curve(isa: Isa, rgb: &mut [Plane<f32>; 3], curve: Curve) {
     let w = rgb[0].width;
-    let [r, g, b] = rgb;
-    r.data
-        .par_chunks_mut(w)
-        .zip(g.data.par_chunks_mut(w))
-        .zip(b.data.par_chunks_mut(w))
-        .for_each(|((r, g), b)| curve_row(isa, [r, g, b], curve));
+    par_rows3(rgb, w).for_each(|rows| curve_row(isa, rows, curve));
 }
 
 /// One row of [`apply_curve`].
@@ -1337,7 +1326,7 @@ mod tests {
     /// low-resolution grey image (not of its base layer), blended by Gaussian pyramids of
     /// their normalised weights, to full depth (1 x 1); returns the log-gain map.
     fn pyramid_fusion_log_gain(logy: &Plane<f32>, curve: &BaseCurve) -> Plane<f32> {
-        use crate::finish::filter::{downsample2, upsample2};
+        use crate::finish::filter::{pyramid_expand, pyramid_reduce};
         let (w, h) = (logy.width, logy.height);
         let exposures: Vec<(Plane<f32>, Plane<f32>)> = curve
             .stops
@@ -1363,8 +1352,8 @@ mod tests {
             }
             let last = sizes.len() - 1;
             for level in acc.iter_mut().take(last) {
-                let (gn, wn) = (downsample2(&g), downsample2(&wg));
-                let up = upsample2(&gn, g.width, g.height);
+                let (gn, wn) = (pyramid_reduce(&g), pyramid_reduce(&wg));
+                let up = pyramid_expand(&gn, g.width, g.height);
                 for i in 0..level.data.len() {
                     level.data[i] += wg.data[i] * (g.data[i] - up.data[i]);
                 }
@@ -1374,7 +1363,7 @@ mod tests {
         }
         let mut fused = acc.pop().unwrap();
         while let Some(level) = acc.pop() {
-            fused = upsample2(&fused, level.width, level.height);
+            fused = pyramid_expand(&fused, level.width, level.height);
             fused
                 .data
                 .iter_mut()

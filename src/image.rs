@@ -4,9 +4,9 @@
 //! three planes, never interleaved RGB, so that kernels stream through memory with unit stride
 //! and vectorise.
 //!
-//! Also the helpers every stage shares: the border rules ([`mirror`], [`mirror_symmetric`]),
-//! bicubic weights, and the parallel loops over three planes in lockstep ([`par_rows3`],
-//! [`par_pixels`]).
+//! Also the helpers every stage shares: the border rules (`mirror`, `mirror_symmetric`),
+//! bicubic weights, and the parallel loops over three planes in lockstep (`par_rows3`,
+//! `par_pixels`).
 
 use serde::{Deserialize, Serialize};
 

@@ -10,8 +10,8 @@
 //!   [`EncodeParams::keep_location`] is set. So are the tags that identify the owner or the
 //!   device (serial numbers, owner and artist names, the image unique ID, the maker note;
 //!   [`crate::raw::Identity`]) unless [`EncodeParams::keep_metadata`] is set.
-//! - **ICC**: the sRGB or Display P3 profile from `moxcms`, so colour-managed viewers show
-//!   the intended colours.
+//! - **ICC**: the sRGB or Display P3 v4 profile of [`crate::color::icc`], so colour-managed
+//!   viewers show the intended colours.
 //! - **Atomic**: the file is written to a temporary name in the same folder, synced and
 //!   renamed; a failure leaves nothing behind and never a half-written photo.
 //! - **JPEG** is baseline, 4:4:4 (chroma not subsampled), coded by `jpeg-encoder` in

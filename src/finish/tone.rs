@@ -463,40 +463,37 @@ struct BlockStats {
 fn block_stats(isa: Isa, rgb: &[Plane<f32>; 3]) -> BlockStats {
     let (w, h) = (rgb[0].width, rgb[0].height);
     let (lw, lh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
-    let [mut logy, mut spread, mut peak] = std::array::from_fn(|_| Plane::new(lw, lh));
-    logy.data
-        .par_chunks_mut(lw)
-        .zip(spread.data.par_chunks_mut(lw))
-        .zip(peak.data.par_chunks_mut(lw))
-        .enumerate()
-        .for_each_init(
-            || [0; 3].map(|_| vec![0.0f32; w]),
-            |[sum, sq, mx], (j, ((lrow, vrow), prow))| {
-                sum.fill(0.0);
-                sq.fill(0.0);
-                mx.fill(f32::MIN);
-                let rows = BLOCK * j..(BLOCK * j + BLOCK).min(h);
-                let n_rows = rows.len();
-                for y in rows {
-                    let row = [rgb[0].row(y), rgb[1].row(y), rgb[2].row(y)];
-                    stats_row(isa, sum, sq, mx, row);
-                }
-                // column sums into blocks: whole blocks, then the partial one at the right
-                let mut reduce = |i: usize, cols: std::ops::Range<usize>| {
-                    let inv = 1.0 / (cols.len() * n_rows) as f32;
-                    let mean = sum[cols.clone()].iter().sum::<f32>() * inv;
-                    lrow[i] = mean;
-                    vrow[i] = fmax(
-                        sq[cols.clone()].iter().sum::<f32>() * inv - mean * mean,
-                        0.0,
-                    );
-                    prow[i] = mx[cols].iter().copied().fold(f32::MIN, fmax);
-                };
-                for i in 0..lw {
-                    reduce(i, BLOCK * i..(BLOCK * i + BLOCK).min(w));
-                }
-            },
-        );
+    // (log Y, spread, peak) rows in lockstep
+    let mut stats: [Plane<f32>; 3] = std::array::from_fn(|_| Plane::new(lw, lh));
+    par_rows3(&mut stats, lw).enumerate().for_each_init(
+        || [0; 3].map(|_| vec![0.0f32; w]),
+        |[sum, sq, mx], (j, [lrow, vrow, prow])| {
+            sum.fill(0.0);
+            sq.fill(0.0);
+            mx.fill(f32::MIN);
+            let rows = BLOCK * j..(BLOCK * j + BLOCK).min(h);
+            let n_rows = rows.len();
+            for y in rows {
+                let row = [rgb[0].row(y), rgb[1].row(y), rgb[2].row(y)];
+                stats_row(isa, sum, sq, mx, row);
+            }
+            // column sums into blocks: whole blocks, then the partial one at the right
+            let mut reduce = |i: usize, cols: std::ops::Range<usize>| {
+                let inv = 1.0 / (cols.len() * n_rows) as f32;
+                let mean = sum[cols.clone()].iter().sum::<f32>() * inv;
+                lrow[i] = mean;
+                vrow[i] = fmax(
+                    sq[cols.clone()].iter().sum::<f32>() * inv - mean * mean,
+                    0.0,
+                );
+                prow[i] = mx[cols].iter().copied().fold(f32::MIN, fmax);
+            };
+            for i in 0..lw {
+                reduce(i, BLOCK * i..(BLOCK * i + BLOCK).min(w));
+            }
+        },
+    );
+    let [logy, spread, peak] = stats;
     BlockStats { logy, spread, peak }
 }
 

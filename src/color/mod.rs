@@ -107,7 +107,9 @@ mod tests {
             [0.0193, 0.1192, 0.9505],
         ];
         assert!(close(&m, &std, 1.5e-4), "{m:?}");
-        assert!(close(&m, &SRGB_TO_XYZ, 1.5e-4), "{m:?}");
+        // the seven-decimal matrix (from the XYZ white 0.95047, 1, 1.08883) differs from the
+        // one derived from xy (0.3127, 0.3290) by up to 2.3e-4
+        assert!(close(&m, &SRGB_TO_XYZ, 2.5e-4), "{m:?}");
         let luma = ColorSpace::Srgb.luminance_weights();
         assert!(
             luma.iter()

@@ -4,17 +4,20 @@
 //! Every `.rs` file under `src/` belongs to its top-level module (`src/x.rs` and `src/x/**`
 //! to `x`; `lib.rs` and `main.rs` to themselves). Its edges are the modules it names as
 //! `crate::x` or `obscura::x` (including inside `use crate::{x, y::z}` groups), outside
-//! comments and test code (a trailing `#[cfg(test)] mod tests`, and `tests.rs` files, which
-//! may use `synth` for ground truth).
+//! comments and test code (an inline `#[cfg(test)] mod tests { .. }`, which ends the file's
+//! code, and `tests.rs` files; test code may use `synth` for ground truth).
 //!
 //! The rules:
 //! 1. **No cycle** between top-level modules.
 //! 2. **Leaves** (`error`, `cpu`, `io`, `image`, `color`, `demosaic`) import only leaves.
 //! 3. **Layers**: a module imports only modules earlier in [`LAYERS`] (the stage order
 //!    decode -> burst -> align -> merge -> finish -> look -> encode, then the tools and
-//!    orchestrators). In particular `merge` does not import `finish`, `look` does not import
-//!    `finish`, and no module imports `cli`.
+//!    orchestrators). In particular `merge` does not import `finish`, and no module imports
+//!    `cli`.
 //! 4. Only `cli`, `batch`, `lib.rs` and `main.rs` may import `pipeline` or `cli`.
+//! 5. The edges in [`FORBIDDEN`], although they point down: `look` does not import `finish`
+//!    (a look colours a rendered image, whatever made it; that edge made the old
+//!    `look` <-> `finish` cycle).
 //!
 //! Edges that break a rule today and are known are listed in [`ALLOWED`] with the reason;
 //! the test fails both on a new violation and on an allowed edge that has gone (so the list
@@ -57,6 +60,9 @@ const LEAVES: &[&str] = &["error", "cpu", "io", "image", "color", "demosaic"];
 /// Modules that may import `pipeline` and `cli`.
 const ORCHESTRATORS: &[&str] = &["cli", "batch", "lib", "main"];
 
+/// Edges forbidden although they point down the layers.
+const FORBIDDEN: &[(&str, &str)] = &[("look", "finish")];
+
 /// Known violations, pinned: (from, to, why).
 const ALLOWED: &[(&str, &str, &str)] = &[(
     "finish",
@@ -78,7 +84,8 @@ fn module_of(rel: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// The code of a file without comments and without its trailing test module.
+/// The code of a file without comments and without its trailing inline test module (an
+/// out-of-line `mod tests;` is a file of its own, skipped by name).
 fn code_of(text: &str) -> String {
     let mut out = String::new();
     let mut lines = text.lines().peekable();
@@ -87,7 +94,7 @@ fn code_of(text: &str) -> String {
         if t == "#[cfg(test)]"
             && lines
                 .peek()
-                .is_some_and(|n| n.trim_start().starts_with("mod tests"))
+                .is_some_and(|n| n.trim_start().starts_with("mod tests {"))
         {
             break;
         }
@@ -223,7 +230,7 @@ fn find_cycle(g: &Graph) -> Option<Vec<String>> {
     None
 }
 
-/// Every edge that breaks rule 2, 3 or 4, with the files that make it.
+/// Every edge that breaks rule 2, 3, 4 or 5, with the files that make it.
 fn violations(g: &Graph) -> Vec<(String, String, String)> {
     let rank = |m: &str| LAYERS.iter().position(|l| *l == m);
     let mut out = Vec::new();
@@ -237,6 +244,8 @@ fn violations(g: &Graph) -> Vec<(String, String, String)> {
                 Some(format!("only {ORCHESTRATORS:?} may import {to}"))
             } else if rank(to) >= rank(from) {
                 Some("an import up the layers".to_string())
+            } else if FORBIDDEN.contains(&(from.as_str(), to.as_str())) {
+                Some("a forbidden edge".to_string())
             } else {
                 None
             };

@@ -8,7 +8,7 @@
 //! data-dependent branches, so their speed does not depend on the content.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use obscura::finish::demosaic::{Demosaic, demosaic, demosaic_into};
+use obscura::demosaic::{Demosaic, demosaic, demosaic_into};
 use obscura::{Cfa, Plane};
 
 /// A cheap integer hash of a pixel index, mapped to `[-0.5, 0.5)`.

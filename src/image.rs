@@ -3,6 +3,10 @@
 //! Pixels are stored row-major in one contiguous `Vec`, structure-of-arrays: a colour image is
 //! three planes, never interleaved RGB, so that kernels stream through memory with unit stride
 //! and vectorise.
+//!
+//! Also the helpers every stage shares: the border rules (`mirror`, `mirror_symmetric`),
+//! bicubic weights, and the parallel loops over three planes in lockstep (`par_rows3`,
+//! `par_pixels`).
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +41,47 @@ impl Rect {
             && inner.x + inner.width <= self.x + self.width
             && inner.y + inner.height <= self.y + self.height
     }
+
+    /// The rectangle both `self` and `other` cover, or `None` when they do not overlap (an
+    /// empty intersection, touching edges included).
+    pub fn intersect(&self, other: &Rect) -> Option<Rect> {
+        let (x0, y0) = (self.x.max(other.x), self.y.max(other.y));
+        let x1 = (self.x + self.width).min(other.x + other.width);
+        let y1 = (self.y + self.height).min(other.y + other.height);
+        (x1 > x0 && y1 > y0).then(|| Rect::new(x0, y0, x1 - x0, y1 - y0))
+    }
+}
+
+/// Border rule "reflect 101": index `i` mirrored into `0..n` about the edge samples, which
+/// are not repeated (`.. 2 1 | 0 1 2 .. n-1 | n-2 ..`), and repeated with period `2 (n - 1)`
+/// so that any `i` maps to a valid index. It keeps the parity of `i` (so a Bayer phase) for
+/// `n >= 2`; 0 when `n <= 1`. Used by the filters and the demosaic.
+#[inline]
+pub(crate) fn mirror(i: isize, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let n = n as isize;
+    let period = 2 * (n - 1);
+    let m = i.rem_euclid(period);
+    (if m >= n { period - m } else { m }) as usize
+}
+
+/// Border rule "symmetric": index `i` mirrored into `0..n` about the plane's outer edges, so
+/// the edge samples are repeated (`.. 1 0 | 0 1 .. n-1 | n-1 n-2 ..`). One reflection on each
+/// side, then clamped: exact for `-n <= i < 2n`. Used by the frequency-domain merge's padding
+/// (its tiles' windows were tuned with it). `n` must be at least 1.
+#[inline]
+pub(crate) fn mirror_symmetric(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let mut i = i;
+    if i < 0 {
+        i = -i - 1;
+    }
+    if i >= n {
+        i = 2 * n - i - 1;
+    }
+    i.clamp(0, n - 1) as usize
 }
 
 /// A single-channel image, row-major.
@@ -117,6 +162,30 @@ pub(crate) fn cubic_weights(t: f32) -> [f32; 4] {
 /// Pixels per task of [`par_pixels`].
 const PIXEL_CHUNK: usize = 4096;
 
+/// Three planes of one size split in lockstep into chunks of `len` samples (rows when `len`
+/// is the width; the last chunk may be shorter), as a parallel iterator of `[r, g, b]`: the
+/// shared loop of row passes over a colour image. `len` 0 is taken as 1.
+///
+/// # Panics
+/// If the planes differ in length.
+pub(crate) fn par_rows3(
+    rgb: &mut [Plane<f32>; 3],
+    len: usize,
+) -> impl rayon::iter::IndexedParallelIterator<Item = [&mut [f32]; 3]> {
+    use rayon::prelude::*;
+    let [r, g, b] = rgb;
+    assert!(
+        r.data.len() == g.data.len() && g.data.len() == b.data.len(),
+        "planes differ in size"
+    );
+    let len = len.max(1);
+    r.data
+        .par_chunks_mut(len)
+        .zip(g.data.par_chunks_mut(len))
+        .zip(b.data.par_chunks_mut(len))
+        .map(|((r, g), b)| [r, g, b])
+}
+
 /// Calls `f(i, r, g, b)` for every pixel `i` of three planes of one length, in parallel over
 /// chunks of 4096 pixels: the shared loop of per-pixel colour passes.
 ///
@@ -127,17 +196,9 @@ pub(crate) fn par_pixels(
     f: impl Fn(usize, &mut f32, &mut f32, &mut f32) + Sync,
 ) {
     use rayon::prelude::*;
-    let [r, g, b] = rgb;
-    assert!(
-        r.data.len() == g.data.len() && g.data.len() == b.data.len(),
-        "planes differ in size"
-    );
-    r.data
-        .par_chunks_mut(PIXEL_CHUNK)
-        .zip(g.data.par_chunks_mut(PIXEL_CHUNK))
-        .zip(b.data.par_chunks_mut(PIXEL_CHUNK))
+    par_rows3(rgb, PIXEL_CHUNK)
         .enumerate()
-        .for_each(|(k, ((r, g), b))| {
+        .for_each(|(k, [r, g, b])| {
             let base = k * PIXEL_CHUNK;
             for (i, ((r, g), b)) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).enumerate() {
                 f(base + i, r, g, b);
@@ -276,6 +337,42 @@ mod tests {
             assert_eq!(Cfa::parse(c.name()), Some(c));
         }
         assert_eq!(Cfa::parse("xtrans"), None);
+    }
+
+    #[test]
+    fn rects_intersect() {
+        let a = Rect::new(2, 3, 10, 5);
+        assert_eq!(
+            a.intersect(&Rect::new(8, 0, 10, 5)),
+            Some(Rect::new(8, 3, 4, 2))
+        );
+        assert_eq!(a.intersect(&a), Some(a));
+        assert_eq!(a.intersect(&Rect::new(12, 3, 4, 4)), None); // touching
+        assert_eq!(a.intersect(&Rect::new(0, 0, 0, 0)), None);
+        let inner = Rect::new(4, 4, 2, 2);
+        assert_eq!(a.intersect(&inner), Some(inner));
+    }
+
+    #[test]
+    fn border_rules() {
+        // reflect 101 on 3 samples: .. 2 1 | 0 1 2 | 1 0 1 2 ..
+        let got: Vec<usize> = (-4..8).map(|i| mirror(i, 3)).collect();
+        assert_eq!(got, [0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1]);
+        assert_eq!(mirror(-3, 1), 0);
+        // symmetric on 3 samples: 2 1 0 | 0 1 2 | 2 1 0, clamped beyond
+        let got: Vec<usize> = (-4..8).map(|i| mirror_symmetric(i, 3)).collect();
+        assert_eq!(got, [2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn rows_of_three_planes_move_in_lockstep() {
+        use rayon::prelude::*;
+        let mut rgb = [0.0f32, 10.0, 20.0]
+            .map(|o| Plane::from_vec(3, 2, (0..6).map(|i| o + i as f32).collect()).unwrap());
+        let sums: Vec<f32> = par_rows3(&mut rgb, 3)
+            .map(|[r, g, b]| r.iter().chain(g.iter()).chain(b.iter()).sum())
+            .collect();
+        assert_eq!(sums, [3.0 + 33.0 + 63.0, 12.0 + 42.0 + 72.0]);
     }
 
     #[test]

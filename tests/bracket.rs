@@ -12,6 +12,7 @@
 
 use obscura::Burst;
 use obscura::align::{AlignParams, align};
+use obscura::color::REC709_LUMA;
 use obscura::finish::{FinishParams, finish};
 use obscura::merge::{MergeMethod, MergeParams, Merged, merge};
 use obscura::synth::{SynthBurst, SynthParams, synthesize};
@@ -192,14 +193,10 @@ fn speckle(m: &Merged, sb: &SynthBurst, ev0: f32, shortest_ev: f64) -> (usize, u
 /// Median luminance of the finished (display-referred, decoded to linear) image.
 fn finished_median(m: &Merged) -> f64 {
     let f = finish(&m.frame, &FinishParams::default()).unwrap();
-    let lin = |v: f32| obscura::finish::srgb_decode(v);
+    let lin = |v: f32| obscura::color::srgb_decode(v);
     let mut y: Vec<f32> = (0..f.rgb[0].data.len())
         .step_by(7)
-        .map(|i| {
-            0.2126 * lin(f.rgb[0].data[i])
-                + 0.7152 * lin(f.rgb[1].data[i])
-                + 0.0722 * lin(f.rgb[2].data[i])
-        })
+        .map(|i| (0..3).map(|c| REC709_LUMA[c] * lin(f.rgb[c].data[i])).sum())
         .collect();
     y.sort_by(f32::total_cmp);
     f64::from(y[y.len() / 2])

@@ -5,11 +5,12 @@ mod common;
 
 use common::patch_means;
 
-use common::color::{SHARMA_PAIRS, ciede2000, srgb_to_lab};
+use common::color::SHARMA_PAIRS;
+use obscura::color::{REC709_LUMA, ciede2000, srgb_decode, srgb_encode, srgb_to_lab};
 use obscura::encode::{EncodeParams, encode};
 use obscura::finish::color::WhiteBalance;
 use obscura::finish::highlights::Highlights;
-use obscura::finish::{FinishParams, Finished, finish, srgb_decode, srgb_encode};
+use obscura::finish::{FinishParams, Finished, finish};
 use obscura::raw::{GainMap, Gps, Opcode};
 use obscura::synth::chart::{COLORCHECKER_SRGB, ChartLight, ChartParams, NEUTRALS, chart};
 use obscura::{Plane, RawFrame};
@@ -37,7 +38,11 @@ fn ciede2000_matches_the_34_published_pairs() {
 /// differences and the Lab of each developed patch.
 fn chart_errors(img: &Finished, p: &ChartParams) -> (Vec<f64>, Vec<[f64; 3]>) {
     let lin = |c: [f64; 3]| c.map(|v| f64::from(srgb_decode(v as f32)));
-    let y = |c: [f64; 3]| 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    let y = |c: [f64; 3]| {
+        (0..3)
+            .map(|k| f64::from(REC709_LUMA[k]) * c[k])
+            .sum::<f64>()
+    };
     let got: Vec<[f64; 3]> = patch_means(img, p).into_iter().map(lin).collect();
     let want: Vec<[f64; 3]> = COLORCHECKER_SRGB
         .iter()

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use obscura::align::{AlignParams, align};
+use obscura::color::ColorSpace;
+use obscura::color::srgb_decode;
 use obscura::encode::ultrahdr::{GainMapParams, encode_ultrahdr, ultrahdr_bytes};
 use obscura::encode::{EncodeParams, encode, exr::write_exr};
-use obscura::finish::color::ColorSpace;
-use obscura::finish::hdr::{Hdr, HdrParams, luminance_weights};
-use obscura::finish::{FinishParams, Finished, finish_hdr, srgb_decode};
+use obscura::finish::hdr::{Hdr, HdrParams};
+use obscura::finish::{FinishParams, Finished, finish_hdr};
 use obscura::merge::{MergeParams, merge};
 use obscura::pipeline::Pipeline;
 use obscura::synth::{SynthBurst, SynthParams, synthesize};
@@ -223,7 +224,7 @@ fn reconstruct(p: &Parsed) -> [Plane<f32>; 3] {
 }
 
 fn luminance(rgb: &[Plane<f32>; 3], space: ColorSpace, x: usize, y: usize) -> f32 {
-    let w = luminance_weights(space);
+    let w = space.luminance_weights();
     (0..3).map(|c| w[c] * rgb[c].get(x, y)).sum()
 }
 
@@ -234,7 +235,7 @@ fn true_luminance(sb: &SynthBurst, img: &Finished, x: usize, y: usize) -> f32 {
     let gain = 2f64.powf(sb.frames[0].meta.baseline_exposure);
     let cam: [f64; 3] =
         std::array::from_fn(|c| f64::from(sb.clean_rgb[c].get(x, y)) * ct.multipliers[c]);
-    let w = luminance_weights(img.space);
+    let w = img.space.luminance_weights();
     (0..3)
         .map(|r| {
             let v: f64 = (0..3).map(|c| ct.camera_to_output[r][c] * cam[c]).sum();
@@ -294,7 +295,7 @@ fn ultra_hdr_reconstructs_the_hdr_rendition_and_lifts_the_highlights() {
             let yr = luminance(&recon, img.space, x, y);
             let ys = {
                 let px = sdr.get_pixel(x as u32, y as u32);
-                let l = luminance_weights(img.space);
+                let l = img.space.luminance_weights();
                 (0..3)
                     .map(|c| l[c] * srgb_decode(f32::from(px[c]) / 255.0))
                     .sum::<f32>()

@@ -3,7 +3,7 @@
 //! the robust FFT merge followed by RCD.
 
 use obscura::align::{AlignParams, BurstAlignment, align};
-use obscura::finish::demosaic::{Demosaic, demosaic};
+use obscura::demosaic::{Demosaic, demosaic};
 use obscura::merge::kernel::KernelParams;
 use obscura::merge::{MergeMethod, MergeParams, Merged, merge};
 use obscura::synth::{SynthBurst, SynthParams, synthesize};

@@ -5,8 +5,9 @@ mod common;
 
 use common::patch_means;
 
-use common::color::{chroma, hue, srgb_to_lab};
-use obscura::finish::{FinishParams, Finished, finish, srgb_decode};
+use obscura::color::delta_e::{chroma, hue, srgb_to_lab};
+use obscura::color::srgb_decode;
+use obscura::finish::{FinishParams, Finished, finish};
 use obscura::look::{Look, Lut3d};
 use obscura::synth::chart::{ChartParams, NEUTRALS, chart};
 use obscura::{Plane, RawFrame};

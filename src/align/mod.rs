@@ -33,7 +33,7 @@ use crate::burst::Burst;
 use crate::error::{Error, Result};
 use crate::image::{Plane, Rect};
 use crate::raw::RawFrame;
-use pyramid::{Pyramid, bayer_to_grey, downsample2};
+use pyramid::{Pyramid, bayer_to_grey, halve_binomial4};
 use rayon::prelude::*;
 use search::{Norm, TileGrid};
 
@@ -548,7 +548,7 @@ impl AlignPlan {
 /// Gradient energy of a frame's alignment image decimated by 2, per pixel, relative to its
 /// mean brightness squared (so exposure does not favour a frame).
 fn sharpness(frame: &RawFrame) -> f64 {
-    let g = downsample2(&bayer_to_grey(
+    let g = halve_binomial4(&bayer_to_grey(
         &frame.mosaic,
         frame.active_area,
         1.0,

@@ -44,8 +44,12 @@ pub(crate) fn bayer_to_grey(
 /// input span `[2k, 2k + 2)` that output pixel `k` covers.
 const K4: [f32; 4] = [0.125, 0.375, 0.375, 0.125];
 
-/// Halves a plane in both directions (separable [1, 3, 3, 1] / 8, clamped borders).
-pub(crate) fn downsample2(src: &Plane<f32>) -> Plane<f32> {
+/// Halves a plane in both directions (separable [1, 3, 3, 1] / 8, clamped borders): output
+/// pixel `k` covers input pixels `2k` and `2k + 1`, as the pyramid's coordinates require.
+/// Not the Burt-Adelson REDUCE of the finish filters (`crate::finish::filter::pyramid_reduce`,
+/// `[1, 4, 6, 4, 1] / 16` centred on even pixels, mirrored borders): the two place their
+/// output pixels differently, so they cannot share one kernel without moving one of them.
+pub(crate) fn halve_binomial4(src: &Plane<f32>) -> Plane<f32> {
     let (w, h) = (src.width.div_ceil(2).max(1), src.height.div_ceil(2).max(1));
     let last_x = src.width as isize - 1;
     // horizontal pass: src.height rows of w samples
@@ -91,7 +95,7 @@ impl Pyramid {
             let mut l = levels.last().cloned().unwrap_or_default();
             let mut k = f;
             while k > 1 {
-                l = downsample2(&l);
+                l = halve_binomial4(&l);
                 k /= 2;
             }
             levels.push(l);
@@ -100,9 +104,9 @@ impl Pyramid {
     }
 }
 
-/// Scalar reference for [`downsample2`]: the 2-D convolution written out directly.
+/// Scalar reference for [`halve_binomial4`]: the 2-D convolution written out directly.
 #[cfg(test)]
-pub(crate) fn downsample2_reference(src: &Plane<f32>) -> Plane<f32> {
+pub(crate) fn halve_binomial4_reference(src: &Plane<f32>) -> Plane<f32> {
     let (w, h) = (src.width.div_ceil(2).max(1), src.height.div_ceil(2).max(1));
     let mut out = Plane::new(w, h);
     for y in 0..h {
@@ -147,8 +151,8 @@ mod tests {
         for w in [1, 7, 8, 9, 15, 16, 17, 31, 33, 65] {
             for h in [1, 2, 5, 16] {
                 let p = random_plane(w, h, (w * 100 + h) as u64);
-                let a = downsample2(&p);
-                let b = downsample2_reference(&p);
+                let a = halve_binomial4(&p);
+                let b = halve_binomial4_reference(&p);
                 assert_eq!((a.width, a.height), (b.width, b.height));
                 for (x, y) in a.data.iter().zip(&b.data) {
                     assert!((x - y).abs() <= 1e-6, "w {w} h {h}: {x} vs {y}");
@@ -171,10 +175,15 @@ mod tests {
     #[test]
     fn downsample_preserves_a_constant_and_a_ramp_centre() {
         let c = Plane::from_vec(8, 8, vec![0.3; 64]).unwrap();
-        assert!(downsample2(&c).data.iter().all(|v| (v - 0.3).abs() < 1e-6));
+        assert!(
+            halve_binomial4(&c)
+                .data
+                .iter()
+                .all(|v| (v - 0.3).abs() < 1e-6)
+        );
         // a horizontal ramp v = x + 0.5 (pixel centres) becomes u*2 at coarse centres 2k+1
         let r = Plane::from_vec(16, 1, (0..16).map(|x| x as f32 + 0.5).collect()).unwrap();
-        let d = downsample2(&r);
+        let d = halve_binomial4(&r);
         for k in 1..7 {
             assert!((d.data[k] - (2 * k + 1) as f32).abs() < 1e-5);
         }

@@ -8,7 +8,7 @@ use imageproc::drawing::{draw_filled_rect_mut, draw_line_segment_mut, draw_text_
 use imageproc::rect::Rect as IRect;
 
 use crate::align::Alignment;
-use crate::finish::demosaic::{Demosaic, demosaic};
+use crate::demosaic::{Demosaic, demosaic};
 use crate::image::{Plane, Rect};
 use crate::merge::WeightMap;
 use crate::merge::noise::FrameNoise;
@@ -96,7 +96,7 @@ pub(crate) fn traffic(t: f32) -> [u8; 3] {
 
 /// The sRGB transfer curve, 0..1 linear to 0..255.
 fn srgb8(v: f32) -> u8 {
-    (crate::finish::srgb_encode(v) * 255.0 + 0.5) as u8
+    (crate::color::srgb_encode(v) * 255.0 + 0.5) as u8
 }
 
 /// A raw frame seen in grey at half resolution: each 2x2 quad of the area's mosaic averaged

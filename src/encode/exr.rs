@@ -22,9 +22,8 @@ use exr::prelude::{
 use rayon::prelude::*;
 
 use super::HdrWritten;
+use crate::color::{ColorSpace, D65_XY};
 use crate::error::{Error, Result};
-use crate::finish::color::{ColorSpace, D65_XY};
-use crate::finish::hdr::luminance_weights;
 use crate::image::Plane;
 
 /// Writes `rgb` (scene-referred linear planes in `space`) to `path` as OpenEXR (see the
@@ -66,7 +65,7 @@ pub fn write_exr(rgb: &[Plane<f32>; 3], space: ColorSpace, path: &Path) -> Resul
         .to_buffered(&mut buf)
         .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
     crate::io::write_bytes_atomic(path, buf.get_ref())?;
-    let [wr, wg, wb] = luminance_weights(space);
+    let [wr, wg, wb] = space.luminance_weights();
     let peak = rgb[0]
         .data
         .par_iter()

@@ -298,7 +298,8 @@ fn header_len(jpeg: &mut [u8], height: Option<u16>) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finish::color::{ColorSpace, ColorTransform};
+    use crate::color::ColorSpace;
+    use crate::finish::color::ColorTransform;
     use crate::image::Plane;
 
     /// A seeded image of smooth gradients plus noise, sRGB-encoded values in [0, 1].

@@ -10,8 +10,8 @@
 //!   [`EncodeParams::keep_location`] is set. So are the tags that identify the owner or the
 //!   device (serial numbers, owner and artist names, the image unique ID, the maker note;
 //!   [`crate::raw::Identity`]) unless [`EncodeParams::keep_metadata`] is set.
-//! - **ICC**: the sRGB or Display P3 profile from `moxcms`, so colour-managed viewers show
-//!   the intended colours.
+//! - **ICC**: the sRGB or Display P3 v4 profile of [`crate::color::icc`], so colour-managed
+//!   viewers show the intended colours.
 //! - **Atomic**: the file is written to a temporary name in the same folder, synced and
 //!   renamed; a failure leaves nothing behind and never a half-written photo.
 //! - **JPEG** is baseline, 4:4:4 (chroma not subsampled), coded by `jpeg-encoder` in
@@ -30,9 +30,9 @@ use image::ImageEncoder;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::color::ColorSpace;
 use crate::error::{Error, Result};
 use crate::finish::Finished;
-use crate::finish::color::ColorSpace;
 use crate::raw::Metadata;
 
 pub mod exr;
@@ -279,13 +279,9 @@ pub fn encode(img: &Finished, meta: &Metadata, path: &Path, params: &EncodeParam
     }
 }
 
-/// The ICC profile of an output space.
+/// The ICC profile of an output space ([`crate::color::icc`]).
 pub fn icc_profile(space: ColorSpace) -> Vec<u8> {
-    let p = match space {
-        ColorSpace::Srgb => moxcms::ColorProfile::new_srgb(),
-        ColorSpace::DisplayP3 => moxcms::ColorProfile::new_display_p3(),
-    };
-    p.encode().unwrap_or_default()
+    crate::color::icc_profile(space)
 }
 
 fn quantise(v: f32, max: f32) -> f32 {

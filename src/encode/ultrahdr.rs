@@ -426,7 +426,7 @@ fn mpf(primary_len: usize, map_len: usize, map_offset: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finish::color::ColorSpace;
+    use crate::color::ColorSpace;
     use crate::finish::hdr::HdrParams;
     use crate::image::Plane;
 

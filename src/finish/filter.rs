@@ -3,11 +3,11 @@
 //!
 //! - [`gaussian_blur`]: kernel `exp(-k² / 2σ²)` for `|k| <= ceil(3σ)`, normalised to sum 1,
 //!   applied along columns then rows.
-//! - [`downsample2`] / [`upsample2`]: the REDUCE and EXPAND steps of P. J. Burt and
+//! - [`pyramid_reduce`] / [`pyramid_expand`]: the REDUCE and EXPAND steps of P. J. Burt and
 //!   E. H. Adelson, "The Laplacian pyramid as a compact image code", IEEE Trans. Comm. 1983,
 //!   with the binomial kernel `[1, 4, 6, 4, 1] / 16`. Coarse pixel `k` sits on fine pixel
 //!   `2k`, so a fine plane of width `W` gives `ceil(W / 2)` coarse pixels, odd or even, down
-//!   to 1 x 1. [`upsample2`] is the matching interpolation back to any size whose half,
+//!   to 1 x 1. [`pyramid_expand`] is the matching interpolation back to any size whose half,
 //!   rounded up, is the coarse size: even fine pixels `(c[k-1] + 6 c[k] + c[k+1]) / 8`, odd
 //!   ones `(c[k] + c[k+1]) / 2`. Both preserve constants and are exact on linear ramps away
 //!   from the borders (tested). For now only the tone mapping's tests use them, to build the
@@ -15,7 +15,7 @@
 //!
 //! Borders are mirrored without repeating the edge sample ("reflect 101": index -1 reads 1),
 //! repeated as often as the kernel needs, so a kernel wider than the plane is fine. A plane 1
-//! pixel wide reads its one sample everywhere. [`upsample2`] extends the coarse plane by the
+//! pixel wide reads its one sample everywhere. [`pyramid_expand`] extends the coarse plane by the
 //! same mirror taken on the fine grid, so downsampling and upsampling agree at the borders.
 //!
 //! # Implementation notes
@@ -33,23 +33,7 @@
 use rayon::prelude::*;
 
 use crate::cpu::{Isa, kernels};
-use crate::image::Plane;
-
-/// Mirrors index `i` into `0..n` without repeating the edge sample, periodically (period
-/// `2 (n - 1)`), so any `i` maps to a valid index. `n` must be at least 1.
-#[inline]
-fn mirror(i: isize, n: usize) -> usize {
-    if n == 1 {
-        return 0;
-    }
-    let period = 2 * (n as isize - 1);
-    let m = i.rem_euclid(period);
-    if m < n as isize {
-        m as usize
-    } else {
-        (period - m) as usize
-    }
-}
+use crate::image::{Plane, mirror};
 
 /// The normalised half kernel `k[0..=radius]` of a Gaussian of standard deviation `sigma`
 /// (`k[0]` is the centre tap), with `radius = ceil(3 sigma)` capped at `max_radius`.
@@ -172,7 +156,7 @@ const B5: [f32; 5] = [0.0625, 0.25, 0.375, 0.25, 0.0625];
 /// `ceil(width / 2) x ceil(height / 2)` (Burt-Adelson REDUCE). Coarse pixel `k` is centred on
 /// fine pixel `2k`. An empty plane gives an empty plane.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn downsample2(src: &Plane<f32>) -> Plane<f32> {
+pub(crate) fn pyramid_reduce(src: &Plane<f32>) -> Plane<f32> {
     let (w, h) = (src.width, src.height);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let mut out = Plane::new(cw, ch);
@@ -212,18 +196,18 @@ fn coarse_index(j: isize, n: usize) -> usize {
 }
 
 /// Interpolates `src` to `width x height` (Burt-Adelson EXPAND, the inverse of
-/// [`downsample2`]'s geometry): fine pixel `2k` is `(c[k-1] + 6 c[k] + c[k+1]) / 8`, fine pixel
+/// [`pyramid_reduce`]'s geometry): fine pixel `2k` is `(c[k-1] + 6 c[k] + c[k+1]) / 8`, fine pixel
 /// `2k + 1` is `(c[k] + c[k+1]) / 2`, separably.
 ///
 /// # Panics
-/// If `src` is not the size [`downsample2`] makes from `width x height`, i.e. unless
+/// If `src` is not the size [`pyramid_reduce`] makes from `width x height`, i.e. unless
 /// `width.div_ceil(2) == src.width` and `height.div_ceil(2) == src.height`.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn upsample2(src: &Plane<f32>, width: usize, height: usize) -> Plane<f32> {
+pub(crate) fn pyramid_expand(src: &Plane<f32>, width: usize, height: usize) -> Plane<f32> {
     let (cw, ch) = (src.width, src.height);
     assert!(
         width.div_ceil(2) == cw && height.div_ceil(2) == ch,
-        "upsample2: {cw}x{ch} is not the half of {width}x{height}"
+        "pyramid_expand: {cw}x{ch} is not the half of {width}x{height}"
     );
     let mut out = Plane::new(width, height);
     if width == 0 || height == 0 {
@@ -396,7 +380,7 @@ pub(crate) mod tests {
         assert!(gaussian_blur(&Plane::new(0, 0), 1.0).data.is_empty());
     }
 
-    /// The specification of [`downsample2`]: the 5x5 binomial sum at fine pixel (2x, 2y).
+    /// The specification of [`pyramid_reduce`]: the 5x5 binomial sum at fine pixel (2x, 2y).
     fn downsample_reference(src: &Plane<f32>) -> Plane<f32> {
         let (cw, ch) = (src.width.div_ceil(2), src.height.div_ceil(2));
         let mut out = Plane::new(cw, ch);
@@ -416,7 +400,7 @@ pub(crate) mod tests {
         out
     }
 
-    /// The specification of [`upsample2`]: the EXPAND sum `4 Σ w(m - 2j) w(n - 2i) c[j][i]`
+    /// The specification of [`pyramid_expand`]: the EXPAND sum `4 Σ w(m - 2j) w(n - 2i) c[j][i]`
     /// over the coarse samples of the mirrored, zero-interleaved fine grid.
     fn upsample_reference(src: &Plane<f32>, width: usize, height: usize) -> Plane<f32> {
         let mut out = Plane::new(width, height);
@@ -451,12 +435,12 @@ pub(crate) mod tests {
             for &h in &HEIGHTS {
                 seed += 1;
                 let p = random_plane(w, h, seed);
-                let (d, dr) = (downsample2(&p), downsample_reference(&p));
+                let (d, dr) = (pyramid_reduce(&p), downsample_reference(&p));
                 assert_eq!((d.width, d.height), (w.div_ceil(2), h.div_ceil(2)));
                 for (a, b) in d.data.iter().zip(&dr.data) {
                     assert!((a - b).abs() < 1e-6, "down {w}x{h}: {a} vs {b}");
                 }
-                let (u, ur) = (upsample2(&d, w, h), upsample_reference(&d, w, h));
+                let (u, ur) = (pyramid_expand(&d, w, h), upsample_reference(&d, w, h));
                 assert_eq!((u.width, u.height), (w, h));
                 for (a, b) in u.data.iter().zip(&ur.data) {
                     assert!((a - b).abs() < 1e-6, "up {w}x{h}: {a} vs {b}");
@@ -469,20 +453,20 @@ pub(crate) mod tests {
     fn pyramid_steps_keep_constants_and_ramps() {
         for (w, h) in [(1, 1), (2, 2), (3, 5), (16, 9), (33, 17)] {
             let c = Plane::from_vec(w, h, vec![0.4; w * h]).unwrap();
-            let d = downsample2(&c);
+            let d = pyramid_reduce(&c);
             assert!(d.data.iter().all(|v| (v - 0.4).abs() < 1e-6));
-            let u = upsample2(&d, w, h);
+            let u = pyramid_expand(&d, w, h);
             assert!(u.data.iter().all(|v| (v - 0.4).abs() < 1e-6));
         }
         // A ramp v = x along rows: coarse k holds 2k, the expansion returns x, both exact
         // where the kernels stay inside the plane.
         let (w, h) = (40, 6);
         let ramp = Plane::from_vec(w, h, (0..w * h).map(|i| (i % w) as f32).collect()).unwrap();
-        let d = downsample2(&ramp);
+        let d = pyramid_reduce(&ramp);
         for k in 1..d.width - 1 {
             assert!((d.get(k, 2) - 2.0 * k as f32).abs() < 1e-5);
         }
-        let u = upsample2(&d, w, h);
+        let u = pyramid_expand(&d, w, h);
         for x in 4..w - 4 {
             assert!(
                 (u.get(x, 3) - x as f32).abs() < 1e-4,

@@ -43,8 +43,8 @@
 
 use rayon::prelude::*;
 
-use super::color::ColorSpace;
-use super::{Finished, srgb_decode};
+use super::Finished;
+use crate::color::{ColorSpace, srgb_decode};
 use crate::error::{Error, Result};
 use crate::image::Plane;
 
@@ -175,14 +175,9 @@ pub fn roll_off(x: f32, headroom: f32) -> f32 {
     k + span * (1.0 - (-(x - k) / span).exp())
 }
 
-/// Luminance weights (the Y row of RGB -> XYZ) of an output space.
-pub fn luminance_weights(space: ColorSpace) -> [f32; 3] {
-    space.rgb_to_xyz()[1].map(|v| v as f32)
-}
-
 /// The boost per pixel: `R(max(0, log2 Y))`.
 fn boost_map(scene: &[Plane<f32>; 3], space: ColorSpace, headroom: f32) -> Plane<f32> {
-    let [wr, wg, wb] = luminance_weights(space);
+    let [wr, wg, wb] = space.luminance_weights();
     let mut out = Plane::new(scene[0].width, scene[0].height);
     out.data
         .par_iter_mut()

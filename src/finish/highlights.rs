@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::image::Plane;
+use crate::image::{Plane, par_rows3};
 
 /// How clipped highlights are handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -177,45 +177,39 @@ fn reconstruct(rgb: &mut [Plane<f32>; 3], levels: [f32; 3]) {
     }
     let chroma = coarse; // bw x bh chromaticities
     // 3. rebuild clipped channels
-    let [r, g, b] = rgb;
-    r.data
-        .par_chunks_mut(w)
-        .zip(g.data.par_chunks_mut(w))
-        .zip(b.data.par_chunks_mut(w))
-        .enumerate()
-        .for_each(|(y, ((rr, gg), bb))| {
-            for x in 0..w {
-                let v = [rr[x], gg[x], bb[x]];
-                let m = clipped(v);
-                if m == 0 {
-                    continue;
-                }
-                let out = if m == 7 {
-                    let top = v[0].max(v[1]).max(v[2]);
-                    [top; 3]
-                } else {
-                    let q = sample(&chroma, bw, bh, x, y);
-                    let (mut sv, mut sq) = (0.0f32, 0.0f32);
-                    for c in 0..3 {
-                        if m & (1 << c) == 0 {
-                            sv += v[c].max(0.0);
-                            sq += q[c];
-                        }
-                    }
-                    let s = if sq > 1e-6 { sv / sq } else { 0.0 };
-                    std::array::from_fn(|c| {
-                        if m & (1 << c) != 0 {
-                            v[c].max((s * q[c]).min(levels[c] * MAX_GAIN))
-                        } else {
-                            v[c]
-                        }
-                    })
-                };
-                rr[x] = out[0];
-                gg[x] = out[1];
-                bb[x] = out[2];
+    par_rows3(rgb, w).enumerate().for_each(|(y, [rr, gg, bb])| {
+        for x in 0..w {
+            let v = [rr[x], gg[x], bb[x]];
+            let m = clipped(v);
+            if m == 0 {
+                continue;
             }
-        });
+            let out = if m == 7 {
+                let top = v[0].max(v[1]).max(v[2]);
+                [top; 3]
+            } else {
+                let q = sample(&chroma, bw, bh, x, y);
+                let (mut sv, mut sq) = (0.0f32, 0.0f32);
+                for c in 0..3 {
+                    if m & (1 << c) == 0 {
+                        sv += v[c].max(0.0);
+                        sq += q[c];
+                    }
+                }
+                let s = if sq > 1e-6 { sv / sq } else { 0.0 };
+                std::array::from_fn(|c| {
+                    if m & (1 << c) != 0 {
+                        v[c].max((s * q[c]).min(levels[c] * MAX_GAIN))
+                    } else {
+                        v[c]
+                    }
+                })
+            };
+            rr[x] = out[0];
+            gg[x] = out[1];
+            bb[x] = out[2];
+        }
+    });
 }
 
 /// Chromaticity of a block sum, blended towards `fallback` where the block has little

@@ -7,7 +7,7 @@
 //! 1. **Lens shading** ([`shading`]): `GainMap` opcodes of `OpcodeList2` on the mosaic.
 //! 2. **White balance** ([`color`]): multipliers from the as-shot neutral, user multipliers or
 //!    a colour temperature, applied to the mosaic (smallest multiplier 1).
-//! 3. **Demosaic** ([`demosaic`]): RCD by default, Malvar-He-Cutler or bilinear on request;
+//! 3. **Demosaic** ([`crate::demosaic`]): RCD by default, Malvar-He-Cutler or bilinear on request;
 //!    skipped for linear RGB frames, whose `OpcodeList2` maps and white balance apply per
 //!    plane. `OpcodeList3` gain maps follow.
 //! 4. **Highlights** ([`highlights`]): clipped channels rebuilt from unclipped neighbours, or
@@ -43,7 +43,6 @@
 //! JPEG encoding (not part of finish) adds 485 ms.
 
 pub mod color;
-pub mod demosaic;
 pub(crate) mod filter;
 pub mod hdr;
 pub mod highlights;
@@ -53,13 +52,14 @@ pub mod tone;
 
 use rayon::prelude::*;
 
+use crate::color::{ColorSpace, srgb_encode};
 use crate::cpu::{Isa, kernels};
+use crate::demosaic::{self, Demosaic};
 use crate::error::{Error, Result};
-use crate::image::{Plane, Rect, par_pixels};
+use crate::image::{Plane, Rect, par_pixels, par_rows3};
 use crate::look::Look;
 use crate::raw::RawFrame;
-use color::{ColorParams, ColorSpace, ColorTransform};
-use demosaic::Demosaic;
+use color::{ColorParams, ColorTransform};
 use hdr::{Hdr, HdrParams};
 use highlights::Highlights;
 use sharpen::SharpenParams;
@@ -356,12 +356,7 @@ fn intersect(a: Rect, b: Rect) -> Rect {
 /// `rgb = m * rgb` per pixel.
 pub fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
     let isa = Isa::detect();
-    let [r, g, b] = rgb;
-    r.data
-        .par_chunks_mut(4096)
-        .zip(g.data.par_chunks_mut(4096))
-        .zip(b.data.par_chunks_mut(4096))
-        .for_each(|((r, g), b)| matrix_chunk(isa, [r, g, b], m));
+    par_rows3(rgb, 4096).for_each(|chunk| matrix_chunk(isa, chunk, m));
 }
 
 /// [`apply_matrix`] on one chunk of the three planes.
@@ -386,31 +381,6 @@ fn encode_chunk_body(lut: &[f32; LUT_SIZE + 1], chunk: &mut [f32]) {
 kernels! {
     fn matrix_chunk(rgb: [&mut [f32]; 3], m: &[[f32; 3]; 3]) = matrix_chunk_body;
     fn encode_chunk(lut: &[f32; LUT_SIZE + 1], chunk: &mut [f32]) = encode_chunk_body;
-}
-
-/// The sRGB transfer curve (IEC 61966-2-1), linear [0, 1] -> encoded [0, 1]; clamps.
-pub fn srgb_encode(v: f32) -> f32 {
-    let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
-    if v <= 0.003_130_8 {
-        12.92 * v
-    } else {
-        // in f64, so that 1 maps to exactly 1
-        (1.055 * f64::from(v).powf(1.0 / 2.4) - 0.055) as f32
-    }
-}
-
-/// The inverse sRGB transfer curve, encoded [0, 1] -> linear [0, 1] (clamped).
-pub fn srgb_decode(v: f32) -> f32 {
-    srgb_to_linear(f64::from(v.clamp(0.0, 1.0))) as f32
-}
-
-/// The inverse sRGB transfer curve (IEC 61966-2-1) in `f64`, unclamped.
-pub fn srgb_to_linear(v: f64) -> f64 {
-    if v <= 0.040_45 {
-        v / 12.92
-    } else {
-        ((v + 0.055) / 1.055).powf(2.4)
-    }
 }
 
 /// Entries of the transfer-curve table, indexed by sqrt(linear value).
@@ -486,6 +456,7 @@ pub fn orient(rgb: [Plane<f32>; 3], orientation: u16) -> [Plane<f32>; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::color::srgb_decode;
 
     /// The transfer curve and the matrix give the same bits on every instruction set,
     /// special values included.

@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::filter::gaussian_blur_into;
+use crate::color::REC709_LUMA;
 use crate::error::{Error, Result};
 use crate::image::{Plane, par_pixels};
 
@@ -77,9 +78,9 @@ impl SharpenParams {
     }
 }
 
-const KR: f32 = 0.2126;
-const KG: f32 = 0.7152;
-const KB: f32 = 0.0722;
+const KR: f32 = REC709_LUMA[0];
+const KG: f32 = REC709_LUMA[1];
+const KB: f32 = REC709_LUMA[2];
 
 /// Sharpens luma and smooths chroma of display-encoded RGB in place (see the module docs).
 ///

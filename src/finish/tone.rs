@@ -136,7 +136,7 @@ use serde::{Deserialize, Serialize};
 use super::filter::gaussian_blur_into;
 use crate::cpu::{Isa, kernels};
 use crate::error::{Error, Result};
-use crate::image::Plane;
+use crate::image::{Plane, par_rows3};
 
 /// How [`tone_map`] brings scene luminance into `[0, 1]`; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -296,7 +296,7 @@ kernels! {
 }
 
 /// Rec. 709 / sRGB luminance weights.
-const LUM: [f32; 3] = [0.2126, 0.7152, 0.0722];
+const LUM: [f32; 3] = crate::color::REC709_LUMA;
 /// Side of the blocks averaged into the low-resolution grey image.
 const BLOCK: usize = 4;
 /// Luminances are floored at `2^LOG2_FLOOR` (24 stops below diffuse white) before `log2`.
@@ -463,40 +463,37 @@ struct BlockStats {
 fn block_stats(isa: Isa, rgb: &[Plane<f32>; 3]) -> BlockStats {
     let (w, h) = (rgb[0].width, rgb[0].height);
     let (lw, lh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
-    let [mut logy, mut spread, mut peak] = std::array::from_fn(|_| Plane::new(lw, lh));
-    logy.data
-        .par_chunks_mut(lw)
-        .zip(spread.data.par_chunks_mut(lw))
-        .zip(peak.data.par_chunks_mut(lw))
-        .enumerate()
-        .for_each_init(
-            || [0; 3].map(|_| vec![0.0f32; w]),
-            |[sum, sq, mx], (j, ((lrow, vrow), prow))| {
-                sum.fill(0.0);
-                sq.fill(0.0);
-                mx.fill(f32::MIN);
-                let rows = BLOCK * j..(BLOCK * j + BLOCK).min(h);
-                let n_rows = rows.len();
-                for y in rows {
-                    let row = [rgb[0].row(y), rgb[1].row(y), rgb[2].row(y)];
-                    stats_row(isa, sum, sq, mx, row);
-                }
-                // column sums into blocks: whole blocks, then the partial one at the right
-                let mut reduce = |i: usize, cols: std::ops::Range<usize>| {
-                    let inv = 1.0 / (cols.len() * n_rows) as f32;
-                    let mean = sum[cols.clone()].iter().sum::<f32>() * inv;
-                    lrow[i] = mean;
-                    vrow[i] = fmax(
-                        sq[cols.clone()].iter().sum::<f32>() * inv - mean * mean,
-                        0.0,
-                    );
-                    prow[i] = mx[cols].iter().copied().fold(f32::MIN, fmax);
-                };
-                for i in 0..lw {
-                    reduce(i, BLOCK * i..(BLOCK * i + BLOCK).min(w));
-                }
-            },
-        );
+    // (log Y, spread, peak) rows in lockstep
+    let mut stats: [Plane<f32>; 3] = std::array::from_fn(|_| Plane::new(lw, lh));
+    par_rows3(&mut stats, lw).enumerate().for_each_init(
+        || [0; 3].map(|_| vec![0.0f32; w]),
+        |[sum, sq, mx], (j, [lrow, vrow, prow])| {
+            sum.fill(0.0);
+            sq.fill(0.0);
+            mx.fill(f32::MIN);
+            let rows = BLOCK * j..(BLOCK * j + BLOCK).min(h);
+            let n_rows = rows.len();
+            for y in rows {
+                let row = [rgb[0].row(y), rgb[1].row(y), rgb[2].row(y)];
+                stats_row(isa, sum, sq, mx, row);
+            }
+            // column sums into blocks: whole blocks, then the partial one at the right
+            let mut reduce = |i: usize, cols: std::ops::Range<usize>| {
+                let inv = 1.0 / (cols.len() * n_rows) as f32;
+                let mean = sum[cols.clone()].iter().sum::<f32>() * inv;
+                lrow[i] = mean;
+                vrow[i] = fmax(
+                    sq[cols.clone()].iter().sum::<f32>() * inv - mean * mean,
+                    0.0,
+                );
+                prow[i] = mx[cols].iter().copied().fold(f32::MIN, fmax);
+            };
+            for i in 0..lw {
+                reduce(i, BLOCK * i..(BLOCK * i + BLOCK).min(w));
+            }
+        },
+    );
+    let [logy, spread, peak] = stats;
     BlockStats { logy, spread, peak }
 }
 
@@ -947,20 +944,14 @@ fn apply_log_gain(
         global,
         strength,
     };
-    let [pr, pg, pb] = rgb;
-    pr.data
-        .par_chunks_mut(w)
-        .zip(pg.data.par_chunks_mut(w))
-        .zip(pb.data.par_chunks_mut(w))
-        .enumerate()
-        .for_each_init(
-            || WideRows::new(w),
-            |cache, (y, ((r, g), bl))| {
-                let (j0, j1, fy) = yt[y];
-                let coef = cache.pair([j0, j1], [a, b], &xt);
-                gain_row(isa, [r, g, bl], coef, fy, consts);
-            },
-        );
+    par_rows3(rgb, w).enumerate().for_each_init(
+        || WideRows::new(w),
+        |cache, (y, [r, g, bl])| {
+            let (j0, j1, fy) = yt[y];
+            let coef = cache.pair([j0, j1], [a, b], &xt);
+            gain_row(isa, [r, g, bl], coef, fy, consts);
+        },
+    );
 }
 
 /// Two slots of rows of `a` and `b` widened to full resolution, each remembering which
@@ -1058,12 +1049,7 @@ fn gain_row_generic<const MIX: bool>(
 /// The Global mode's pass: all three channels times `T(Y) / Y`, then [`hue_clip`].
 fn apply_curve(isa: Isa, rgb: &mut [Plane<f32>; 3], curve: Curve) {
     let w = rgb[0].width;
-    let [r, g, b] = rgb;
-    r.data
-        .par_chunks_mut(w)
-        .zip(g.data.par_chunks_mut(w))
-        .zip(b.data.par_chunks_mut(w))
-        .for_each(|((r, g), b)| curve_row(isa, [r, g, b], curve));
+    par_rows3(rgb, w).for_each(|rows| curve_row(isa, rows, curve));
 }
 
 /// One row of [`apply_curve`].
@@ -1337,7 +1323,7 @@ mod tests {
     /// low-resolution grey image (not of its base layer), blended by Gaussian pyramids of
     /// their normalised weights, to full depth (1 x 1); returns the log-gain map.
     fn pyramid_fusion_log_gain(logy: &Plane<f32>, curve: &BaseCurve) -> Plane<f32> {
-        use crate::finish::filter::{downsample2, upsample2};
+        use crate::finish::filter::{pyramid_expand, pyramid_reduce};
         let (w, h) = (logy.width, logy.height);
         let exposures: Vec<(Plane<f32>, Plane<f32>)> = curve
             .stops
@@ -1363,8 +1349,8 @@ mod tests {
             }
             let last = sizes.len() - 1;
             for level in acc.iter_mut().take(last) {
-                let (gn, wn) = (downsample2(&g), downsample2(&wg));
-                let up = upsample2(&gn, g.width, g.height);
+                let (gn, wn) = (pyramid_reduce(&g), pyramid_reduce(&wg));
+                let up = pyramid_expand(&gn, g.width, g.height);
                 for i in 0..level.data.len() {
                     level.data[i] += wg.data[i] * (g.data[i] - up.data[i]);
                 }
@@ -1374,7 +1360,7 @@ mod tests {
         }
         let mut fused = acc.pop().unwrap();
         while let Some(level) = acc.pop() {
-            fused = upsample2(&fused, level.width, level.height);
+            fused = pyramid_expand(&fused, level.width, level.height);
             fused
                 .data
                 .iter_mut()
@@ -1646,7 +1632,7 @@ mod tests {
             let (w, h) = (rgb[0].width, rgb[0].height);
             let bytes: Vec<u8> = (0..w * h)
                 .flat_map(|i| rgb.iter().map(move |p| p.data[i]))
-                .map(|v| (crate::finish::srgb_encode(v) * 255.0).round() as u8)
+                .map(|v| (crate::color::srgb_encode(v) * 255.0).round() as u8)
                 .collect();
             image::RgbImage::from_raw(w as u32, h as u32, bytes)
                 .unwrap()

@@ -72,9 +72,9 @@ pub use curve::ToneCurve;
 pub use lut::Lut3d;
 pub use table::HsvTable;
 
+use crate::color::{srgb_decode, srgb_encode};
 use crate::error::{Error, Result};
-use crate::finish::{srgb_decode, srgb_encode};
-use crate::image::Plane;
+use crate::image::{Plane, par_rows3};
 
 /// Entries per axis of the LUT a look is compiled to.
 pub const COMPILED_SIZE: usize = 65;
@@ -432,36 +432,30 @@ impl CompiledLook {
         let vig = VignetteMap::new(self.vignette, w, h).map(|v| v.table());
         let sampler = self.lut.as_ref().map(lut::Sampler::new);
         let grain = self.grain;
-        let [r, g, b] = rgb;
-        r.data
-            .par_chunks_mut(w.max(1))
-            .zip(g.data.par_chunks_mut(w.max(1)))
-            .zip(b.data.par_chunks_mut(w.max(1)))
-            .enumerate()
-            .for_each(|(y, ((rr, gr), br))| {
-                let grain_row = (grain.amount > 0.0).then(|| GrainRow::new(y, w, grain.size));
-                let vig_row = vig.as_ref().map(|v| v.row(y));
-                for x in 0..rr.len() {
-                    let mut c = [rr[x], gr[x], br[x]];
-                    if let (Some(v), Some(dy2)) = (&vig, vig_row) {
-                        let (g, gp) = v.gain(x, dy2);
-                        if g < 1.0 {
-                            c = c.map(|e| scale_encoded(e, g, gp));
-                        }
+        par_rows3(rgb, w).enumerate().for_each(|(y, [rr, gr, br])| {
+            let grain_row = (grain.amount > 0.0).then(|| GrainRow::new(y, w, grain.size));
+            let vig_row = vig.as_ref().map(|v| v.row(y));
+            for x in 0..rr.len() {
+                let mut c = [rr[x], gr[x], br[x]];
+                if let (Some(v), Some(dy2)) = (&vig, vig_row) {
+                    let (g, gp) = v.gain(x, dy2);
+                    if g < 1.0 {
+                        c = c.map(|e| scale_encoded(e, g, gp));
                     }
-                    if let Some(s) = &sampler {
-                        c = s.sample(c);
-                    }
-                    if let Some(gr) = &grain_row {
-                        let l = (c[0] + c[1] + c[2]) / 3.0;
-                        let n = grain.amount * gr.noise(x) * 4.0 * l * (1.0 - l);
-                        c = c.map(|e| e + n);
-                    }
-                    rr[x] = c[0].clamp(0.0, 1.0);
-                    gr[x] = c[1].clamp(0.0, 1.0);
-                    br[x] = c[2].clamp(0.0, 1.0);
                 }
-            });
+                if let Some(s) = &sampler {
+                    c = s.sample(c);
+                }
+                if let Some(gr) = &grain_row {
+                    let l = (c[0] + c[1] + c[2]) / 3.0;
+                    let n = grain.amount * gr.noise(x) * 4.0 * l * (1.0 - l);
+                    c = c.map(|e| e + n);
+                }
+                rr[x] = c[0].clamp(0.0, 1.0);
+                gr[x] = c[1].clamp(0.0, 1.0);
+                br[x] = c[2].clamp(0.0, 1.0);
+            }
+        });
     }
 
     /// The scalar reference of [`CompiledLook::apply`]: per pixel, the exact vignette gain,

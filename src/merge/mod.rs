@@ -37,8 +37,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::align::{Alignment, BurstAlignment};
 use crate::burst::Burst;
+use crate::demosaic::Demosaic;
 use crate::error::{Error, Result};
-use crate::finish::demosaic::Demosaic;
 use crate::image::{Cfa, Channel, Plane, Rect};
 use crate::raw::{DecoderKind, NoiseModel, RawFrame};
 use noise::{FrameNoise, noise_model};

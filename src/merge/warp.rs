@@ -12,8 +12,8 @@ use rayon::prelude::*;
 use crate::align::Alignment;
 use crate::cpu::{Isa, kernels};
 #[cfg(test)]
-use crate::finish::demosaic::demosaic;
-use crate::finish::demosaic::{Demosaic, demosaic_into};
+use crate::demosaic::demosaic;
+use crate::demosaic::{Demosaic, demosaic_into};
 use crate::image::{Cfa, Plane, Rect, cubic_weights};
 use crate::merge::wiener::Padded;
 use crate::raw::RawFrame;

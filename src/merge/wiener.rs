@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex32;
 
 use super::fft::TileFft;
+use crate::image::mirror_symmetric;
 
 /// Tile side, plane pixels.
 pub(crate) const TILE: usize = 16;
@@ -53,19 +54,6 @@ pub(crate) struct Padded {
     pub data: Vec<f32>,
 }
 
-#[inline]
-fn mirror(i: isize, n: usize) -> usize {
-    let n = n as isize;
-    let mut i = i;
-    if i < 0 {
-        i = -i - 1;
-    }
-    if i >= n {
-        i = 2 * n - i - 1;
-    }
-    i.clamp(0, n - 1) as usize
-}
-
 /// Width and height of the padded plane for an `inner_w` x `inner_h` plane: [`STEP`] more on
 /// each side, rounded up to multiples of [`STEP`].
 fn padded_size(inner_w: usize, inner_h: usize) -> (usize, usize) {
@@ -82,9 +70,9 @@ impl Padded {
         let (w, h) = padded_size(inner_w, inner_h);
         let mut data = vec![0.0f32; w * h];
         data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-            let sy = mirror(y as isize - STEP as isize, inner_h);
+            let sy = mirror_symmetric(y as isize - STEP as isize, inner_h);
             for (x, v) in row.iter_mut().enumerate() {
-                *v = get(mirror(x as isize - STEP as isize, inner_w), sy);
+                *v = get(mirror_symmetric(x as isize - STEP as isize, inner_w), sy);
             }
         });
         Padded { w, h, data }
@@ -147,11 +135,11 @@ impl Padded {
         for y in STEP..STEP + inner_h {
             let row = &mut self.data[y * w..(y + 1) * w];
             for x in (0..STEP).chain(STEP + inner_w..w) {
-                row[x] = row[STEP + mirror(x as isize - STEP as isize, inner_w)];
+                row[x] = row[STEP + mirror_symmetric(x as isize - STEP as isize, inner_w)];
             }
         }
         for y in (0..STEP).chain(STEP + inner_h..self.h) {
-            let src = STEP + mirror(y as isize - STEP as isize, inner_h);
+            let src = STEP + mirror_symmetric(y as isize - STEP as isize, inner_h);
             self.data.copy_within(src * w..(src + 1) * w, y * w);
         }
     }

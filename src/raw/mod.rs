@@ -74,8 +74,7 @@ pub enum DecoderKind {
     Obscura,
 }
 
-/// A 3x3 matrix, row-major.
-pub type Matrix3 = [[f64; 3]; 3];
+pub use crate::color::Matrix3;
 
 /// A colour calibration for one illuminant, as DNG stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

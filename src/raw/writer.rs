@@ -22,15 +22,9 @@ use rawler::formats::tiff::{DirectoryWriter, Rational, SRational, TiffWriter, Va
 
 use super::tiff::tags;
 use super::{Matrix3, RawFrame, opcodes};
+use crate::color::XYZ_TO_SRGB;
 use crate::error::{Error, Result};
 use crate::image::Cfa;
-
-/// XYZ (D65) -> linear sRGB, the matrix written when a frame has no colour calibration.
-const XYZ_TO_SRGB: Matrix3 = [
-    [3.2404542, -1.5371385, -0.4985314],
-    [-0.9692660, 1.8760108, 0.0415560],
-    [0.0556434, -0.2040259, 1.0572252],
-];
 
 /// The best rational approximation n/d of `x` with |n|, d within `limit` (continued fractions).
 fn best_rational(x: f64, limit: f64) -> (f64, f64) {

@@ -19,44 +19,12 @@ use serde::{Deserialize, Serialize};
 use super::render::Sensor;
 use super::rng::Rng;
 use super::{SynthParams, metadata_for_chart};
+use crate::color::{self, A_XY, D65_XY, srgb8_to_linear};
 use crate::error::{Error, Result};
-use crate::finish::color::{self, D65_XY};
 use crate::image::{Cfa, Plane, Rect};
 use crate::raw::{Calibration, DecoderKind, Matrix3, RawFrame};
 
-/// The ColorChecker Classic patches as 8-bit sRGB (X-Rite's published values), in reading
-/// order: dark skin, light skin, blue sky, foliage, blue flower, bluish green, orange,
-/// purplish blue, moderate red, purple, yellow green, orange yellow, blue, green, red, yellow,
-/// magenta, cyan, white, neutral 8, neutral 6.5, neutral 5, neutral 3.5, black.
-pub const COLORCHECKER_SRGB: [[u8; 3]; 24] = [
-    [115, 82, 68],
-    [194, 150, 130],
-    [98, 122, 157],
-    [87, 108, 67],
-    [133, 128, 177],
-    [103, 189, 170],
-    [214, 126, 44],
-    [80, 91, 166],
-    [193, 90, 99],
-    [94, 60, 108],
-    [157, 188, 64],
-    [224, 163, 46],
-    [56, 61, 150],
-    [70, 148, 73],
-    [175, 54, 60],
-    [231, 199, 31],
-    [187, 86, 149],
-    [8, 133, 161],
-    [243, 243, 242],
-    [200, 200, 200],
-    [160, 160, 160],
-    [122, 122, 121],
-    [85, 85, 85],
-    [52, 52, 52],
-];
-
-/// Indices of the six neutral patches (19-24 in the chart's numbering).
-pub const NEUTRALS: std::ops::Range<usize> = 18..24;
+pub use crate::color::checker::{COLORCHECKER_SRGB, NEUTRALS};
 
 /// XYZ (D65) -> camera RGB of the synthetic camera under D65 (its DNG ColorMatrix2).
 pub const CAMERA_D65: Matrix3 = [
@@ -161,15 +129,10 @@ impl ChartParams {
     }
 }
 
-/// Linear sRGB of an 8-bit sRGB colour.
-pub fn srgb8_to_linear(c: [u8; 3]) -> [f64; 3] {
-    c.map(|v| crate::finish::srgb_to_linear(f64::from(v) / 255.0))
-}
-
 fn white_xyz(light: ChartLight) -> [f64; 3] {
     match light {
         ChartLight::D65 => color::xy_to_xyz(D65_XY),
-        ChartLight::A => color::xy_to_xyz([0.44757, 0.40745]),
+        ChartLight::A => color::xy_to_xyz(A_XY),
     }
 }
 

@@ -84,7 +84,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::image::{Cfa, Plane, Rect};
-use crate::raw::{Calibration, DecoderKind, Matrix3, Metadata, NoiseModel, RawFrame};
+use crate::raw::{Calibration, DecoderKind, Metadata, NoiseModel, RawFrame};
 use render::{CleanRow, FramePlan, Sensor, render_row};
 use rng::Rng;
 pub use scene::{Scene, SceneSource};
@@ -94,12 +94,8 @@ pub use truth::{CONVENTION, FrameTruth, MovingObject, Truth};
 /// per channel (R, G, B). Green is 1, so the as-shot neutral equals this.
 pub const SENSITIVITY: [f64; 3] = [0.55, 1.0, 0.75];
 
-/// XYZ -> linear sRGB (D65 white), the IEC 61966-2-1 matrix.
-pub const XYZ_TO_LINEAR_SRGB: Matrix3 = [
-    [3.240_454_2, -1.537_138_5, -0.498_531_4],
-    [-0.969_266_0, 1.876_010_8, 0.041_556_0],
-    [0.055_643_4, -0.204_025_9, 1.057_225_2],
-];
+/// XYZ -> linear sRGB (D65 white), the IEC 61966-2-1 matrix ([`crate::color::XYZ_TO_SRGB`]).
+pub use crate::color::XYZ_TO_SRGB as XYZ_TO_LINEAR_SRGB;
 
 /// Random stream (second index) of the motion draws; noise streams use the frame index
 /// (< 256) there, so these never collide.

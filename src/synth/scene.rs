@@ -59,8 +59,8 @@ use super::floor_i64;
 use super::resolution::{self, ChartLayout};
 use super::rng::Rng;
 use super::shapes::{Primitive, SHAPE_TEXTURE, STAR_TEXTURE};
+use crate::color::srgb_to_linear;
 use crate::error::{Error, Result};
-use crate::finish::srgb_to_linear;
 use crate::image::{Plane, cubic_weights};
 
 /// Where a synthetic burst's scene comes from.

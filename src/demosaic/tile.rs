@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::image::{Cfa, Channel, Plane};
+use crate::image::{Cfa, Channel, Plane, mirror, par_rows3};
 
 /// Where red sits in the 2x2 Bayer tile: column and row parity (0 or 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,19 +53,6 @@ impl Phase {
             (self.rx ^ 1, false)
         }
     }
-}
-
-/// `i` mirrored into `0..n` ("reflect 101", repeated); 0 when `n` is 1 (which does not keep
-/// the parity, so callers route 1-pixel-wide or -tall inputs elsewhere).
-#[inline]
-pub(crate) fn mirror(i: isize, n: usize) -> usize {
-    if n <= 1 {
-        return 0;
-    }
-    let n = n as isize;
-    let period = 2 * (n - 1);
-    let m = i.rem_euclid(period);
-    (if m >= n { period - m } else { m }) as usize
 }
 
 /// A padded window of the mosaic: `width x height` output pixels surrounded by `pad` mirrored
@@ -258,43 +245,34 @@ pub(crate) fn run<S, I, K>(
 {
     let w = mosaic.width;
     reshape(out, w, mosaic.height);
-    let [r, g, b] = out;
-    let band = tile_h * w;
-    r.data
-        .par_chunks_mut(band)
-        .zip(g.data.par_chunks_mut(band))
-        .zip(b.data.par_chunks_mut(band))
-        .enumerate()
-        .for_each_init(
-            || (init(), Vec::new()),
-            |(scratch, buf), (k, ((r, g), b))| {
-                let y0 = k * tile_h;
-                let height = r.len() / w;
-                let mut planes = [r, g, b];
-                for x0 in (0..w).step_by(tile_w) {
-                    let width = tile_w.min(w - x0);
-                    fill(mosaic, x0, y0, width, height, pad, buf);
-                    let tile = Tile {
-                        data: buf,
-                        stride: width + 2 * pad,
-                        rows: height + 2 * pad,
-                        pad,
-                        width,
-                        height,
-                        phase: phase
-                            .shifted(x0 as isize - pad as isize, y0 as isize - pad as isize),
-                    };
-                    let [r, g, b] = &mut planes;
-                    let mut out = OutTile {
-                        planes: [&mut **r, &mut **g, &mut **b],
-                        stride: w,
-                        x0,
-                        width,
-                    };
-                    kernel(&tile, scratch, &mut out);
-                }
-            },
-        );
+    par_rows3(out, tile_h * w).enumerate().for_each_init(
+        || (init(), Vec::new()),
+        |(scratch, buf), (k, mut planes)| {
+            let y0 = k * tile_h;
+            let height = planes[0].len() / w;
+            for x0 in (0..w).step_by(tile_w) {
+                let width = tile_w.min(w - x0);
+                fill(mosaic, x0, y0, width, height, pad, buf);
+                let tile = Tile {
+                    data: buf,
+                    stride: width + 2 * pad,
+                    rows: height + 2 * pad,
+                    pad,
+                    width,
+                    height,
+                    phase: phase.shifted(x0 as isize - pad as isize, y0 as isize - pad as isize),
+                };
+                let [r, g, b] = &mut planes;
+                let mut out = OutTile {
+                    planes: [&mut **r, &mut **g, &mut **b],
+                    stride: w,
+                    x0,
+                    width,
+                };
+                kernel(&tile, scratch, &mut out);
+            }
+        },
+    );
 }
 
 #[cfg(test)]

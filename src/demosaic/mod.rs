@@ -25,7 +25,7 @@
 //! `methods_rank_by_psnr_on_synthetic_truth` test).
 //!
 //! ```
-//! use obscura::finish::demosaic::{Demosaic, demosaic};
+//! use obscura::demosaic::{Demosaic, demosaic};
 //! use obscura::{Cfa, Plane};
 //! // a grey card stays grey, whatever the method, pattern or size
 //! let mosaic = Plane::from_vec(6, 5, vec![0.25; 30]).unwrap();

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::tile::{self, BayerRow, OutTile, Phase, Tile, win};
-use crate::image::{Cfa, Plane};
+use crate::image::{Cfa, Plane, par_rows3};
 
 /// Output tile size; rows are independent, so tiles are long thin strips.
 pub(crate) const TILE: (usize, usize) = (1024, 16);
@@ -48,34 +48,28 @@ pub(crate) fn any_pattern(m: &Plane<f32>, cfa: Cfa, out: &mut [Plane<f32>; 3]) {
     if w == 0 || h == 0 {
         return;
     }
-    let [r, g, b] = out;
-    r.data
-        .par_chunks_mut(w)
-        .zip(g.data.par_chunks_mut(w))
-        .zip(b.data.par_chunks_mut(w))
-        .enumerate()
-        .for_each(|(y, ((r, g), b))| {
-            for x in 0..w {
-                let mut sum = [0.0f32; 3];
-                let mut count = [0u32; 3];
-                for sy in y.saturating_sub(1)..(y + 2).min(h) {
-                    for sx in x.saturating_sub(1)..(x + 2).min(w) {
-                        let c = cfa.color_at(sx, sy) as usize;
-                        sum[c] += m.get(sx, sy);
-                        count[c] += 1;
-                    }
+    par_rows3(out, w).enumerate().for_each(|(y, [r, g, b])| {
+        for x in 0..w {
+            let mut sum = [0.0f32; 3];
+            let mut count = [0u32; 3];
+            for sy in y.saturating_sub(1)..(y + 2).min(h) {
+                for sx in x.saturating_sub(1)..(x + 2).min(w) {
+                    let c = cfa.color_at(sx, sy) as usize;
+                    sum[c] += m.get(sx, sy);
+                    count[c] += 1;
                 }
-                let all = sum.iter().sum::<f32>() / count.iter().sum::<u32>() as f32;
-                let mean = |c: usize| {
-                    if count[c] > 0 {
-                        sum[c] / count[c] as f32
-                    } else {
-                        all
-                    }
-                };
-                r[x] = mean(0);
-                g[x] = mean(1);
-                b[x] = mean(2);
             }
-        });
+            let all = sum.iter().sum::<f32>() / count.iter().sum::<u32>() as f32;
+            let mean = |c: usize| {
+                if count[c] > 0 {
+                    sum[c] / count[c] as f32
+                } else {
+                    all
+                }
+            };
+            r[x] = mean(0);
+            g[x] = mean(1);
+            b[x] = mean(2);
+        }
+    });
 }

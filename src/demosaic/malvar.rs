@@ -105,7 +105,7 @@ const FILTERS: [[[f32; 5]; 5]; 4] = {
 #[cfg(test)]
 pub(crate) fn reference(m: &Plane<f32>, cfa: crate::image::Cfa) -> [Plane<f32>; 3] {
     use crate::image::Channel;
-    use tile::mirror;
+    use crate::image::mirror;
     let (w, h) = (m.width, m.height);
     let mut out = [Plane::new(w, h), Plane::new(w, h), Plane::new(w, h)];
     for y in 0..h {

@@ -46,7 +46,6 @@
 pub mod align;
 pub mod batch;
 pub mod burst;
-pub mod cli;
 pub(crate) mod cpu;
 pub mod diagnostics;
 pub mod encode;

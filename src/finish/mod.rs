@@ -127,7 +127,7 @@ impl FinishParams {
     pub fn validate(&self) -> Result<()> {
         if !self.exposure.is_finite() || !(-10.0..=10.0).contains(&self.exposure) {
             return Err(Error::parameter(
-                "--exposure",
+                "exposure",
                 format!("{}: must be between -10 and 10 EV", self.exposure),
             ));
         }
@@ -216,7 +216,8 @@ fn finish_with(
             frame.meta.opcodes1.len()
         ));
     }
-    let ct = color::color_transform(&frame.meta, &params.color)?;
+    let ct =
+        color::color_transform(&frame.meta, &params.color).map_err(|e| e.in_file(&frame.path))?;
     notes.extend(ct.notes.iter().cloned());
     let mult = ct.multipliers.map(|m| m as f32);
     let shade = !params.skip_shading && !frame.meta.opcodes2.is_empty();

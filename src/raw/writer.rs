@@ -150,8 +150,8 @@ pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
     if !(frame.white > 0.0 && frame.white <= 65535.0)
         || used_black.iter().any(|b| !(*b >= 0.0 && *b < frame.white))
     {
-        return Err(Error::parameter(
-            "levels",
+        return Err(Error::encode(
+            "DNG levels",
             format!(
                 "black {used_black:?} / white {} do not fit a 16-bit DNG (need 0 <= black < white <= 65535)",
                 frame.white
@@ -159,8 +159,8 @@ pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
         ));
     }
     if (w * h * 2 * usize::from(layout.samples)) as u64 > u64::from(u32::MAX) - 1_000_000 {
-        return Err(Error::parameter(
-            "frame",
+        return Err(Error::encode(
+            "DNG",
             format!(
                 "{w}x{h} of {} samples is too large for a TIFF strip",
                 layout.samples

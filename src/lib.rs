@@ -59,6 +59,31 @@ pub mod pipeline;
 pub mod raw;
 pub mod synth;
 
+/// Internals that only benches and fuzz targets call (finish sub-steps, the DNG opcode
+/// parser), behind the `bench` feature and hidden from the docs, as rav1e does: no stability
+/// promise, and not part of the library's API.
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench {
+    use crate::Plane;
+    use crate::raw::Opcode;
+
+    /// `finish`'s colour-matrix step: `rgb = m * rgb` per pixel.
+    pub fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
+        crate::finish::apply_matrix(rgb, m)
+    }
+
+    /// `finish`'s last step: linear light to the sRGB curve, in place.
+    pub fn encode_srgb_plane(p: &mut Plane<f32>) {
+        crate::finish::encode_srgb_plane(p)
+    }
+
+    /// Parses a DNG OpcodeList tag's bytes (the fuzz target `dng_tags`).
+    pub fn parse_opcode_list(buf: &[u8]) -> std::result::Result<Vec<Opcode>, String> {
+        crate::raw::opcodes::parse_opcode_list(buf)
+    }
+}
+
 pub use burst::Burst;
 pub use error::{Error, Result};
 pub use image::{Cfa, Channel, Plane, Rect};

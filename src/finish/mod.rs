@@ -355,7 +355,7 @@ fn intersect(a: Rect, b: Rect) -> Rect {
 }
 
 /// `rgb = m * rgb` per pixel.
-pub fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
+pub(crate) fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
     let isa = Isa::detect();
     let [r, g, b] = rgb;
     r.data
@@ -442,7 +442,7 @@ fn encode_with(lut: &[f32; LUT_SIZE + 1], v: f32) -> f32 {
 }
 
 /// Applies the sRGB transfer curve to a plane of linear values (clamped to [0, 1]; NaN -> 0).
-pub fn encode_srgb_plane(p: &mut Plane<f32>) {
+pub(crate) fn encode_srgb_plane(p: &mut Plane<f32>) {
     let (lut, isa) = (srgb_lut(), Isa::detect());
     p.data
         .par_chunks_mut(4096)

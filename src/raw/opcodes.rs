@@ -191,7 +191,7 @@ fn parse_gain_map(params: &[u8]) -> Result<GainMap, String> {
 }
 
 /// Parses an opcode list.
-pub fn parse_opcode_list(buf: &[u8]) -> Result<Vec<Opcode>, String> {
+pub(crate) fn parse_opcode_list(buf: &[u8]) -> Result<Vec<Opcode>, String> {
     let mut r = Reader { buf, pos: 0 };
     let count = r.u32()?;
     // each opcode has a 16-byte header, so a count beyond that is a lie

@@ -72,7 +72,7 @@
 pub mod chart;
 mod render;
 pub mod resolution;
-pub mod rng;
+pub(crate) mod rng;
 mod scene;
 mod shapes;
 mod truth;

@@ -41,6 +41,13 @@
 //! ```
 //!
 //! `examples/` holds complete programs: `single_raw.rs`, `merge_to_dng.rs`, `custom_look.rs`.
+//!
+//! # Features
+//! - `cli` (default): the `obscura` binary (`src/main.rs`, `src/cli/`) and its crates (clap,
+//!   indicatif, ctrlc). The library does not use them: depend on obscura with
+//!   `default-features = false` to leave them out.
+//! - `bench`: `obscura::bench`, doc-hidden internals for the benches and fuzz targets, with
+//!   no stability promise.
 #![warn(missing_docs)]
 
 pub mod align;

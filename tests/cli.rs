@@ -963,7 +963,7 @@ fn absurd_parameters_exit_2_naming_the_option() {
     for (args, flag) in [
         (vec!["--exposure", "99"], "--exposure"),
         (vec!["--tone-strength", "5"], "--tone-strength"),
-        (vec!["--sharpen", "-1"], "--sharpen"),
+        (vec!["--sharpen", "9"], "--sharpen"),
         (vec!["--quality", "0"], "--quality"),
         (vec!["--hdr", "--hdr-headroom", "9"], "--hdr-headroom"),
     ] {

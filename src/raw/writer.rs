@@ -147,13 +147,24 @@ pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
         ));
     }
     let used_black = &frame.black[..if frame.is_rgb() { 3 } else { 4 }];
-    if !(frame.white > 0.0 && frame.white <= 65535.0)
+    // levels that contradict each other are the caller's frame at fault; a consistent white
+    // above 16 bits is what a 16-bit DNG cannot hold
+    if !(frame.white > 0.0 && frame.white.is_finite())
         || used_black.iter().any(|b| !(*b >= 0.0 && *b < frame.white))
     {
-        return Err(Error::encode(
-            "DNG levels",
+        return Err(Error::parameter(
+            "black",
             format!(
-                "black {used_black:?} / white {} do not fit a 16-bit DNG (need 0 <= black < white <= 65535)",
+                "black {used_black:?} / white {}: need 0 <= black < white",
+                frame.white
+            ),
+        ));
+    }
+    if frame.white > 65535.0 {
+        return Err(Error::encode(
+            "DNG",
+            format!(
+                "white level {} does not fit a 16-bit DNG (at most 65535)",
                 frame.white
             ),
         ));

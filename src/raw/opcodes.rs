@@ -226,7 +226,7 @@ pub(crate) fn parse_opcode_list(buf: &[u8]) -> Result<Vec<Opcode>, String> {
     Ok(list)
 }
 
-/// Serialises an opcode list (the inverse of [`parse_opcode_list`]).
+/// Serialises an opcode list (the inverse of the decoder's `OpcodeList` parsing).
 pub fn write_opcode_list(list: &[Opcode]) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&(list.len() as u32).to_be_bytes());

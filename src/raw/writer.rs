@@ -126,7 +126,9 @@ impl Layout {
 ///
 /// Pixels are converted back to raw units with the frame's levels and rounded, so a frame
 /// decoded from an integer raw is written back bit-exact. Fails with
-/// [`Error::Parameter`] when the levels do not fit 16 bits.
+/// [`Error::Parameter`] when the frame contradicts itself (planes of different sizes, black
+/// not below white) and [`Error::Encode`] when it cannot be a 16-bit DNG (a white level above
+/// 65535, more than 4 GB).
 pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
     let layout = Layout::of(frame);
     let (w, h) = frame.size();

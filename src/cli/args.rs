@@ -30,11 +30,11 @@ pub(crate) struct BurstArgs {
     /// Use at most N frames (the first N in input order; only those are decoded).
     #[arg(long, value_name = "N")]
     pub frames: Option<usize>,
-    /// Write diagnostics to DIR: PNG maps of the alignment (arrows per tile) and of the
-    /// merge's robustness weights per frame, the noise model against the measured noise, the
-    /// reference choice, 100% crops of the reference and the merge, recovered highlights,
-    /// and an index.html showing them beside the figures. DIR is replaced whole when it holds
-    /// an earlier run's diagnostics; a folder holding other files is refused.
+    /// Write diagnostics to DIR: PNG maps of the alignment (arrows per tile), the noise
+    /// model against the measured noise, the reference choice and, when merging, each frame's
+    /// robustness weights, 100% crops of the reference and the merge and the recovered
+    /// highlights; an index.html shows them beside the figures. DIR is replaced whole when it
+    /// holds an earlier run's diagnostics; a folder holding other files is refused.
     #[arg(long, value_name = "DIR")]
     pub debug: Option<PathBuf>,
 }

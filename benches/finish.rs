@@ -15,9 +15,10 @@
 //! Demosaicing alone is in `benches/demosaic.rs`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use obscura::bench::{apply_matrix, encode_srgb_plane};
 use obscura::finish::sharpen::{SharpenParams, sharpen};
 use obscura::finish::tone::{ToneMode, ToneParams, tone_map};
-use obscura::finish::{FinishParams, apply_matrix, encode_srgb_plane, finish};
+use obscura::finish::{FinishParams, finish};
 use obscura::synth::{SynthParams, synthesize};
 
 fn bench(c: &mut Criterion) {

@@ -267,7 +267,7 @@ impl std::str::FromStr for Shard {
     fn from_str(s: &str) -> Result<Shard> {
         let bad = || {
             Error::parameter(
-                "--shard",
+                "shard",
                 format!("{s:?}: expected I/N with 1 <= I <= N <= {MAX_SHARDS}"),
             )
         };
@@ -719,7 +719,7 @@ mod tests {
             let e = bad.parse::<Shard>().unwrap_err();
             assert!(matches!(e, Error::Parameter { .. }), "{bad:?}: {e:?}");
             let msg = e.to_string();
-            assert!(msg.contains("--shard"), "{msg}");
+            assert!(msg.contains("shard"), "{msg}");
             assert!(msg.contains("expected I/N with 1 <= I <= N"), "{msg}");
         }
     }

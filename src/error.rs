@@ -1,9 +1,22 @@
 //! The crate's one error type.
 //!
-//! Errors are grouped by whose fault they are: the input file (`Decode`, `Unsupported`), the
-//! caller (`Parameter`), the burst as a whole (`Burst`, `Mismatch`), resource `Limits`, and the
-//! operating system (`Io`). Every variant that concerns a file names it, so that a message on its
-//! own tells a user which file to look at and what is wrong with it.
+//! Errors are grouped by whose fault they are, and [`Error::exit_code`] gives the `obscura`
+//! command's exit status for each group:
+//!
+//! | fault | variants | exit |
+//! |---|---|---|
+//! | the input file: corrupt, truncated, unusable metadata | `Decode`, `Mismatch`, `Burst` | 1 |
+//! | the input is valid but of a kind obscura does not process | `Unsupported` | 1 |
+//! | the caller: a parameter out of range | `Parameter` | 2 |
+//! | a resource limit: pixels, memory, a format's largest size | `Limits`, `Encode` | 1 |
+//! | the operating system: reading or writing failed | `Io` | 1 |
+//! | the user stopped the run | `Interrupted` | 130 |
+//!
+//! A fault of a file is never a `Parameter` error: a corrupt file exits 1, a usage error 2.
+//! Every variant that concerns a file names it, so that a message on its own tells a user which
+//! file to look at and what is wrong with it. `Parameter` errors name the parameter as the
+//! library knows it (a struct field, such as `exposure` or `tone strength`); the command line
+//! puts its option's name in their place.
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +53,7 @@ pub enum Error {
     /// A parameter given by the caller is outside its allowed range.
     #[error("invalid {name}: {reason}")]
     Parameter {
-        /// The parameter's name as the user knows it (CLI flag or struct field).
+        /// The parameter's name: the struct field (`exposure`, `tone strength`, `frames`).
         name: String,
         /// The value given and the allowed range.
         reason: String,
@@ -69,6 +82,15 @@ pub enum Error {
         /// The file concerned.
         path: PathBuf,
         /// Which limit and by how much.
+        reason: String,
+    },
+    /// An image could not be encoded in the format asked for (larger than the format allows,
+    /// or the encoder refused it).
+    #[error("cannot write {format}: {reason}")]
+    Encode {
+        /// The format or the part of the file concerned (`JPEG`, `gain map`, `EXIF`).
+        format: String,
+        /// What the encoder said.
         reason: String,
     },
     /// The run was cancelled (Ctrl-C, or [`crate::pipeline::Progress::cancelled`]) between
@@ -102,6 +124,37 @@ impl Error {
         Error::Unsupported {
             path: path.as_ref().to_path_buf(),
             reason: reason.into(),
+        }
+    }
+
+    /// An encoder error: `format` could not be written.
+    pub fn encode(format: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Encode {
+            format: format.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The error with `path` as its file where it names none yet: stages that see a frame's
+    /// metadata but not its file (the colour transform) leave the path empty, and the caller
+    /// holding the frame names it.
+    pub fn in_file(self, path: impl AsRef<Path>) -> Self {
+        match self {
+            Error::Decode { path: p, reason } if p.as_os_str().is_empty() => {
+                Error::decode(path, reason)
+            }
+            e => e,
+        }
+    }
+
+    /// The exit status of a command that failed with this error: 2 when the caller asked for
+    /// something impossible (a usage error), 130 when interrupted (as a shell reports SIGINT),
+    /// 1 for everything else, a corrupt or unreadable file above all.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Parameter { .. } => 2,
+            Error::Interrupted => 130,
+            _ => 1,
         }
     }
 

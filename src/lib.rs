@@ -41,12 +41,18 @@
 //! ```
 //!
 //! `examples/` holds complete programs: `single_raw.rs`, `merge_to_dng.rs`, `custom_look.rs`.
+//!
+//! # Features
+//! - `cli` (default): the `obscura` binary (`src/main.rs`, `src/cli/`) and its crates (clap,
+//!   indicatif, ctrlc). The library does not use them: depend on obscura with
+//!   `default-features = false` to leave them out.
+//! - `bench`: `obscura::bench`, doc-hidden internals for the benches and fuzz targets, with
+//!   no stability promise.
 #![warn(missing_docs)]
 
 pub mod align;
 pub mod batch;
 pub mod burst;
-pub mod cli;
 pub mod color;
 pub(crate) mod cpu;
 pub mod demosaic;
@@ -61,6 +67,31 @@ pub mod merge;
 pub mod pipeline;
 pub mod raw;
 pub mod synth;
+
+/// Internals that only benches and fuzz targets call (finish sub-steps, the DNG opcode
+/// parser), behind the `bench` feature and hidden from the docs, as rav1e does: no stability
+/// promise, and not part of the library's API.
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench {
+    use crate::Plane;
+    use crate::raw::Opcode;
+
+    /// `finish`'s colour-matrix step: `rgb = m * rgb` per pixel.
+    pub fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
+        crate::finish::apply_matrix(rgb, m)
+    }
+
+    /// `finish`'s last step: linear light to the sRGB curve, in place.
+    pub fn encode_srgb_plane(p: &mut Plane<f32>) {
+        crate::finish::encode_srgb_plane(p)
+    }
+
+    /// Parses a DNG OpcodeList tag's bytes (the fuzz target `dng_tags`).
+    pub fn parse_opcode_list(buf: &[u8]) -> std::result::Result<Vec<Opcode>, String> {
+        crate::raw::opcodes::parse_opcode_list(buf)
+    }
+}
 
 pub use burst::Burst;
 pub use error::{Error, Result};

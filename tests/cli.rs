@@ -119,7 +119,7 @@ fn synth_chart_with_a_2x_truth() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("truth_scale"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--truth-scale"), "{}", stderr(&o));
 }
 
 /// The noise of a flat scene, measured on the decoded DNG, matches the requested profile
@@ -345,7 +345,7 @@ fn merge_writes_a_dng_and_refuses_bad_requests() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("robust, kernel, hdrplus or average"),
+        stderr(&o).contains("possible values: robust, kernel, hdrplus, average"),
         "{}",
         stderr(&o)
     );
@@ -455,7 +455,11 @@ fn develop_and_process_refuse_bad_requests_without_writing() {
         (vec!["--exposure", "99"], 2, "between -10 and 10"),
         (vec!["--tone", "fancy"], 2, "tone"),
         (vec!["--quality", "0"], 2, "quality"),
-        (vec!["--colorspace", "adobe"], 2, "srgb or p3"),
+        (
+            vec!["--colorspace", "adobe"],
+            2,
+            "possible values: srgb, p3",
+        ),
         (
             vec!["--look", "sepia"],
             2,
@@ -906,5 +910,91 @@ fn kernel_merge_writes_linear_raw_at_any_scale_and_refuses_bad_scales() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("scale"), "{args:?}: {}", stderr(&o));
         assert!(!bad.exists());
+    }
+}
+
+/// A corrupt file is the file's fault (exit 1, the file named), whatever the command and
+/// however far it gets: truncated before decoding, or decoded with a singular ColorMatrix.
+#[test]
+fn corrupt_files_exit_1_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(sample_burst().join("frame_00.dng")).unwrap();
+    let cut = dir.path().join("cut.dng");
+    std::fs::write(&cut, &good[..good.len() / 3]).unwrap();
+    let out = dir.path().join("x.jpg");
+    for cmd in ["develop", "process", "merge", "info"] {
+        let mut c = obscura();
+        c.arg(cmd).arg(&cut);
+        if cmd != "info" {
+            c.arg("-o").arg(&out);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {}", stderr(&o));
+        assert!(stderr(&o).contains("cut.dng"), "{cmd}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    // a file whose ColorMatrix cannot be inverted (raised as a usage error, exit 2, before)
+    let mut frame =
+        obscura::synth::chart::chart(&obscura::synth::chart::ChartParams::default()).unwrap();
+    for c in &mut frame.meta.calibrations {
+        c.color_matrix = [[1.0, 1.0, 1.0]; 3];
+    }
+    let singular = dir.path().join("singular.dng");
+    obscura::raw::write_dng(&frame, &singular).unwrap();
+    let o = obscura()
+        .arg("develop")
+        .arg(&singular)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("singular.dng"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+/// An absurd parameter is a usage error (exit 2) that names the option the user typed, not
+/// the library's field.
+#[test]
+fn absurd_parameters_exit_2_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.jpg");
+    let raw = sample_burst().join("frame_00.dng");
+    for (args, flag) in [
+        (vec!["--exposure", "99"], "--exposure"),
+        (vec!["--tone-strength", "5"], "--tone-strength"),
+        (vec!["--sharpen", "9"], "--sharpen"),
+        (vec!["--quality", "0"], "--quality"),
+        (vec!["--hdr", "--hdr-headroom", "9"], "--hdr-headroom"),
+    ] {
+        let o = obscura()
+            .arg("develop")
+            .arg(&raw)
+            .arg("-o")
+            .arg(&out)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
+        assert!(!out.exists());
+    }
+    let dng = dir.path().join("m.dng");
+    for (args, flag) in [
+        (vec!["--denoise", "50"], "--denoise"),
+        (vec!["--scale", "9", "--merge", "kernel"], "--scale"),
+        (vec!["--reference", "99"], "--reference"),
+    ] {
+        let o = obscura()
+            .arg("merge")
+            .arg(sample_burst())
+            .arg("-o")
+            .arg(&dng)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
+        assert!(!dng.exists());
     }
 }

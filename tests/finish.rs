@@ -467,7 +467,7 @@ fn bad_finish_parameters_are_refused() {
         finish(&no_cal, &fp)
             .unwrap_err()
             .to_string()
-            .contains("--wb-temp")
+            .contains("white_balance")
     );
     // and a frame without calibration still develops, with a note
     let img = finish(&no_cal, &FinishParams::default()).unwrap();
@@ -504,4 +504,39 @@ fn shared_raw_files_develop() {
                 .all(|v| v.is_finite() && (0.0..=1.0).contains(v))
         }));
     }
+}
+
+/// Library errors are grouped by whose fault they are: a parameter error names the struct
+/// field (never a command-line option), and a file's unusable colour matrix is a fault of
+/// that file (named), not of the caller.
+#[test]
+fn errors_name_the_field_or_the_file() {
+    let frame = chart(&ChartParams::default()).unwrap();
+    let fp = FinishParams {
+        exposure: 99.0,
+        ..FinishParams::default()
+    };
+    match finish(&frame, &fp).unwrap_err() {
+        obscura::Error::Parameter { name, reason } => {
+            assert_eq!(name, "exposure");
+            assert!(reason.contains("between -10 and 10"), "{reason}");
+        }
+        e => panic!("not a parameter error: {e}"),
+    }
+    let e = finish(&frame, &fp).unwrap_err();
+    assert!(!e.to_string().contains("--"), "{e}");
+    assert_eq!(e.exit_code(), 2);
+
+    let mut singular = frame.clone();
+    singular.path = "singular.dng".into();
+    for c in &mut singular.meta.calibrations {
+        c.color_matrix = [[1.0, 1.0, 1.0]; 3];
+    }
+    let e = finish(&singular, &FinishParams::default()).unwrap_err();
+    assert!(
+        matches!(&e, obscura::Error::Decode { path, .. } if path.ends_with("singular.dng")),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("ColorMatrix"), "{e}");
+    assert_eq!(e.exit_code(), 1);
 }

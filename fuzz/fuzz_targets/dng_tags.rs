@@ -1,7 +1,7 @@
 //! The TIFF/DNG tag reader and the opcode-list parser on any bytes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use obscura::raw::opcodes::parse_opcode_list;
+use obscura::bench::parse_opcode_list;
 use obscura::raw::tiff::Tiff;
 
 fuzz_target!(|data: &[u8]| {

@@ -35,14 +35,16 @@ pyo3::create_exception!(
 /// `ValueError` for parameters and bursts that do not fit together, `OSError` (its
 /// `FileNotFoundError`, `PermissionError`, `IsADirectoryError` subclasses where they apply)
 /// for files the system could not read or write, `DecodeError` / `UnsupportedError` for raw
-/// files obscura cannot read, `MemoryError` for resource limits, `KeyboardInterrupt` for an
-/// interrupted run.
+/// files obscura cannot read (a singular colour matrix included), `ValueError` too for an image
+/// its format cannot hold (`Error::Encode`), `MemoryError` for resource limits,
+/// `KeyboardInterrupt` for an interrupted run.
 pub fn to_py(e: Error) -> PyErr {
     let msg = e.to_string();
     match e {
-        Error::Parameter { .. } | Error::Mismatch { .. } | Error::Burst { .. } => {
-            PyValueError::new_err(msg)
-        }
+        Error::Parameter { .. }
+        | Error::Mismatch { .. }
+        | Error::Burst { .. }
+        | Error::Encode { .. } => PyValueError::new_err(msg),
         Error::Io { source, .. } => match source.kind() {
             std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
             std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),

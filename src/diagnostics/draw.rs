@@ -1,11 +1,15 @@
 //! Drawing the diagnostic pictures: previews of raw frames, alignment arrows, weight maps,
-//! the noise plot and the reference-choice chart (lines, arrows, rectangles and text from
-//! `imageproc`; text in DejaVu Sans, embedded by the `dejavu` crate).
+//! the noise plot and the reference-choice chart (lines, arrows, rectangles and text; text in
+//! DejaVu Sans, embedded by the `dejavu` crate, rasterised by `ab_glyph`).
+//!
+//! # Implementation notes
+//! The three primitives (a filled rectangle, a Bresenham segment, anti-aliased text) are
+//! written here rather than taken from `imageproc`, which brought about 35 crates (nalgebra,
+//! rand, num, ...) into every build of the library for them. They follow `imageproc` 0.27's
+//! `draw_filled_rect_mut`, `draw_line_segment_mut` and `draw_text_mut` pixel for pixel.
 
-use ab_glyph::FontRef;
+use ab_glyph::{Font, FontRef, GlyphId, OutlinedGlyph, PxScale, ScaleFont, point};
 use image::{Rgb, RgbImage};
-use imageproc::drawing::{draw_filled_rect_mut, draw_line_segment_mut, draw_text_mut, text_size};
-use imageproc::rect::Rect as IRect;
 
 use crate::align::Alignment;
 use crate::demosaic::{Demosaic, demosaic};
@@ -23,15 +27,59 @@ fn font() -> FontRef<'static> {
 /// Text size in pixels for labels.
 const TEXT: f32 = 14.0;
 
-/// `text` at (x, y) (top-left) in `color`, `size` pixels high.
+/// Lays `s` out on one line `size` pixels high, its top at 0, handing each visible glyph to
+/// `f`; returns the width and height of the line.
+fn layout(size: f32, s: &str, mut f: impl FnMut(OutlinedGlyph)) -> (i32, i32) {
+    if s.is_empty() {
+        return (0, 0);
+    }
+    let font = font();
+    let scale = PxScale::from(size);
+    let font = font.as_scaled(scale);
+    let mut w = 0.0;
+    let mut prev: Option<GlyphId> = None;
+    for c in s.chars() {
+        let id = font.glyph_id(c);
+        let glyph = id.with_scale_and_position(scale, point(w, font.ascent()));
+        w += font.h_advance(id);
+        if let Some(g) = font.outline_glyph(glyph) {
+            if let Some(prev) = prev {
+                w += font.kern(id, prev);
+            }
+            prev = Some(id);
+            f(g);
+        }
+    }
+    (
+        1 + w.ceil().max(0.0) as i32,
+        font.height().ceil().max(0.0) as i32,
+    )
+}
+
+/// `text` at (x, y) (top-left) in `color`, `size` pixels high, blended by glyph coverage.
 pub(crate) fn text(img: &mut RgbImage, x: i32, y: i32, size: f32, color: [u8; 3], s: &str) {
-    draw_text_mut(img, Rgb(color), x, y, size, &font(), s);
+    let (w, h) = (img.width() as i32, img.height() as i32);
+    layout(size, s, |g| {
+        let bb = g.px_bounds();
+        let (x0, y0) = (x + bb.min.x.round() as i32, y + bb.min.y.round() as i32);
+        g.draw(|gx, gy, cover| {
+            let (px, py) = (gx as i32 + x0, gy as i32 + y0);
+            if (0..w).contains(&px) && (0..h).contains(&py) {
+                let cover = cover.clamp(0.0, 1.0);
+                let p = img.get_pixel_mut(px as u32, py as u32);
+                for (v, c) in p.0.iter_mut().zip(color) {
+                    let mixed = f32::from(*v) * (1.0 - cover) + f32::from(c) * cover;
+                    // truncated, as imageproc's weighted sum does
+                    *v = mixed.clamp(0.0, 255.0) as u8;
+                }
+            }
+        });
+    });
 }
 
 /// Width and height of `s` drawn `size` pixels high.
 fn text_extent(size: f32, s: &str) -> (i32, i32) {
-    let (w, h) = text_size(size, &font(), s);
-    (w as i32, h as i32)
+    layout(size, s, |_| {})
 }
 
 /// `s` on a dark box at (x, y), legible over any picture.
@@ -43,8 +91,45 @@ pub(crate) fn label(img: &mut RgbImage, x: i32, y: i32, s: &str) {
 
 /// A filled rectangle (clipped to the image; nothing for an empty one).
 pub(crate) fn fill(img: &mut RgbImage, x: i32, y: i32, w: i32, h: i32, color: [u8; 3]) {
-    if w > 0 && h > 0 {
-        draw_filled_rect_mut(img, IRect::at(x, y).of_size(w as u32, h as u32), Rgb(color));
+    let (iw, ih) = (img.width() as i32, img.height() as i32);
+    let (x0, y0) = (x.max(0), y.max(0));
+    let (x1, y1) = (x.saturating_add(w).min(iw), y.saturating_add(h).min(ih));
+    for py in y0..y1 {
+        for px in x0..x1 {
+            img.put_pixel(px as u32, py as u32, Rgb(color));
+        }
+    }
+}
+
+/// A one-pixel segment from `a` to `b` (Bresenham on the truncated end points, clipped to the
+/// image).
+fn segment(img: &mut RgbImage, a: (f32, f32), b: (f32, f32), color: [u8; 3]) {
+    let ((mut x0, mut y0), (mut x1, mut y1)) = (a, b);
+    let steep = (y1 - y0).abs() > (x1 - x0).abs();
+    if steep {
+        std::mem::swap(&mut x0, &mut y0);
+        std::mem::swap(&mut x1, &mut y1);
+    }
+    if x0 > x1 {
+        std::mem::swap(&mut x0, &mut x1);
+        std::mem::swap(&mut y0, &mut y1);
+    }
+    let (dx, dy) = (x1 - x0, (y1 - y0).abs());
+    let step = if y0 < y1 { 1 } else { -1 };
+    let (mut x, mut y, end) = (x0 as i32, y0 as i32, x1 as i32);
+    let mut error = dx / 2.0;
+    let (w, h) = (img.width() as i32, img.height() as i32);
+    while x <= end {
+        let (px, py) = if steep { (y, x) } else { (x, y) };
+        if (0..w).contains(&px) && (0..h).contains(&py) {
+            img.put_pixel(px as u32, py as u32, Rgb(color));
+        }
+        x += 1;
+        error -= dy;
+        if error < 0.0 {
+            y += step;
+            error += dx;
+        }
     }
 }
 
@@ -56,11 +141,11 @@ fn line(img: &mut RgbImage, a: (f32, f32), b: (f32, f32), width: usize, color: [
     let (nx, ny) = (-dy / len, dx / len);
     for k in 0..width {
         let o = k as f32 - (width as f32 - 1.0) / 2.0;
-        draw_line_segment_mut(
+        segment(
             img,
             (a.0 + o * nx, a.1 + o * ny),
             (b.0 + o * nx, b.1 + o * ny),
-            Rgb(color),
+            color,
         );
     }
 }

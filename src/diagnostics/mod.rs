@@ -174,7 +174,7 @@ impl Diagnostics {
         };
         let name = dir.file_name().ok_or_else(|| {
             Error::parameter(
-                "--debug",
+                "dir",
                 format!("{}: name a folder (not . or ..)", dir.display()),
             )
         })?;

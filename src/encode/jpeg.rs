@@ -102,7 +102,7 @@ fn encode_stripes(
         0
     };
     let interval = u16::try_from(interval).map_err(|_| {
-        Error::parameter(
+        Error::encode(
             "JPEG stripes",
             format!("{interval} MCUs: a restart interval is at most 65535"),
         )
@@ -256,7 +256,7 @@ fn encoder<'a>(
 }
 
 fn jpeg_err(e: jpeg_encoder::EncodingError) -> Error {
-    Error::parameter("JPEG", format!("cannot be encoded: {e}"))
+    Error::encode("JPEG", e.to_string())
 }
 
 /// The length of a JPEG's header: the bytes up to the end of its start-of-scan segment. With

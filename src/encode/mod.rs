@@ -39,6 +39,10 @@ pub mod exr;
 mod jpeg;
 pub mod ultrahdr;
 
+/// Writes bytes to a file atomically: the file appears complete under its name or not at all
+/// (a temporary file in the same folder, synced and renamed), as every encoder here writes.
+pub use crate::io::write_bytes_atomic;
+
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Format {
@@ -61,7 +65,7 @@ impl FromStr for Format {
             "tiff" | "tif" => Ok(Format::Tiff),
             "exr" => Ok(Format::Exr),
             _ => Err(Error::parameter(
-                "--format",
+                "format",
                 format!("{s:?}: expected jpeg, png, tiff or exr"),
             )),
         }
@@ -185,7 +189,7 @@ pub fn encode_hdr(
 /// The usage error for HDR output to a format that cannot carry it.
 pub fn hdr_unsupported(format: Format) -> Error {
     Error::parameter(
-        "--hdr",
+        "hdr",
         format!(
             "{} output cannot carry HDR; use a .jpg (Ultra HDR) or .exr output",
             format.name()
@@ -205,15 +209,15 @@ pub(crate) fn resolve_format(path: &Path, params: &EncodeParams) -> Result<Forma
 pub(crate) fn check_encodable(img: &Finished, params: &EncodeParams) -> Result<()> {
     if !(1..=100).contains(&params.quality) {
         return Err(Error::parameter(
-            "--quality",
+            "quality",
             format!("{}: must be between 1 and 100", params.quality),
         ));
     }
     let (w, h) = (img.width(), img.height());
     if w == 0 || h == 0 || w > 65_535 || h > 65_535 {
-        return Err(Error::parameter(
+        return Err(Error::encode(
             "image",
-            format!("{w}x{h}: cannot be encoded (1 to 65535 pixels a side)"),
+            format!("{w}x{h}: 1 to 65535 pixels a side"),
         ));
     }
     Ok(())
@@ -473,6 +477,6 @@ fn exif_block(
     let mut buf = Cursor::new(Vec::new());
     writer
         .write(&mut buf, true)
-        .map_err(|e| Error::parameter("EXIF", format!("cannot be written: {e}")))?;
+        .map_err(|e| Error::encode("EXIF", e.to_string()))?;
     Ok(buf.into_inner())
 }

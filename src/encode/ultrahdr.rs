@@ -206,7 +206,7 @@ pub fn ultrahdr_bytes(
             let mut out = Vec::new();
             jpeg::encode_jpeg(img, params.quality, &exif, &icc)?
                 .write_to(&mut out)
-                .map_err(|e| Error::parameter("JPEG", format!("cannot be encoded: {e}")))?;
+                .map_err(|e| Error::encode("JPEG", e.to_string()))?;
             Ok(out)
         },
     );
@@ -252,12 +252,10 @@ pub fn ultrahdr_bytes(
 
 /// The gain map as a one-channel JPEG with its XMP and ISO 21496-1 segments.
 fn gain_map_jpeg(map: &GainMap, quality: u8) -> Result<Vec<u8>> {
-    let err = |e: jpeg_encoder::EncodingError| {
-        Error::parameter("gain map", format!("cannot be encoded as JPEG: {e}"))
-    };
+    let err = |e: jpeg_encoder::EncodingError| Error::encode("gain map", format!("as JPEG: {e}"));
     let (w, h) = (
-        u16::try_from(map.width).map_err(|_| Error::parameter("gain map", "too wide"))?,
-        u16::try_from(map.height).map_err(|_| Error::parameter("gain map", "too tall"))?,
+        u16::try_from(map.width).map_err(|_| Error::encode("gain map", "too wide"))?,
+        u16::try_from(map.height).map_err(|_| Error::encode("gain map", "too tall"))?,
     );
     let mut out = Vec::new();
     let mut enc = Encoder::new(&mut out, quality);
@@ -273,7 +271,7 @@ fn gain_map_jpeg(map: &GainMap, quality: u8) -> Result<Vec<u8>> {
 fn segment(marker: u8, parts: &[&[u8]]) -> Result<Vec<u8>> {
     let n: usize = parts.iter().map(|p| p.len()).sum::<usize>() + 2;
     let len = u16::try_from(n)
-        .map_err(|_| Error::parameter("Ultra HDR", format!("a {n}-byte segment is too long")))?;
+        .map_err(|_| Error::encode("Ultra HDR", format!("a {n}-byte segment is too long")))?;
     let mut s = vec![0xFF, marker];
     s.extend_from_slice(&len.to_be_bytes());
     for p in parts {
@@ -284,7 +282,7 @@ fn segment(marker: u8, parts: &[&[u8]]) -> Result<Vec<u8>> {
 
 /// The offset just past the APPn segments that follow SOI.
 fn app_segments_end(jpeg: &[u8]) -> Result<usize> {
-    let bad = || Error::parameter("JPEG", "the encoder wrote an unexpected file structure");
+    let bad = || Error::encode("JPEG", "the encoder wrote an unexpected file structure");
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
         return Err(bad());
     }

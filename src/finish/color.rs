@@ -58,10 +58,15 @@ impl WhiteBalance {
             .split(',')
             .map(|t| t.trim().parse::<f64>())
             .collect::<std::result::Result<_, _>>()
-            .map_err(|_| Error::parameter("--wb", format!("{s}: expected three numbers R,G,B")))?;
+            .map_err(|_| {
+                Error::parameter(
+                    "white_balance",
+                    format!("{s}: expected three numbers R,G,B"),
+                )
+            })?;
         if v.len() != 3 || v.iter().any(|x| !x.is_finite() || *x <= 0.0 || *x > 1e3) {
             return Err(Error::parameter(
-                "--wb",
+                "white_balance",
                 format!("{s}: expected three positive multipliers R,G,B (each at most 1000)"),
             ));
         }
@@ -72,7 +77,7 @@ impl WhiteBalance {
     pub fn parse_temperature(s: &str) -> Result<WhiteBalance> {
         let bad = || {
             Error::parameter(
-                "--wb-temp",
+                "white_balance temperature",
                 format!(
                     "{s}: expected KELVIN[,TINT] with 1667 <= KELVIN <= 25000 and \
                      -150 <= TINT <= 150"
@@ -165,9 +170,9 @@ pub fn color_transform(meta: &Metadata, params: &ColorParams) -> Result<ColorTra
         WhiteBalance::Temperature { kelvin, tint } => {
             if meta.calibrations.is_empty() {
                 return Err(Error::parameter(
-                    "--wb-temp",
+                    "white_balance temperature",
                     "it needs the file's colour matrices, and this file has none; \
-                     use --wb R,G,B instead",
+                     give multipliers instead",
                 ));
             }
             let xy = temp_tint_to_xy(kelvin, tint);
@@ -177,7 +182,7 @@ pub fn color_transform(meta: &Metadata, params: &ColorParams) -> Result<ColorTra
     };
     if neutral.iter().any(|v| !v.is_finite() || *v <= 0.0) {
         return Err(Error::parameter(
-            "white balance",
+            "white_balance",
             format!("it gives a camera neutral {neutral:?} with a non-positive channel"),
         ));
     }
@@ -192,19 +197,19 @@ pub fn color_transform(meta: &Metadata, params: &ColorParams) -> Result<ColorTra
             // DNG SDK normalisation: camera (1,1,1) must map to the D50 white exactly.
             let one = mat_vec(&fm, &[1.0; 3]);
             if one.iter().any(|v| v.abs() < 1e-9) {
-                return Err(Error::parameter("ForwardMatrix", "it maps white to zero"));
+                return Err(Error::decode("", "its ForwardMatrix maps white to zero"));
             }
             std::array::from_fn(|r| fm[r].map(|v| v * D50_XYZ[r] / one[r]))
         }
         None => {
             let cm = cals.color_matrix(temperature);
             let cam_to_xyz =
-                inverse(&cm).ok_or_else(|| Error::parameter("ColorMatrix", "it is singular"))?;
+                inverse(&cm).ok_or_else(|| Error::decode("", "its ColorMatrix is singular"))?;
             let adapt = bradford(xy_to_xyz(xy), D50_XYZ);
             let m = mat_mul(&mat_mul(&adapt, &cam_to_xyz), &diag(neutral));
             let y = mat_vec(&m, &[1.0; 3])[1];
             if y.abs() < 1e-12 || !y.is_finite() {
-                return Err(Error::parameter("ColorMatrix", "it maps white to black"));
+                return Err(Error::decode("", "its ColorMatrix maps white to black"));
             }
             m.map(|row| row.map(|v| v / y))
         }
@@ -292,11 +297,11 @@ fn white_xy(cals: &Calibrations, neutral: [f64; 3]) -> Result<[f64; 2]> {
     for _ in 0..50 {
         let (t, _) = xy_to_temp_tint(xy);
         let cm = cals.color_matrix(t);
-        let inv = inverse(&cm).ok_or_else(|| Error::parameter("ColorMatrix", "it is singular"))?;
+        let inv = inverse(&cm).ok_or_else(|| Error::decode("", "its ColorMatrix is singular"))?;
         let next = xyz_to_xy(mat_vec(&inv, &neutral));
         if !next.iter().all(|v| v.is_finite()) {
             return Err(Error::parameter(
-                "white balance",
+                "white_balance",
                 format!("{neutral:?} has no chromaticity under the file's ColorMatrix"),
             ));
         }

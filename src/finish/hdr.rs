@@ -85,7 +85,7 @@ impl HdrParams {
         }
         if !self.headroom.is_finite() || !(1.0..=6.0).contains(&self.headroom) {
             return Err(Error::parameter(
-                "--hdr-headroom",
+                "headroom",
                 format!("{}: must be between 1 and 6 stops", self.headroom),
             ));
         }

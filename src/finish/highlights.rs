@@ -44,7 +44,7 @@ impl FromStr for Highlights {
             "clip" => Ok(Highlights::Clip),
             "reconstruct" => Ok(Highlights::Reconstruct),
             _ => Err(Error::parameter(
-                "--highlights",
+                "highlights",
                 format!("{s:?}: expected clip or reconstruct"),
             )),
         }

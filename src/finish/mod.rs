@@ -127,7 +127,7 @@ impl FinishParams {
     pub fn validate(&self) -> Result<()> {
         if !self.exposure.is_finite() || !(-10.0..=10.0).contains(&self.exposure) {
             return Err(Error::parameter(
-                "--exposure",
+                "exposure",
                 format!("{}: must be between -10 and 10 EV", self.exposure),
             ));
         }
@@ -216,7 +216,8 @@ fn finish_with(
             frame.meta.opcodes1.len()
         ));
     }
-    let ct = color::color_transform(&frame.meta, &params.color)?;
+    let ct =
+        color::color_transform(&frame.meta, &params.color).map_err(|e| e.in_file(&frame.path))?;
     notes.extend(ct.notes.iter().cloned());
     let mult = ct.multipliers.map(|m| m as f32);
     let shade = !params.skip_shading && !frame.meta.opcodes2.is_empty();
@@ -354,7 +355,7 @@ fn intersect(a: Rect, b: Rect) -> Rect {
 }
 
 /// `rgb = m * rgb` per pixel.
-pub fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
+pub(crate) fn apply_matrix(rgb: &mut [Plane<f32>; 3], m: &[[f32; 3]; 3]) {
     let isa = Isa::detect();
     par_rows3(rgb, 4096).for_each(|chunk| matrix_chunk(isa, chunk, m));
 }
@@ -411,7 +412,7 @@ fn encode_with(lut: &[f32; LUT_SIZE + 1], v: f32) -> f32 {
 }
 
 /// Applies the sRGB transfer curve to a plane of linear values (clamped to [0, 1]; NaN -> 0).
-pub fn encode_srgb_plane(p: &mut Plane<f32>) {
+pub(crate) fn encode_srgb_plane(p: &mut Plane<f32>) {
     let (lut, isa) = (srgb_lut(), Isa::detect());
     p.data
         .par_chunks_mut(4096)

@@ -468,12 +468,9 @@ impl FftMerger {
         reference.require_bayer("the robust merge")?;
         let area = merge_area(&reference);
         if area.width < 4 || area.height < 4 {
-            return Err(Error::parameter(
-                "burst",
-                format!(
-                    "{}: active area too small to merge",
-                    reference.path.display()
-                ),
+            return Err(Error::unsupported(
+                &reference.path,
+                "active area too small to merge",
             ));
         }
         let ref_planes: Vec<Padded> = POSITIONS

@@ -31,13 +31,13 @@
 //! whole buffer, each normalised with its own sample's black and white level, and an empty
 //! mosaic. [`write_dng`] writes such a frame back as a 16-bit LinearRaw DNG.
 
-pub mod bmff;
-pub mod ciff;
+pub(crate) mod bmff;
+pub(crate) mod ciff;
 pub(crate) mod decode;
 mod ljpeg;
 
 pub use decode::DecodeLimits;
-pub mod kdc;
+pub(crate) mod kdc;
 pub mod opcodes;
 pub mod tiff;
 mod writer;

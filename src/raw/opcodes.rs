@@ -191,7 +191,7 @@ fn parse_gain_map(params: &[u8]) -> Result<GainMap, String> {
 }
 
 /// Parses an opcode list.
-pub fn parse_opcode_list(buf: &[u8]) -> Result<Vec<Opcode>, String> {
+pub(crate) fn parse_opcode_list(buf: &[u8]) -> Result<Vec<Opcode>, String> {
     let mut r = Reader { buf, pos: 0 };
     let count = r.u32()?;
     // each opcode has a 16-byte header, so a count beyond that is a lie
@@ -226,7 +226,7 @@ pub fn parse_opcode_list(buf: &[u8]) -> Result<Vec<Opcode>, String> {
     Ok(list)
 }
 
-/// Serialises an opcode list (the inverse of [`parse_opcode_list`]).
+/// Serialises an opcode list (the inverse of the decoder's `OpcodeList` parsing).
 pub fn write_opcode_list(list: &[Opcode]) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&(list.len() as u32).to_be_bytes());

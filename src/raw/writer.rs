@@ -120,7 +120,9 @@ impl Layout {
 ///
 /// Pixels are converted back to raw units with the frame's levels and rounded, so a frame
 /// decoded from an integer raw is written back bit-exact. Fails with
-/// [`Error::Parameter`] when the levels do not fit 16 bits.
+/// [`Error::Parameter`] when the frame contradicts itself (planes of different sizes, black
+/// not below white) and [`Error::Encode`] when it cannot be a 16-bit DNG (a white level above
+/// 65535, more than 4 GB).
 pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
     let layout = Layout::of(frame);
     let (w, h) = frame.size();
@@ -141,20 +143,31 @@ pub fn write_dng(frame: &RawFrame, path: &Path) -> Result<()> {
         ));
     }
     let used_black = &frame.black[..if frame.is_rgb() { 3 } else { 4 }];
-    if !(frame.white > 0.0 && frame.white <= 65535.0)
+    // levels that contradict each other are the caller's frame at fault; a consistent white
+    // above 16 bits is what a 16-bit DNG cannot hold
+    if !(frame.white > 0.0 && frame.white.is_finite())
         || used_black.iter().any(|b| !(*b >= 0.0 && *b < frame.white))
     {
         return Err(Error::parameter(
-            "levels",
+            "black",
             format!(
-                "black {used_black:?} / white {} do not fit a 16-bit DNG (need 0 <= black < white <= 65535)",
+                "black {used_black:?} / white {}: need 0 <= black < white",
+                frame.white
+            ),
+        ));
+    }
+    if frame.white > 65535.0 {
+        return Err(Error::encode(
+            "DNG",
+            format!(
+                "white level {} does not fit a 16-bit DNG (at most 65535)",
                 frame.white
             ),
         ));
     }
     if (w * h * 2 * usize::from(layout.samples)) as u64 > u64::from(u32::MAX) - 1_000_000 {
-        return Err(Error::parameter(
-            "frame",
+        return Err(Error::encode(
+            "DNG",
             format!(
                 "{w}x{h} of {} samples is too large for a TIFF strip",
                 layout.samples

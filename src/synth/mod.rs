@@ -59,8 +59,9 @@
 //!    the frame stores `(raw - black) / (white - black)`, so a DNG round trip is exact.
 //!
 //! # Reproducibility
-//! All randomness comes from [`rng::Rng`] streams derived from `seed`: one for the motion, one
-//! for the object, one for the scene layout and one per (frame, row) for the noise. Output is
+//! All randomness comes from streams of the crate's xoshiro256++ generator (`synth/rng.rs`)
+//! derived from `seed`: one for the motion, one for the object, one for the scene layout and
+//! one per (frame, row) for the noise. Output is
 //! bit-identical for a given [`SynthParams`] whatever the number of threads.
 //!
 //! # Implementation notes
@@ -72,7 +73,7 @@
 pub mod chart;
 mod render;
 pub mod resolution;
-pub mod rng;
+pub(crate) mod rng;
 mod scene;
 mod shapes;
 mod truth;

@@ -673,11 +673,11 @@ impl KernelMerger {
         reference.require_bayer("the kernel merge")?;
         let area = merge_area(&reference);
         if area.width < 8 || area.height < 8 {
-            return Err(Error::parameter(
-                "burst",
+            return Err(Error::unsupported(
+                &reference.path,
                 format!(
-                    "{}: active area too small to merge",
-                    reference.path.display()
+                    "active area {}x{} too small to merge (at least 8x8)",
+                    area.width, area.height
                 ),
             ));
         }

@@ -364,7 +364,7 @@ def test_finish_equals_the_cli_develop(burst, cli, tmp_path):
     assert np.array_equal(quantise16(warm), read_tiff16(tmp_path / "t.tif"))
     cool = obscura.finish(path, wb_temp="8000", look="none")
     assert warm[..., 2].mean() > cool[..., 2].mean() + 0.05
-    with pytest.raises(ValueError, match="--wb"):
+    with pytest.raises(ValueError, match="white_balance"):
         obscura.finish(path, wb=(1, 2))
 
 

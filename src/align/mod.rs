@@ -11,7 +11,7 @@
 //!    displacements (`search.rs`);
 //! 4. sub-pixel: a 2-D quadratic fitted to the 3x3 distances around the best offset at every
 //!    level, then inverse-compositional Lucas-Kanade iterations on bicubic samples at the
-//!    finest level ([`Refinement`]).
+//!    finest level ([`Refinement`]; `refine.rs`).
 //!
 //! The result is a displacement per tile in full-resolution Bayer pixels ([`Alignment`]):
 //! tile `(i, j)` of size `tile_size` is centred at `(j * tile_step + tile_size / 2,

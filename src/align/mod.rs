@@ -11,7 +11,7 @@
 //!    displacements (`search.rs`);
 //! 4. sub-pixel: a 2-D quadratic fitted to the 3x3 distances around the best offset at every
 //!    level, then inverse-compositional Lucas-Kanade iterations on bicubic samples at the
-//!    finest level ([`Refinement`]).
+//!    finest level ([`Refinement`]; `refine.rs`).
 //!
 //! The result is a displacement per tile in full-resolution Bayer pixels ([`Alignment`]):
 //! tile `(i, j)` of size `tile_size` is centred at `(j * tile_step + tile_size / 2,
@@ -25,6 +25,7 @@
 
 pub(crate) mod motion;
 pub(crate) mod pyramid;
+pub(crate) mod refine;
 pub(crate) mod search;
 
 use serde::{Deserialize, Serialize};
@@ -406,11 +407,11 @@ impl AlignPlan {
         } else {
             0
         };
-        let mut fits: Vec<search::TileFit> = (0..grid.len())
+        let mut fits: Vec<refine::TileFit> = (0..grid.len())
             .into_par_iter()
             .map(|t| {
                 let (x0, y0) = grid.origin(t);
-                search::lucas_kanade(r, a, x0, y0, grid.size, disp[t], iters, None)
+                refine::lucas_kanade(r, a, x0, y0, grid.size, disp[t], iters, None)
             })
             .collect();
         let deviation = if refine == Refinement::LucasKanade {
@@ -428,7 +429,7 @@ impl AlignPlan {
                     .map(|t| {
                         let (x0, y0) = grid.origin(t);
                         let d = (fits[t].d.0 * 0.5, fits[t].d.1 * 0.5);
-                        search::lucas_kanade(r1, a1, x0 / 2, y0 / 2, size, d, 0, None).rms
+                        refine::lucas_kanade(r1, a1, x0 / 2, y0 / 2, size, d, 0, None).rms
                     })
                     .collect()
             }
@@ -469,7 +470,7 @@ impl AlignPlan {
         grid: &TileGrid,
         r: &Plane<f32>,
         a: &Plane<f32>,
-        fits: &mut [search::TileFit],
+        fits: &mut [refine::TileFit],
     ) -> Vec<f32> {
         let n = grid.size * grid.size;
         let posed: Vec<Option<(f32, f32)>> = fits
@@ -481,13 +482,13 @@ impl AlignPlan {
         };
         let priors: Vec<(f32, f32)> = (0..grid.len()).map(|t| model.at(t)).collect();
         let iters = self.params.lk_iterations;
-        let updated: Vec<Option<search::TileFit>> = (0..grid.len())
+        let updated: Vec<Option<refine::TileFit>> = (0..grid.len())
             .into_par_iter()
             .map(|t| {
                 let f = fits[t];
                 let prior = priors[t];
                 let (x0, y0) = grid.origin(t);
-                let at_prior = || search::lucas_kanade(r, a, x0, y0, grid.size, prior, 0, None);
+                let at_prior = || refine::lucas_kanade(r, a, x0, y0, grid.size, prior, 0, None);
                 if posed[t].is_some() {
                     let off = (f.d.0 - prior.0).hypot(f.d.1 - prior.1);
                     if off > SNAP_DISTANCE {
@@ -498,12 +499,12 @@ impl AlignPlan {
                 }
                 let flat = f.strong <= n as f32 * f.rms * f.rms;
                 if flat {
-                    return Some(search::TileFit {
+                    return Some(refine::TileFit {
                         d: prior,
                         ..at_prior()
                     });
                 }
-                let g = search::lucas_kanade(r, a, x0, y0, grid.size, prior, iters, Some(f.normal));
+                let g = refine::lucas_kanade(r, a, x0, y0, grid.size, prior, iters, Some(f.normal));
                 // along its normal a stripe tile can lock a period off, as above
                 let p = at_prior();
                 Some(if p.rms <= g.rms * (1.0 + SNAP_TOLERANCE) {

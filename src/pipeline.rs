@@ -1,4 +1,4 @@
-//! The whole chain in one call: decode → align → merge → finish (with a look) → encode, with
+//! The whole chain in one call: decode → align → merge → finish → look → encode, with
 //! progress callbacks and a report of what happened.
 //!
 //! [`Pipeline`] holds every stage's parameters (plain structs with documented defaults, so a
@@ -43,7 +43,7 @@ use crate::encode::{self, EncodeParams, HdrWritten};
 use crate::error::Result;
 use crate::finish::hdr::HdrParams;
 use crate::finish::{self, FinishParams, Finished};
-use crate::look::{Look, Lut3d};
+use crate::look::{self, CompiledLook, Look, Lut3d};
 use crate::merge::{self, MergeParams, noise::FrameNoise};
 use crate::raw::{DecodeLimits, RawFrame};
 use rayon::prelude::*;
@@ -116,11 +116,15 @@ pub struct Pipeline {
     pub align: AlignParams,
     /// Merging (method, robustness, denoising).
     pub merge: MergeParams,
-    /// Finishing, look included (see [`FinishParams::with_look`]).
+    /// Finishing (a look's tone and sharpening settings: [`FinishParams::with_look`]).
     pub finish: FinishParams,
+    /// The look applied to the finished image ([`crate::look`]: its colour, vignette and
+    /// grain), compiled once per run. Default `natural` (changes nothing).
+    pub look: Look,
     /// Encoding (format, quality, metadata).
     pub encode: EncodeParams,
-    /// A 3D LUT applied to the finished image, and how much of it (0 to 1). Default none.
+    /// A 3D LUT applied to the finished image after the look, and how much of it (0 to 1).
+    /// Default none.
     pub lut: Option<(Arc<Lut3d>, f32)>,
     /// Use at most this many frames (the first in input order; the others are never
     /// decoded). Default all.
@@ -220,11 +224,24 @@ impl Pipeline {
         Pipeline::default()
     }
 
-    /// Finishes in `look` (its tone, sharpening, colour, vignette and grain), keeping the
-    /// other finish settings.
+    /// Renders in `look`: finishing takes over its tone and sharpening settings (keeping the
+    /// other finish settings), and the look stage applies its colour, vignette and grain.
     pub fn look(mut self, look: Look) -> Pipeline {
-        self.finish.set_look(look);
+        self.finish.set_look(&look);
+        self.look = look;
         self
+    }
+
+    /// The look stage of this pipeline, compiled: [`Pipeline::look`] and [`Pipeline::lut`].
+    /// [`Pipeline::run`] compiles it once per run; a caller running many bursts compiles
+    /// it once and passes it to [`Pipeline::run_compiled`]. Errors: the look's fields or
+    /// the LUT's strength out of range.
+    pub fn compile_look(&self) -> Result<CompiledLook> {
+        let c = look::compile(&self.look)?;
+        match &self.lut {
+            Some((l, s)) => c.with_lut(l.clone(), *s),
+            None => Ok(c),
+        }
     }
 
     /// Applies `lut` at `strength` (0 to 1) to the finished image.
@@ -312,13 +329,9 @@ impl Pipeline {
         if self.max_frames == Some(0) {
             return Err(crate::Error::parameter("frames", "0 (at least 1)"));
         }
-        if let Some((_, s)) = &self.lut
-            && (!s.is_finite() || !(0.0..=1.0).contains(s))
-        {
-            return Err(crate::Error::parameter(
-                "LUT strength",
-                format!("{s}: must be between 0 and 1"),
-            ));
+        self.look.validate()?;
+        if let Some((_, s)) = &self.lut {
+            look::check_strength(*s)?;
         }
         Ok(())
     }
@@ -336,7 +349,20 @@ impl Pipeline {
         output: &Path,
         progress: &dyn Progress,
     ) -> Result<Output> {
-        self.run_to(inputs, Some(output), progress)
+        self.run_to(inputs, Some(output), progress, None)
+    }
+
+    /// [`Pipeline::run_with`] with the look stage compiled beforehand (by
+    /// [`Pipeline::compile_look`]), for runs over many bursts: `look` replaces
+    /// [`Pipeline::look`] and [`Pipeline::lut`].
+    pub fn run_compiled(
+        &self,
+        inputs: &[PathBuf],
+        output: &Path,
+        progress: &dyn Progress,
+        look: &CompiledLook,
+    ) -> Result<Output> {
+        self.run_to(inputs, Some(output), progress, Some(look))
     }
 
     /// [`Pipeline::run_with`] without the encode step: returns the finished image and writes
@@ -344,7 +370,7 @@ impl Pipeline {
     /// report's `output` is empty. For callers that keep the pixels, such as the Python
     /// bindings.
     pub fn develop(&self, inputs: &[PathBuf], progress: &dyn Progress) -> Result<Output> {
-        self.run_to(inputs, None, progress)
+        self.run_to(inputs, None, progress, None)
     }
 
     /// The run, encoding to `output` when there is one.
@@ -353,8 +379,17 @@ impl Pipeline {
         inputs: &[PathBuf],
         output: Option<&Path>,
         progress: &dyn Progress,
+        compiled: Option<&CompiledLook>,
     ) -> Result<Output> {
         self.validate()?;
+        let own;
+        let compiled = match compiled {
+            Some(c) => c,
+            None => {
+                own = self.compile_look()?;
+                &own
+            }
+        };
         if let Some(output) = output {
             check_output(output, Some(&self.encode))?;
         }
@@ -511,9 +546,8 @@ impl Pipeline {
             }
             None => (finish::finish(&raw, &self.finish)?, None),
         };
-        if let Some((lut, strength)) = &self.lut {
-            lut.apply(&mut image.rgb, *strength);
-        }
+        // the look stage (timed with finish, as the report's stages are)
+        look::apply(&mut image.rgb, compiled, image.orientation);
         progress.advance(Stage::Finish);
         times.finish = t.elapsed().as_secs_f64();
         progress.finish(Stage::Finish, times.finish);
@@ -561,7 +595,7 @@ impl Pipeline {
             frames,
             rejected_fraction: rejected,
             effective_frames: effective,
-            look: self.finish.look.name.clone(),
+            look: compiled.name().to_string(),
             size: [image.width(), image.height()],
             seconds: times,
             peak_memory_bytes: peak_memory(),

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use obscura::Error;
 use obscura::encode::EncodeParams;
 use obscura::error::Result;
 use obscura::finish::FinishParams;
@@ -43,9 +42,7 @@ impl BurstArgs {
     /// The burst's files in input order, the first `--frames` of them only: the frames
     /// left out are never decoded.
     pub fn files(&self, burst: &[PathBuf]) -> Result<Vec<PathBuf>> {
-        if self.frames == Some(0) {
-            return Err(Error::parameter("--frames", "0 (at least 1)"));
-        }
+        obscura::burst::check_max_frames(self.frames)?;
         let mut files = obscura::burst::expand_inputs(burst)?;
         if let Some(n) = self.frames {
             files.truncate(n);

@@ -76,21 +76,20 @@ fn bench(c: &mut Criterion) {
         });
     }
     for name in ["authentic", "vibrant", "mono"] {
-        let look = obscura::look::Look::builtin(name)
-            .expect("built-in look")
-            .compile()
-            .expect("compile");
+        let look =
+            obscura::look::compile(&obscura::look::Look::builtin(name).expect("built-in look"))
+                .expect("compile");
         g.bench_function(format!("look-{name}/12MP"), |b| {
             b.iter_batched_ref(
                 || base.rgb.clone(),
-                |rgb| look.apply(rgb),
+                |rgb| obscura::look::apply(rgb, &look, 1),
                 criterion::BatchSize::LargeInput,
             )
         });
     }
     let authentic = obscura::look::Look::builtin("authentic").expect("built-in look");
     g.bench_function("look-compile", |b| {
-        b.iter(|| authentic.compile().expect("compile"))
+        b.iter(|| obscura::look::compile(&authentic).expect("compile"))
     });
     g.bench_function("sharpen/12MP", |b| {
         b.iter_batched_ref(

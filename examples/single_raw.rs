@@ -67,15 +67,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     print_facts(&frame);
 
-    // 2. Finish: white balance, demosaic, colour, tone mapping, sharpening, then the look's
-    //    colour, vignette and grain. `with_look` also takes the look's tone-mapping and
-    //    sharpening settings; every other setting stays at its default.
+    // 2. Finish: white balance, demosaic, colour, tone mapping, sharpening. `with_look` takes
+    //    the look's tone-mapping and sharpening settings; every other setting stays at its
+    //    default. Then the look stage: the look's colour, vignette and grain, compiled once.
     let t = Instant::now();
-    let params = FinishParams::with_look(look);
-    let image = finish::finish(&frame, &params)?;
+    let params = FinishParams::with_look(&look);
+    let mut image = finish::finish(&frame, &params)?;
+    let compiled = obscura::look::compile(&look)?;
+    obscura::look::apply(&mut image.rgb, &compiled, image.orientation);
     println!(
         "finished in look {:?}: {}x{} {}, {:.2} s",
-        params.look.name,
+        look.name,
         image.width(),
         image.height(),
         image.space.name(),

@@ -32,6 +32,14 @@ pub(crate) fn is_raw_name(p: &Path) -> bool {
         .is_some_and(|e| RAW_EXTENSIONS.iter().any(|r| r.eq_ignore_ascii_case(e)))
 }
 
+/// Checks a limit on the frames used (`None`: all): at least 1.
+pub fn check_max_frames(max_frames: Option<usize>) -> Result<()> {
+    if max_frames == Some(0) {
+        return Err(crate::Error::parameter("frames", "0 (at least 1)"));
+    }
+    Ok(())
+}
+
 /// Expands the inputs (files, or directories whose raw files are taken in name order) into a
 /// list of files. A directory without raw files is an error naming it.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {

@@ -323,6 +323,54 @@ impl std::fmt::Display for Cfa {
     }
 }
 
+/// Turns an image upright according to its EXIF orientation (1-8; anything else is 1).
+/// Used by [`crate::finish`] and, to undo it, by [`crate::look`] ([`unorient`]).
+pub fn orient(rgb: [Plane<f32>; 3], orientation: u16) -> [Plane<f32>; 3] {
+    if !(2..=8).contains(&orientation) {
+        return rgb;
+    }
+    let (w, h) = (rgb[0].width, rgb[0].height);
+    let swap = orientation >= 5;
+    let (ow, oh) = if swap { (h, w) } else { (w, h) };
+    // source (x, y) of output pixel (X, Y)
+    let src = move |x_out: usize, y_out: usize| -> (usize, usize) {
+        match orientation {
+            2 => (w - 1 - x_out, y_out),
+            3 => (w - 1 - x_out, h - 1 - y_out),
+            4 => (x_out, h - 1 - y_out),
+            5 => (y_out, x_out),
+            6 => (y_out, h - 1 - x_out),
+            7 => (w - 1 - y_out, h - 1 - x_out),
+            _ => (w - 1 - y_out, x_out), // 8
+        }
+    };
+    rgb.map(|p| {
+        let mut out = Plane::new(ow, oh);
+        use rayon::prelude::*;
+        out.data
+            .par_chunks_mut(ow.max(1))
+            .enumerate()
+            .for_each(|(y, row)| {
+                for (x, v) in row.iter_mut().enumerate() {
+                    let (sx, sy) = src(x, y);
+                    *v = p.data[sy * w + sx];
+                }
+            });
+        out
+    })
+}
+
+/// Undoes [`orient`]: `unorient(orient(rgb, o), o) == rgb` for every orientation `o`.
+pub fn unorient(rgb: [Plane<f32>; 3], orientation: u16) -> [Plane<f32>; 3] {
+    // every orientation is its own inverse except the two quarter turns
+    let inverse = match orientation {
+        6 => 8,
+        8 => 6,
+        o => o,
+    };
+    orient(rgb, inverse)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

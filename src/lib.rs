@@ -6,8 +6,9 @@
 //! ```text
 //!   RAW files ──raw──▶ RawFrame ──burst──▶ Burst ──align──▶ BurstAlignment ──merge──▶ Merged
 //!                                                                       (RawFrame, 16-bit DNG)
-//!   Merged.frame (or any RawFrame) ──finish (+ look)──▶ Finished ──encode──▶ JPEG / PNG / TIFF
-//!                                  ──finish_hdr──▶ Finished + Hdr ──encode_hdr──▶ Ultra HDR / EXR
+//!   Merged.frame (or any RawFrame) ──finish──▶ Finished ──look──▶ Finished ──encode──▶ JPEG / PNG / TIFF
+//!                                  ──finish_hdr──▶ Finished + Hdr ──look──▶ ──encode_hdr──▶ Ultra HDR / EXR
+//!   look: a built-in / TOML Look and/or a .cube / Hald Lut3d, compiled once (look::compile)
 //!   pipeline: all of it in one call, with progress and a report; batch: many bursts
 //!   synth: synthetic bursts and a colour chart with ground truth for tests and benches
 //! ```
@@ -29,13 +30,16 @@
 //! Every stage is also a function of its own, with a plain parameters struct:
 //!
 //! ```no_run
-//! use obscura::{Burst, align, encode, finish, look::Look, merge};
+//! use obscura::{Burst, align, encode, finish, look, look::Look, merge};
 //! let burst = Burst::open(&["samples/burst".into()])?;
 //! let al = align::align(&burst, &align::AlignParams::default())?;
 //! let merged = merge::merge(&burst, &al, &merge::MergeParams::default())?;
 //! obscura::raw::write_dng(&merged.frame, std::path::Path::new("merged.dng"))?;
-//! let params = finish::FinishParams::with_look(Look::resolve("vibrant")?);
-//! let img = finish::finish(&merged.frame, &params)?;
+//! let vibrant = Look::resolve("vibrant")?;
+//! let compiled = look::compile(&vibrant)?; // once, for any number of images
+//! let params = finish::FinishParams::with_look(&vibrant); // the look's tone and sharpening
+//! let mut img = finish::finish(&merged.frame, &params)?;
+//! look::apply(&mut img.rgb, &compiled, img.orientation); // the look's colour, vignette, grain
 //! encode::encode(&img, &merged.frame.meta, "out.jpg".as_ref(), &Default::default())?;
 //! # Ok::<(), obscura::Error>(())
 //! ```

@@ -1,4 +1,4 @@
-//! The whole chain in one call: decode → align → merge → finish (with a look) → encode, with
+//! The whole chain in one call: decode → align → merge → finish → look → encode, with
 //! progress callbacks and a report of what happened.
 //!
 //! [`Pipeline`] holds every stage's parameters (plain structs with documented defaults, so a
@@ -43,7 +43,7 @@ use crate::encode::{self, EncodeParams, HdrWritten};
 use crate::error::Result;
 use crate::finish::hdr::HdrParams;
 use crate::finish::{self, FinishParams, Finished};
-use crate::look::{Look, Lut3d};
+use crate::look::{self, CompiledLook, Look, Lut3d};
 use crate::merge::{self, MergeParams, noise::FrameNoise};
 use crate::raw::{DecodeLimits, RawFrame};
 use rayon::prelude::*;
@@ -116,11 +116,15 @@ pub struct Pipeline {
     pub align: AlignParams,
     /// Merging (method, robustness, denoising).
     pub merge: MergeParams,
-    /// Finishing, look included (see [`FinishParams::with_look`]).
+    /// Finishing (a look's tone and sharpening settings: [`FinishParams::with_look`]).
     pub finish: FinishParams,
+    /// The look applied to the finished image ([`crate::look`]: its colour, vignette and
+    /// grain), compiled once per run. Default `natural` (changes nothing).
+    pub look: Look,
     /// Encoding (format, quality, metadata).
     pub encode: EncodeParams,
-    /// A 3D LUT applied to the finished image, and how much of it (0 to 1). Default none.
+    /// A 3D LUT applied to the finished image after the look, and how much of it (0 to 1).
+    /// Default none.
     pub lut: Option<(Arc<Lut3d>, f32)>,
     /// Use at most this many frames (the first in input order; the others are never
     /// decoded). Default all.
@@ -205,6 +209,57 @@ pub struct Report {
     pub hdr: Option<HdrWritten>,
 }
 
+/// What [`Pipeline::run_merge`] did: the merge part of a [`Report`]. Serialises to the JSON
+/// `obscura merge --report` would write.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MergeReport {
+    /// The DNG written.
+    pub dng: PathBuf,
+    /// Frames found in the inputs.
+    pub frames_found: usize,
+    /// Frames decoded and merged (after `max_frames`).
+    pub frames_used: usize,
+    /// The reference frame's file.
+    pub reference: PathBuf,
+    /// The reference's index among the frames used (in input order).
+    pub reference_index: usize,
+    /// The reference's noise model.
+    pub noise: FrameNoise,
+    /// Every frame used, in order; the reference's displacement is zero.
+    pub frames: Vec<FrameReport>,
+    /// Share of (alternate frame, tile) pairs the merge kept from the reference.
+    pub rejected_fraction: f32,
+    /// The noise reduction reached, as an equivalent number of averaged frames.
+    pub effective_frames: f32,
+    /// Wall time per stage (`finish` 0; `encode` is the DNG's writing).
+    pub seconds: StageTimes,
+    /// The process's peak resident memory in bytes so far (Linux `VmHWM`; `None` elsewhere).
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// The result of [`Pipeline::run_merge`].
+#[derive(Debug, Clone)]
+pub struct MergeOutput {
+    /// The merged raw frame that was written (private metadata removed as
+    /// [`EncodeParams::keep_metadata`] and [`EncodeParams::keep_location`] say).
+    pub frame: RawFrame,
+    /// What happened.
+    pub report: MergeReport,
+}
+
+/// What decode, align and merge hand on to finishing.
+struct MergedBurst {
+    /// The merged frame (the reference itself for a single frame).
+    frame: RawFrame,
+    found: usize,
+    used: usize,
+    reference: usize,
+    frames: Vec<FrameReport>,
+    noise: FrameNoise,
+    rejected: f32,
+    effective: f32,
+}
+
 /// The result of [`Pipeline::run`].
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -220,11 +275,24 @@ impl Pipeline {
         Pipeline::default()
     }
 
-    /// Finishes in `look` (its tone, sharpening, colour, vignette and grain), keeping the
-    /// other finish settings.
+    /// Renders in `look`: finishing takes over its tone and sharpening settings (keeping the
+    /// other finish settings), and the look stage applies its colour, vignette and grain.
     pub fn look(mut self, look: Look) -> Pipeline {
-        self.finish.set_look(look);
+        self.finish.set_look(&look);
+        self.look = look;
         self
+    }
+
+    /// The look stage of this pipeline, compiled: [`Pipeline::look`] and [`Pipeline::lut`].
+    /// [`Pipeline::run`] compiles it once per run; a caller running many bursts compiles
+    /// it once and passes it to [`Pipeline::run_compiled`]. Errors: the look's fields or
+    /// the LUT's strength out of range.
+    pub fn compile_look(&self) -> Result<CompiledLook> {
+        let c = look::compile(&self.look)?;
+        match &self.lut {
+            Some((l, s)) => c.with_lut(l.clone(), *s),
+            None => Ok(c),
+        }
     }
 
     /// Applies `lut` at `strength` (0 to 1) to the finished image.
@@ -309,16 +377,10 @@ impl Pipeline {
         if let Some(d) = &self.debug {
             d.validate()?;
         }
-        if self.max_frames == Some(0) {
-            return Err(crate::Error::parameter("frames", "0 (at least 1)"));
-        }
-        if let Some((_, s)) = &self.lut
-            && (!s.is_finite() || !(0.0..=1.0).contains(s))
-        {
-            return Err(crate::Error::parameter(
-                "LUT strength",
-                format!("{s}: must be between 0 and 1"),
-            ));
+        crate::burst::check_max_frames(self.max_frames)?;
+        self.look.validate()?;
+        if let Some((_, s)) = &self.lut {
+            look::check_strength(*s)?;
         }
         Ok(())
     }
@@ -336,7 +398,20 @@ impl Pipeline {
         output: &Path,
         progress: &dyn Progress,
     ) -> Result<Output> {
-        self.run_to(inputs, Some(output), progress)
+        self.run_to(inputs, Some(output), progress, None)
+    }
+
+    /// [`Pipeline::run_with`] with the look stage compiled beforehand (by
+    /// [`Pipeline::compile_look`]), for runs over many bursts: `look` replaces
+    /// [`Pipeline::look`] and [`Pipeline::lut`].
+    pub fn run_compiled(
+        &self,
+        inputs: &[PathBuf],
+        output: &Path,
+        progress: &dyn Progress,
+        look: &CompiledLook,
+    ) -> Result<Output> {
+        self.run_to(inputs, Some(output), progress, Some(look))
     }
 
     /// [`Pipeline::run_with`] without the encode step: returns the finished image and writes
@@ -344,7 +419,59 @@ impl Pipeline {
     /// report's `output` is empty. For callers that keep the pixels, such as the Python
     /// bindings.
     pub fn develop(&self, inputs: &[PathBuf], progress: &dyn Progress) -> Result<Output> {
-        self.run_to(inputs, None, progress)
+        self.run_to(inputs, None, progress, None)
+    }
+
+    /// The pipeline stopped after the merge: the burst in `inputs` decoded (only the first
+    /// [`Pipeline::max_frames`] files: the others are never read), aligned and merged as
+    /// [`Pipeline::run`] does it, streamed, with the memory check and
+    /// `progress.cancelled()` between frames (then [`crate::Error::Interrupted`], and no
+    /// DNG), and written as a 16-bit DNG at `dng`, atomically. [`Pipeline::dng`],
+    /// [`Pipeline::finish`], the look and the image encoding are not used; the DNG keeps or
+    /// strips private metadata as [`Pipeline::encode`] says.
+    pub fn run_merge(
+        &self,
+        inputs: &[PathBuf],
+        dng: &Path,
+        progress: &dyn Progress,
+    ) -> Result<MergeOutput> {
+        self.validate()?;
+        check_output(dng, None)?;
+        let mut diag = self.debug.as_ref().map(Diagnostics::start).transpose()?;
+        let t0 = Instant::now();
+        let mut times = StageTimes::default();
+        let m = self.merge_burst(inputs, progress, &mut diag, &mut times)?;
+        if progress.cancelled() {
+            return Err(crate::Error::Interrupted);
+        }
+        let t = Instant::now();
+        progress.start(Stage::Encode, 1);
+        let mut frame = m.frame;
+        frame.meta = frame
+            .meta
+            .private_removed(self.encode.keep_metadata, self.encode.keep_location);
+        crate::raw::write_dng(&frame, dng)?;
+        progress.advance(Stage::Encode);
+        times.encode = t.elapsed().as_secs_f64();
+        progress.finish(Stage::Encode, times.encode);
+        times.total = t0.elapsed().as_secs_f64();
+        let report = MergeReport {
+            dng: dng.to_path_buf(),
+            frames_found: m.found,
+            frames_used: m.used,
+            reference: m.frames[m.reference].file.clone(),
+            reference_index: m.reference,
+            noise: m.noise,
+            frames: m.frames,
+            rejected_fraction: m.rejected,
+            effective_frames: m.effective,
+            seconds: times,
+            peak_memory_bytes: peak_memory(),
+        };
+        if let Some(d) = diag {
+            d.finish(&report)?;
+        }
+        Ok(MergeOutput { frame, report })
     }
 
     /// The run, encoding to `output` when there is one.
@@ -353,8 +480,17 @@ impl Pipeline {
         inputs: &[PathBuf],
         output: Option<&Path>,
         progress: &dyn Progress,
+        compiled: Option<&CompiledLook>,
     ) -> Result<Output> {
         self.validate()?;
+        let own;
+        let compiled = match compiled {
+            Some(c) => c,
+            None => {
+                own = self.compile_look()?;
+                &own
+            }
+        };
         if let Some(output) = output {
             check_output(output, Some(&self.encode))?;
         }
@@ -369,133 +505,17 @@ impl Pipeline {
         let mut diag = self.debug.as_ref().map(Diagnostics::start).transpose()?;
         let t0 = Instant::now();
         let mut times = StageTimes::default();
-
-        // The burst streams through decode, align and merge one frame at a time, so memory
-        // holds the reference, the running merge and one frame whatever the burst's length.
-        let mut t = Instant::now();
-        let mut files = expand_inputs(inputs)?;
-        let found = files.len();
-        if let Some(n) = self.max_frames {
-            files.truncate(n);
-        }
-        let n = files.len();
-        check_memory(&files, n.min(STREAMED_FRAMES), &self.merge, &self.limits)?;
-        progress.start(Stage::Decode, n);
-        let open = |k: usize| -> Result<RawFrame> {
-            let f = RawFrame::open_with(&files[k], &self.limits)?;
-            progress.advance(Stage::Decode);
-            Ok(f)
-        };
-        // the reference: the one asked for, or the best of the first three (the sharpest, or
-        // in a bracket the one with the most usable signal)
-        let candidates: Vec<usize> = match self.align.reference {
-            Some(r) if r >= n => {
-                return Err(crate::Error::parameter(
-                    "reference",
-                    format!("{r} (the burst has frames 0 to {})", n - 1),
-                ));
-            }
-            Some(r) => vec![r],
-            None => (0..n.min(3)).collect(),
-        };
-        let mut held: Vec<Option<RawFrame>> = (0..n).map(|_| None).collect();
-        let decoded: Vec<Result<RawFrame>> = candidates.par_iter().map(|&k| open(k)).collect();
-        for (&k, f) in candidates.iter().zip(decoded) {
-            held[k] = Some(f?);
-        }
-        let firsts: Vec<&RawFrame> = candidates
-            .iter()
-            .filter_map(|&k| held[k].as_ref())
-            .collect();
-        let reference = match self.align.reference {
-            Some(r) => r,
-            None => align::best_reference(&firsts),
-        };
-        if let Some(d) = &mut diag {
-            d.files(&files);
-            d.candidates(&candidates, &firsts, self.align.reference.is_some());
-        }
-        let ref_frame = held[reference].take().ok_or_else(|| {
-            crate::Error::parameter("reference", format!("{reference}: not decoded"))
-        })?;
-        for f in held.iter().flatten() {
-            check_match(&ref_frame, f)?;
-        }
-        if n > 1 {
-            merge::check_output_size(&ref_frame, &self.merge, self.limits.max_pixels)?;
-        }
-        times.decode += t.elapsed().as_secs_f64();
-        if let Some(d) = &mut diag {
-            d.reference(reference, &ref_frame)?;
-        }
-
-        let noise = merge::noise::noise_model(&ref_frame);
-        let mut frames: Vec<FrameReport> = files
-            .iter()
-            .map(|f| FrameReport {
-                file: f.clone(),
-                median_displacement: [0.0; 2],
-                unreliable_fraction: 0.0,
-            })
-            .collect();
-        let (mut raw, rejected, effective) = if n == 1 {
-            progress.finish(Stage::Decode, times.decode);
-            (ref_frame, 0.0, 1.0)
-        } else {
-            t = Instant::now();
-            progress.start(Stage::Align, n - 1);
-            progress.start(Stage::Merge, n - 1);
-            let plan = align::AlignPlan::new(&ref_frame, &self.align)?;
-            times.align += t.elapsed().as_secs_f64();
-            t = Instant::now();
-            let mut merger = merge::Merger::new(ref_frame, &self.merge)?;
-            merger.record_weights(diag.is_some());
-            times.merge += t.elapsed().as_secs_f64();
-            for k in (0..n).filter(|&k| k != reference) {
-                if progress.cancelled() {
-                    return Err(crate::Error::Interrupted);
-                }
-                t = Instant::now();
-                let frame = match held[k].take() {
-                    Some(f) => f,
-                    None => {
-                        let f = open(k)?;
-                        // before aligning, whose own check would not name both files
-                        check_match(merger.reference(), &f)?;
-                        f
-                    }
-                };
-                times.decode += t.elapsed().as_secs_f64();
-                t = Instant::now();
-                let al = plan.align(&frame)?;
-                frames[k].median_displacement = al.median();
-                frames[k].unreliable_fraction = al.unreliable_fraction();
-                progress.advance(Stage::Align);
-                times.align += t.elapsed().as_secs_f64();
-                t = Instant::now();
-                merger.add(&frame, &al)?;
-                progress.advance(Stage::Merge);
-                times.merge += t.elapsed().as_secs_f64();
-                if let Some(d) = &mut diag {
-                    d.frame(k, &frame, &al, merger.last_weights())?;
-                }
-            }
-            t = Instant::now();
-            let recovered = diag.as_ref().and_then(|_| merger.recovered_highlights());
-            let merged = merger.finish();
-            times.merge += t.elapsed().as_secs_f64();
-            if let Some(d) = &mut diag {
-                d.merged(&merged.frame, merged.scale, recovered)?;
-            }
-            progress.finish(Stage::Decode, times.decode);
-            progress.finish(Stage::Align, times.align);
-            progress.finish(Stage::Merge, times.merge);
-            (
-                merged.frame,
-                merged.rejected_fraction,
-                merged.effective_frames,
-            )
-        };
+        let MergedBurst {
+            frame: mut raw,
+            found,
+            used: n,
+            reference,
+            frames,
+            noise,
+            rejected,
+            effective,
+        } = self.merge_burst(inputs, progress, &mut diag, &mut times)?;
+        let mut t;
         let reference_file = frames[reference].file.clone();
 
         // finish
@@ -511,9 +531,8 @@ impl Pipeline {
             }
             None => (finish::finish(&raw, &self.finish)?, None),
         };
-        if let Some((lut, strength)) = &self.lut {
-            lut.apply(&mut image.rgb, *strength);
-        }
+        // the look stage (timed with finish, as the report's stages are)
+        look::apply(&mut image.rgb, compiled, image.orientation);
         progress.advance(Stage::Finish);
         times.finish = t.elapsed().as_secs_f64();
         progress.finish(Stage::Finish, times.finish);
@@ -561,7 +580,7 @@ impl Pipeline {
             frames,
             rejected_fraction: rejected,
             effective_frames: effective,
-            look: self.finish.look.name.clone(),
+            look: compiled.name().to_string(),
             size: [image.width(), image.height()],
             seconds: times,
             peak_memory_bytes: peak_memory(),
@@ -572,6 +591,145 @@ impl Pipeline {
             d.finish(&report)?;
         }
         Ok(Output { image, report })
+    }
+
+    /// Decode, align and merge, streamed (see the [module docs](self)): the frames used
+    /// are decoded one at a time, the memory is checked before any decoding and
+    /// `progress.cancelled()` is honoured between frames.
+    fn merge_burst(
+        &self,
+        inputs: &[PathBuf],
+        progress: &dyn Progress,
+        diag: &mut Option<Diagnostics>,
+        times: &mut StageTimes,
+    ) -> Result<MergedBurst> {
+        // The burst streams through decode, align and merge one frame at a time, so memory
+        // holds the reference, the running merge and one frame whatever the burst's length.
+        let mut t = Instant::now();
+        let mut files = expand_inputs(inputs)?;
+        let found = files.len();
+        if let Some(n) = self.max_frames {
+            files.truncate(n);
+        }
+        let n = files.len();
+        check_memory(&files, n.min(STREAMED_FRAMES), &self.merge, &self.limits)?;
+        progress.start(Stage::Decode, n);
+        let open = |k: usize| -> Result<RawFrame> {
+            let f = RawFrame::open_with(&files[k], &self.limits)?;
+            progress.advance(Stage::Decode);
+            Ok(f)
+        };
+        // the reference: the one asked for, or the best of the first three (the sharpest, or
+        // in a bracket the one with the most usable signal)
+        let candidates = align::reference_candidates(self.align.reference, n)?;
+        let mut held: Vec<Option<RawFrame>> = (0..n).map(|_| None).collect();
+        let decoded: Vec<Result<RawFrame>> = candidates.par_iter().map(|&k| open(k)).collect();
+        for (&k, f) in candidates.iter().zip(decoded) {
+            held[k] = Some(f?);
+        }
+        let firsts: Vec<&RawFrame> = candidates
+            .iter()
+            .filter_map(|&k| held[k].as_ref())
+            .collect();
+        let reference = match self.align.reference {
+            Some(r) => r,
+            None => candidates[align::best_reference(&firsts)],
+        };
+        if let Some(d) = diag.as_mut() {
+            d.files(&files);
+            d.candidates(&candidates, &firsts, self.align.reference.is_some());
+        }
+        let ref_frame = held[reference].take().ok_or_else(|| {
+            crate::Error::parameter("reference", format!("{reference}: not decoded"))
+        })?;
+        for f in held.iter().flatten() {
+            check_match(&ref_frame, f)?;
+        }
+        if n > 1 {
+            merge::check_output_size(&ref_frame, &self.merge, self.limits.max_pixels)?;
+        }
+        times.decode += t.elapsed().as_secs_f64();
+        if let Some(d) = diag.as_mut() {
+            d.reference(reference, &ref_frame)?;
+        }
+
+        let noise = merge::noise::noise_model(&ref_frame);
+        let mut frames: Vec<FrameReport> = files
+            .iter()
+            .map(|f| FrameReport {
+                file: f.clone(),
+                median_displacement: [0.0; 2],
+                unreliable_fraction: 0.0,
+            })
+            .collect();
+        let (raw, rejected, effective) = if n == 1 {
+            progress.finish(Stage::Decode, times.decode);
+            (ref_frame, 0.0, 1.0)
+        } else {
+            t = Instant::now();
+            progress.start(Stage::Align, n - 1);
+            progress.start(Stage::Merge, n - 1);
+            let plan = align::AlignPlan::new(&ref_frame, &self.align)?;
+            times.align += t.elapsed().as_secs_f64();
+            t = Instant::now();
+            let mut merger = merge::Merger::new(ref_frame, &self.merge)?;
+            merger.record_weights(diag.is_some());
+            times.merge += t.elapsed().as_secs_f64();
+            for k in (0..n).filter(|&k| k != reference) {
+                if progress.cancelled() {
+                    return Err(crate::Error::Interrupted);
+                }
+                t = Instant::now();
+                let frame = match held[k].take() {
+                    Some(f) => f,
+                    None => {
+                        let f = open(k)?;
+                        // before aligning, whose own check would not name both files
+                        check_match(merger.reference(), &f)?;
+                        f
+                    }
+                };
+                times.decode += t.elapsed().as_secs_f64();
+                t = Instant::now();
+                let al = plan.align(&frame)?;
+                frames[k].median_displacement = al.median();
+                frames[k].unreliable_fraction = al.unreliable_fraction();
+                progress.advance(Stage::Align);
+                times.align += t.elapsed().as_secs_f64();
+                t = Instant::now();
+                merger.add(&frame, &al)?;
+                progress.advance(Stage::Merge);
+                times.merge += t.elapsed().as_secs_f64();
+                if let Some(d) = diag.as_mut() {
+                    d.frame(k, &frame, &al, merger.last_weights())?;
+                }
+            }
+            t = Instant::now();
+            let recovered = diag.as_ref().and_then(|_| merger.recovered_highlights());
+            let merged = merger.finish();
+            times.merge += t.elapsed().as_secs_f64();
+            if let Some(d) = diag.as_mut() {
+                d.merged(&merged.frame, merged.scale, recovered)?;
+            }
+            progress.finish(Stage::Decode, times.decode);
+            progress.finish(Stage::Align, times.align);
+            progress.finish(Stage::Merge, times.merge);
+            (
+                merged.frame,
+                merged.rejected_fraction,
+                merged.effective_frames,
+            )
+        };
+        Ok(MergedBurst {
+            frame: raw,
+            found,
+            used: n,
+            reference,
+            frames,
+            noise,
+            rejected,
+            effective,
+        })
     }
 }
 
@@ -690,5 +848,53 @@ mod tests {
         assert_eq!(developed.report.frames_used, 3);
         // only the run's image is in the folder
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A [`Progress`] that asks to stop after `after` steps of any stage.
+    struct StopAfter {
+        after: usize,
+        steps: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Progress for StopAfter {
+        fn advance(&self, _: Stage) {
+            self.steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        fn cancelled(&self) -> bool {
+            self.steps.load(std::sync::atomic::Ordering::SeqCst) >= self.after
+        }
+    }
+
+    /// `run_merge` writes the DNG `run` writes beside its image; interrupted between
+    /// frames it stops with `Interrupted` and leaves no DNG.
+    #[test]
+    fn run_merge_writes_the_merged_dng_and_nothing_when_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = [Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/burst")];
+        let p = Pipeline::new().max_frames(3);
+        let merged = dir.path().join("merged.dng");
+        let out = p.run_merge(&inputs, &merged, &NoProgress).unwrap();
+        assert_eq!(out.report.frames_used, 3);
+        assert_eq!(out.report.frames_found, 8);
+        let beside = dir.path().join("beside.dng");
+        p.clone()
+            .dng(&beside)
+            .run(&inputs, &dir.path().join("x.tif"))
+            .unwrap();
+        assert!(std::fs::read(&merged).unwrap() == std::fs::read(&beside).unwrap());
+
+        let stopped = dir.path().join("stopped.dng");
+        let stop = StopAfter {
+            after: 4,
+            steps: Default::default(),
+        };
+        let e = p.run_merge(&inputs, &stopped, &stop).unwrap_err();
+        assert!(matches!(e, crate::Error::Interrupted), "{e}");
+        assert!(!stopped.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temporary file is left"
+        );
     }
 }

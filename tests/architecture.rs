@@ -67,8 +67,9 @@ const FORBIDDEN: &[(&str, &str)] = &[("look", "finish")];
 const ALLOWED: &[(&str, &str, &str)] = &[(
     "finish",
     "look",
-    "a look is still applied inside finish (FinishParams::look); issue 17 moves it to a \
-     stage of its own between finish and encode",
+    "FinishParams::with_look / set_look read a Look's tone-mapping and sharpening settings \
+     (the data type only); the look's colour, vignette and grain are the look stage's, \
+     applied after finish (look::compile, look::apply)",
 )];
 
 type Graph = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;

@@ -373,6 +373,54 @@ fn merge_writes_a_dng_and_refuses_bad_requests() {
         .success();
 }
 
+/// `obscura merge` streams through the pipeline: with `--frames 2`, a corrupt third file is
+/// never read and the merge succeeds; with all frames it is, and the run fails (exit 1)
+/// without leaving a DNG. `--frames 0` is a usage error.
+#[test]
+fn merge_decodes_only_the_frames_it_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let burst = dir.path().join("burst");
+    std::fs::create_dir(&burst).unwrap();
+    for k in 0..2 {
+        let name = format!("frame_0{k}.dng");
+        std::fs::copy(sample_burst().join(&name), burst.join(&name)).unwrap();
+    }
+    std::fs::write(burst.join("frame_02.dng"), b"II*\0 not a raw file at all").unwrap();
+    let dng = dir.path().join("two.dng");
+    let o = obscura()
+        .arg("merge")
+        .arg(&burst)
+        .args(["--frames", "2", "-o"])
+        .arg(&dng)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("merged 2 frames"), "{}", stderr(&o));
+    assert!(obscura::RawFrame::open(&dng).is_ok());
+
+    let all = dir.path().join("all.dng");
+    let o = obscura()
+        .arg("merge")
+        .arg(&burst)
+        .arg("-o")
+        .arg(&all)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("frame_02.dng"), "{}", stderr(&o));
+    assert!(!all.exists());
+
+    let o = obscura()
+        .arg("merge")
+        .arg(&burst)
+        .args(["--frames", "0", "-o"])
+        .arg(&all)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--frames"), "{}", stderr(&o));
+}
+
 fn sample_burst() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/burst")
 }

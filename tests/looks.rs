@@ -8,7 +8,7 @@ use common::patch_means;
 use obscura::color::delta_e::{chroma, hue, srgb_to_lab};
 use obscura::color::srgb_decode;
 use obscura::finish::{FinishParams, Finished, finish};
-use obscura::look::{Look, Lut3d};
+use obscura::look::{Look, Lut3d, apply, compile};
 use obscura::synth::chart::{ChartParams, NEUTRALS, chart};
 use obscura::{Plane, RawFrame};
 
@@ -25,8 +25,15 @@ fn look(name: &str) -> Look {
 
 /// CIELAB of each chart patch, developed in `look`.
 fn chart_labs(frame: &RawFrame, p: &ChartParams, look: Look) -> Vec<[f64; 3]> {
-    let img = finish(frame, &FinishParams::with_look(look)).unwrap();
+    let img = develop(frame, &look).unwrap();
     patch_means(&img, p).into_iter().map(srgb_to_lab).collect()
+}
+
+/// `frame` finished for `look`, then through the look stage.
+fn develop(frame: &RawFrame, look: &Look) -> obscura::Result<Finished> {
+    let mut img = finish(frame, &FinishParams::with_look(look))?;
+    apply(&mut img.rgb, &compile(look)?, img.orientation);
+    Ok(img)
 }
 
 fn mean_chroma(labs: &[[f64; 3]]) -> f64 {
@@ -47,11 +54,11 @@ fn built_in_looks_parse_and_natural_is_the_default() {
     }
     assert_eq!(look("natural"), Look::default());
     assert_eq!(
-        FinishParams::with_look(Look::default()),
+        FinishParams::with_look(&Look::default()),
         FinishParams::default()
     );
-    assert!(look("natural").compile().unwrap().is_identity());
-    assert!(!look("authentic").compile().unwrap().is_identity());
+    assert!(compile(&look("natural")).unwrap().is_identity());
+    assert!(!compile(&look("authentic")).unwrap().is_identity());
     assert!(Look::builtin("AUTHENTIC").is_some());
     assert!(Look::builtin("leica").is_none());
 }
@@ -161,7 +168,7 @@ fn vibrant_protects_skin_where_a_uniform_boost_does_not() {
 fn mono_is_grey_with_a_red_filter() {
     let p = ChartParams::default();
     let frame = chart(&p).unwrap();
-    let img = finish(&frame, &FinishParams::with_look(look("mono"))).unwrap();
+    let img = develop(&frame, &look("mono")).unwrap();
     for i in 0..img.rgb[0].data.len() {
         let (r, g, b) = (img.rgb[0].data[i], img.rgb[1].data[i], img.rgb[2].data[i]);
         assert!(r == g && g == b, "pixel {i}: {r} {g} {b}");
@@ -169,7 +176,7 @@ fn mono_is_grey_with_a_red_filter() {
     let mono = patch_means(&img, &p);
     // against plain luminance (Rec. 709 weights) of the natural rendering: the red filter
     // darkens the blue-sky patch (3) and lightens the red one (15)
-    let natural = finish(&frame, &FinishParams::with_look(look("natural"))).unwrap();
+    let natural = develop(&frame, &look("natural")).unwrap();
     let lum: Vec<f64> = patch_means(&natural, &p)
         .into_iter()
         .map(|c| srgb_to_lab(c)[0])
@@ -207,8 +214,7 @@ fn scene_stats(img: &Finished) -> (f64, f64) {
 #[test]
 fn looks_differ_as_described_on_a_natural_scene() {
     let frame = sample_frame();
-    let stats =
-        |name: &str| scene_stats(&finish(&frame, &FinishParams::with_look(look(name))).unwrap());
+    let stats = |name: &str| scene_stats(&develop(&frame, &look(name)).unwrap());
     let (cn, ln) = stats("natural");
     let (ca, la) = stats("authentic");
     let (cv, lv) = stats("vibrant");
@@ -236,7 +242,7 @@ fn authentic_darkens_the_corners_of_a_flat_field() {
         *v = 0.3;
     }
     let ratio = |name: &str| {
-        let img = finish(&frame, &FinishParams::with_look(look(name))).unwrap();
+        let img = develop(&frame, &look(name)).unwrap();
         let (w, h) = (img.width(), img.height());
         let mean = |x0: usize, y0: usize| {
             let mut s = 0.0;
@@ -298,7 +304,7 @@ fn baked_cubes_match_the_direct_look() {
 
 #[test]
 fn look_apply_matches_the_exact_colour_without_spatial_parts() {
-    // Look::apply (the compiled LUT) against the exact function, with vignette and grain off
+    // look::apply (the compiled LUT) against the exact function, with vignette and grain off
     let p = ChartParams::default();
     let base = finish(&chart(&p).unwrap(), &FinishParams::default()).unwrap();
     for name in ["authentic", "vibrant", "mono"] {
@@ -309,7 +315,7 @@ fn look_apply_matches_the_exact_colour_without_spatial_parts() {
         };
         let exact = l.color().unwrap();
         let mut rgb = base.rgb.clone();
-        l.apply(&mut rgb).unwrap();
+        apply(&mut rgb, &compile(&l).unwrap(), 1);
         let mut worst = 0.0f32;
         for i in 0..rgb[0].data.len() {
             let want = exact.apply([0, 1, 2].map(|k| base.rgb[k].data[i]));
@@ -337,8 +343,9 @@ fn grain_is_reproducible_and_spares_black_and_white() {
     let flat = |v: f32| [0, 1, 2].map(|_| Plane::from_vec(256, 256, vec![v; 256 * 256]).unwrap());
     let mut a = flat(0.5);
     let mut b = flat(0.5);
-    l.apply(&mut a).unwrap();
-    l.apply(&mut b).unwrap();
+    let l = compile(&l).unwrap();
+    apply(&mut a, &l, 1);
+    apply(&mut b, &l, 1);
     assert_eq!(a[0].data, b[0].data);
     let n = a[0].data.len() as f64;
     let mean = a[0].data.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
@@ -356,7 +363,7 @@ fn grain_is_reproducible_and_spares_black_and_white() {
     );
     for v in [0.0, 1.0] {
         let mut c = flat(v);
-        l.apply(&mut c).unwrap();
+        apply(&mut c, &l, 1);
         assert!(c[0].data.iter().all(|&x| x == v));
     }
 }

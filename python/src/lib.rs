@@ -358,11 +358,13 @@ fn numbers_text(v: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
 
 impl FinishOptions<'_, '_> {
     /// The parameters, checked as `obscura develop` checks its options.
-    fn params(&self) -> PyResult<(FinishParams, LutChoice)> {
-        let mut fp = if self.look.eq_ignore_ascii_case("none") {
-            FinishParams::reference()
+    /// `look="none"` is the reference rendering and the `natural` look (no change).
+    fn params(&self) -> PyResult<(FinishParams, Look, LutChoice)> {
+        let (mut fp, look) = if self.look.eq_ignore_ascii_case("none") {
+            (FinishParams::reference(), Look::default())
         } else {
-            FinishParams::with_look(Look::resolve(self.look).py()?)
+            let look = Look::resolve(self.look).py()?;
+            (FinishParams::with_look(&look), look)
         };
         if self.wb.is_some() && self.wb_temp.is_some() {
             return Err(PyValueError::new_err(
@@ -396,7 +398,8 @@ impl FinishOptions<'_, '_> {
         fp.skip_shading = !self.shading;
         fp.keep_orientation = self.keep_orientation;
         fp.validate().py()?;
-        if !self.lut_strength.is_finite() || !(0.0..=1.0).contains(&self.lut_strength) {
+        // the library's check, named as the Python keyword
+        if obscura::look::check_strength(self.lut_strength).is_err() {
             return Err(PyValueError::new_err(format!(
                 "invalid lut_strength: {}: must be between 0 and 1",
                 self.lut_strength
@@ -406,7 +409,7 @@ impl FinishOptions<'_, '_> {
             Some(p) => Some((Arc::new(Lut3d::load(p).py()?), self.lut_strength)),
             None => None,
         };
-        Ok((fp, lut))
+        Ok((fp, look, lut))
     }
 }
 
@@ -436,7 +439,7 @@ fn finish<'py>(
     lut: Option<PathBuf>,
     lut_strength: f32,
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
-    let (fp, lut) = FinishOptions {
+    let (fp, look, lut) = FinishOptions {
         look,
         wb,
         wb_temp,
@@ -465,11 +468,14 @@ fn finish<'py>(
             ));
         }
     };
+    let mut compiled = obscura::look::compile(&look).py()?;
+    if let Some((l, s)) = lut {
+        compiled = compiled.with_lut(l, s).py()?;
+    }
     let img = py.detach(move || -> PyResult<_> {
+        // finish, then the look stage, as the pipeline runs them
         let mut img = obscura::finish::finish(&raw, &fp).py()?;
-        if let Some((lut, s)) = &lut {
-            lut.apply(&mut img.rgb, *s);
-        }
+        obscura::look::apply(&mut img.rgb, &compiled, img.orientation);
         planes_hwc(&img.rgb)
     })?;
     Ok(img.into_pyarray(py))
@@ -575,7 +581,7 @@ fn process<'py>(
     keep_metadata: bool,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let (fp, lut) = FinishOptions {
+    let (fp, look, lut) = FinishOptions {
         look,
         wb,
         wb_temp,
@@ -594,6 +600,7 @@ fn process<'py>(
     .params()?;
     let mut p = Pipeline {
         finish: fp,
+        look,
         lut,
         encode: obscura::encode::EncodeParams {
             format: format.map(str::parse).transpose().py()?,

@@ -577,8 +577,27 @@ fn sharpness(frame: &RawFrame) -> f64 {
 /// share one exposure, the one with the most usable signal in an exposure bracket (see
 /// [`best_reference`]).
 pub fn choose_reference(burst: &Burst) -> usize {
-    let firsts: Vec<&RawFrame> = burst.frames.iter().take(3).collect();
+    let firsts: Vec<&RawFrame> = burst.frames.iter().take(REFERENCE_CANDIDATES).collect();
     best_reference(&firsts)
+}
+
+/// Frames considered for the reference when none is asked for: the first three.
+pub const REFERENCE_CANDIDATES: usize = 3;
+
+/// The reference rule, written once: the frames of a burst of `n` that may be its
+/// reference, in order: `[r]` when frame `r` is asked for, else the first
+/// [`REFERENCE_CANDIDATES`] (of which [`best_reference`] picks one). Errors: `r` not a frame
+/// of the burst, or an empty burst.
+pub fn reference_candidates(reference: Option<usize>, n: usize) -> Result<Vec<usize>> {
+    match reference {
+        _ if n == 0 => Err(Error::parameter("frames", "0 (at least 1)")),
+        Some(r) if r >= n => Err(Error::parameter(
+            "reference",
+            format!("{r} (the burst has frames 0 to {})", n - 1),
+        )),
+        Some(r) => Ok(vec![r]),
+        None => Ok((0..n.min(REFERENCE_CANDIDATES)).collect()),
+    }
 }
 
 /// Exposures (time x ISO) closer than this, in EV, count as one exposure.
@@ -725,16 +744,12 @@ pub fn align_with(
     params: &AlignParams,
     done: &mut dyn FnMut(usize),
 ) -> Result<BurstAlignment> {
+    let candidates = reference_candidates(params.reference, burst.frames.len())?;
     let reference = match params.reference {
-        Some(r) if r >= burst.frames.len() => {
-            return Err(Error::parameter(
-                "reference",
-                format!("{r} (the burst has frames 0 to {})", burst.frames.len() - 1),
-            ));
-        }
         Some(r) => r,
         None => choose_reference(burst),
     };
+    debug_assert!(candidates.contains(&reference));
     let plan = AlignPlan::new(&burst.frames[reference], params)?;
     let frames = burst
         .frames

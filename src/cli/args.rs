@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use obscura::Error;
 use obscura::encode::EncodeParams;
 use obscura::error::Result;
 use obscura::finish::FinishParams;
@@ -43,9 +42,7 @@ impl BurstArgs {
     /// The burst's files in input order, the first `--frames` of them only: the frames
     /// left out are never decoded.
     pub fn files(&self, burst: &[PathBuf]) -> Result<Vec<PathBuf>> {
-        if self.frames == Some(0) {
-            return Err(Error::parameter("--frames", "0 (at least 1)"));
-        }
+        obscura::burst::check_max_frames(self.frames)?;
         let mut files = obscura::burst::expand_inputs(burst)?;
         if let Some(n) = self.frames {
             files.truncate(n);
@@ -172,12 +169,7 @@ pub(crate) type LutChoice = Option<(Arc<Lut3d>, f32)>;
 impl FinishArgs {
     /// Loads the `--lut` file, if any, before any other work.
     pub fn lut(&self) -> Result<LutChoice> {
-        if !self.lut_strength.is_finite() || !(0.0..=1.0).contains(&self.lut_strength) {
-            return Err(Error::parameter(
-                "--lut-strength",
-                format!("{}: must be between 0 and 1", self.lut_strength),
-            ));
-        }
+        obscura::look::check_strength(self.lut_strength)?;
         match &self.lut {
             Some(p) => Ok(Some((Arc::new(Lut3d::load(p)?), self.lut_strength))),
             None => Ok(None),
@@ -197,12 +189,14 @@ impl FinishArgs {
         Ok(Some(h))
     }
 
-    /// The finish and encode parameters the options describe (checked).
-    pub fn params(&self) -> Result<(FinishParams, EncodeParams)> {
-        let mut fp = if self.look.eq_ignore_ascii_case("none") {
-            FinishParams::reference()
+    /// The finish, look and encode parameters the options describe (checked). `--look none`
+    /// is the reference rendering and the `natural` look, which changes nothing.
+    pub fn params(&self) -> Result<(FinishParams, Look, EncodeParams)> {
+        let (mut fp, look) = if self.look.eq_ignore_ascii_case("none") {
+            (FinishParams::reference(), Look::default())
         } else {
-            FinishParams::with_look(Look::resolve(&self.look)?)
+            let look = Look::resolve(&self.look)?;
+            (FinishParams::with_look(&look), look)
         };
         if let Some(w) = &self.wb {
             fp.color.white_balance = WhiteBalance::parse_multipliers(w).map_err(as_flag("--wb"))?;
@@ -231,6 +225,6 @@ impl FinishArgs {
             keep_location: self.keep_location,
             keep_metadata: self.keep_metadata,
         };
-        Ok((fp, ep))
+        Ok((fp, look, ep))
     }
 }

@@ -59,6 +59,8 @@ pub(crate) fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result
     let mut p = p.clone();
     p.encode.format = Some(format);
     let plan = batch::plan(bursts, &a.output, format.extension(), shard, a.overwrite);
+    // the look stage, compiled once for every burst
+    let look = p.compile_look()?;
 
     let bars = Bars::new(talk.bars());
     let todo = plan.iter().filter(|b| !b.skip).count();
@@ -99,7 +101,7 @@ pub(crate) fn process_batch(a: &ProcessArgs, p: &Pipeline, talk: Talk) -> Result
             }
         };
         overall.set_message(planned.burst.name.clone());
-        match p.run_with(&planned.burst.inputs, &planned.output, &bars) {
+        match p.run_compiled(&planned.burst.inputs, &planned.output, &bars, &look) {
             Ok(out) => {
                 summary(&out, talk, &bars);
                 report.processed.push(out.report);

@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use obscura::diagnostics::DebugParams;
 use obscura::error::Result;
-use obscura::pipeline::check_output;
+use obscura::pipeline::Pipeline;
 
 use super::args::{BurstArgs, MergeOptions};
-use super::{DebugFigures, debug_reference, limits, start_debug};
+use super::limits;
+use super::progress::{Bars, Talk};
 
 #[derive(Debug, Args)]
 pub(crate) struct MergeArgs {
@@ -35,67 +37,38 @@ pub(crate) struct MergeArgs {
     denoise: Option<f32>,
 }
 
-/// `obscura merge BURST... -o OUT.dng`.
-pub(crate) fn merge(a: MergeArgs) -> Result<()> {
-    let mut params = a.method.params()?;
-    if let Some(d) = a.denoise {
-        params.spatial_denoise = d;
-        params.kernel.spatial_denoise = d;
-    }
-    params.validate()?;
-    let files = a.common.files(&a.burst)?;
-    check_output(&a.output, None)?;
-    let mut diag = start_debug(a.common.debug.as_ref())?;
-    let burst = obscura::Burst::open_with(&files, &limits())?;
-    let al = obscura::align::align(
-        &burst,
-        &obscura::align::AlignParams {
-            reference: a.common.reference,
-            ..Default::default()
-        },
-    )?;
-    obscura::merge::check_output_size(&burst.frames[al.reference], &params, limits().max_pixels)?;
-    let mut merged = match diag.as_mut() {
-        None => obscura::merge::merge(&burst, &al, &params)?,
-        Some(d) => {
-            // merge::merge's loop, with each frame's robustness map shown
-            let r = al.reference;
-            debug_reference(d, &burst, r, a.common.reference.is_some())?;
-            let mut merger = obscura::merge::Merger::new(burst.frames[r].clone(), &params)?;
-            merger.record_weights(true);
-            for (k, f) in burst.frames.iter().enumerate().filter(|&(k, _)| k != r) {
-                merger.add(f, &al.frames[k])?;
-                d.frame(k, f, &al.frames[k], merger.last_weights())?;
-            }
-            let recovered = merger.recovered_highlights();
-            let merged = merger.finish();
-            d.merged(&merged.frame, merged.scale, recovered)?;
-            merged
-        }
+/// `obscura merge BURST... -o OUT.dng`: the pipeline stopped after the merge
+/// ([`Pipeline::run_merge`]): streamed, only the first `--frames` files decoded, the memory
+/// checked first, Ctrl-C honoured between frames with no DNG left behind.
+pub(crate) fn merge(a: MergeArgs, talk: Talk) -> Result<()> {
+    let mut p = Pipeline {
+        merge: a.method.params()?,
+        limits: limits(),
+        max_frames: a.common.frames,
+        debug: a.common.debug.clone().map(DebugParams::new),
+        ..Pipeline::default()
     };
-    merged.frame.meta = merged
-        .frame
-        .meta
-        .private_removed(a.keep_metadata, a.keep_location);
-    obscura::raw::write_dng(&merged.frame, &a.output)?;
+    if let Some(d) = a.denoise {
+        p.merge.spatial_denoise = d;
+        p.merge.kernel.spatial_denoise = d;
+    }
+    p.align.reference = a.common.reference;
+    p.encode.keep_metadata = a.keep_metadata;
+    p.encode.keep_location = a.keep_location;
+    p.validate()?;
+    let bars = Bars::new(talk.bars());
+    let out = p.run_merge(&a.burst, &a.output, &bars)?;
+    let r = &out.report;
     eprintln!(
         "merged {} frames (reference {}) into {}: noise reduced as by {:.1} frames, {:.1}% rejected (kept from the reference)",
-        merged.frames,
-        burst.frames[al.reference].path.display(),
-        a.output.display(),
-        merged.effective_frames,
-        100.0 * merged.rejected_fraction
+        r.frames_used,
+        r.reference.display(),
+        r.dng.display(),
+        r.effective_frames,
+        100.0 * r.rejected_fraction
     );
-    if let Some(d) = diag {
-        let dir = d.finish(&DebugFigures {
-            command: "merge",
-            frames_used: merged.frames,
-            reference_index: al.reference,
-            reference: burst.frames[al.reference].path.clone(),
-            rejected_fraction: Some(merged.rejected_fraction),
-            effective_frames: Some(merged.effective_frames),
-        })?;
-        eprintln!("diagnostics: {}", dir.join("index.html").display());
+    if let Some(d) = &a.common.debug {
+        eprintln!("diagnostics: {}", d.join("index.html").display());
     }
     Ok(())
 }

@@ -232,7 +232,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info(a) => info::info(a),
         Command::Synth(a) => synth::synth(a, talk.quiet),
         Command::Align(a) => align::align(a),
-        Command::Merge(a) => merge::merge(a),
+        Command::Merge(a) => {
+            progress::catch_interrupts();
+            merge::merge(a, talk)
+        }
         Command::Develop(a) => {
             progress::catch_interrupts();
             develop::develop(a, talk)

@@ -52,9 +52,10 @@ pub(crate) struct ProcessArgs {
 
 /// The pipeline the options describe.
 pub(crate) fn pipeline(f: &FinishArgs, a: Option<&ProcessArgs>) -> Result<Pipeline> {
-    let (fp, ep) = f.params()?;
+    let (fp, look, ep) = f.params()?;
     let mut p = Pipeline {
         finish: fp,
+        look,
         encode: ep,
         lut: f.lut()?,
         limits: super::limits(),

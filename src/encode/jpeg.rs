@@ -336,6 +336,7 @@ mod tests {
                 notes: Vec::new(),
             },
             notes: Vec::new(),
+            orientation: 1,
         }
     }
 

@@ -18,8 +18,7 @@
 //! 7. **Tone mapping** ([`tone`]): HDR+ style local tone mapping by default.
 //! 8. **Transfer curve**: the sRGB curve (both output spaces use it).
 //! 9. **Sharpening and chroma smoothing** ([`sharpen`]) on the encoded values.
-//! 10. **Look** ([`crate::look`]): colour, vignette and grain, in one pass.
-//! 11. **Orientation**: the EXIF orientation is applied, so outputs are upright with
+//! 10. **Orientation**: the EXIF orientation is applied, so outputs are upright with
 //!     orientation 1.
 //!
 //! The result, [`Finished`], holds encoded values in [0, 1] as `f32`; [`crate::encode`]
@@ -85,10 +84,6 @@ pub struct FinishParams {
     pub sharpen: SharpenParams,
     /// Keep the stored orientation instead of turning the image upright. Default false.
     pub keep_orientation: bool,
-    /// The look's colour, vignette and grain, applied after sharpening (its tone and
-    /// sharpening settings are taken over by [`FinishParams::with_look`]). Default:
-    /// `natural`, which changes nothing here.
-    pub look: Look,
 }
 
 impl FinishParams {
@@ -105,22 +100,23 @@ impl FinishParams {
         }
     }
 
-    /// The standard rendering in a look: `look`'s local tone mapping strength, target
-    /// brightness and sharpening amount, and the look itself for its colour, vignette and
-    /// grain. `with_look(Look::default())` equals `FinishParams::default()`.
-    pub fn with_look(look: Look) -> FinishParams {
+    /// The standard rendering for a look: `look`'s local tone mapping strength, target
+    /// brightness and sharpening amount. The look's colour, vignette and grain are not part
+    /// of finishing: they are the look stage's ([`crate::look::compile`],
+    /// [`crate::look::apply`]). `with_look(&Look::default())` equals
+    /// `FinishParams::default()`.
+    pub fn with_look(look: &Look) -> FinishParams {
         let mut p = FinishParams::default();
         p.set_look(look);
         p
     }
 
-    /// Switches to `look`: its tone mapping strength and target brightness, its sharpening
-    /// amount, and the look itself; every other setting is kept.
-    pub fn set_look(&mut self, look: Look) {
+    /// Takes over `look`'s tone mapping strength and target brightness and its sharpening
+    /// amount; every other setting is kept.
+    pub fn set_look(&mut self, look: &Look) {
         self.tone.strength = look.tone.strength;
         self.tone.shadow_key = look.tone.key;
         self.sharpen.amount = look.sharpen;
-        self.look = look;
     }
 
     /// Checks every parameter against its documented range.
@@ -132,8 +128,7 @@ impl FinishParams {
             ));
         }
         self.tone.validate()?;
-        self.sharpen.validate()?;
-        self.look.validate()
+        self.sharpen.validate()
     }
 }
 
@@ -148,6 +143,11 @@ pub struct Finished {
     pub color: ColorTransform,
     /// Notes for the user (skipped optional opcodes, missing calibrations).
     pub notes: Vec<String>,
+    /// The EXIF orientation (2-8) that [`finish`] turned upright, 1 if it turned nothing
+    /// (an upright file, or [`FinishParams::keep_orientation`]). [`crate::look::apply`]
+    /// takes it, so that a look's vignette and grain fall where they fell on the stored
+    /// image.
+    pub orientation: u16,
 }
 
 impl Finished {
@@ -302,16 +302,23 @@ fn finish_with(
         encode_srgb_plane(p);
     }
     sharpen::sharpen(&mut rgb, &params.sharpen);
-    params.look.apply(&mut rgb)?;
-    if !params.keep_orientation {
+    let orientation = if params.keep_orientation {
+        1
+    } else {
         rgb = orient(rgb, frame.meta.orientation);
         scene = scene.map(|s| orient(s, frame.meta.orientation));
-    }
+        frame.meta.orientation
+    };
     let img = Finished {
         rgb,
         space: params.color.space,
         color: ct,
         notes,
+        orientation: if (2..=8).contains(&orientation) {
+            orientation
+        } else {
+            1
+        },
     };
     Ok((img, scene))
 }
@@ -419,40 +426,7 @@ pub(crate) fn encode_srgb_plane(p: &mut Plane<f32>) {
         .for_each(|chunk| encode_chunk(isa, lut, chunk));
 }
 
-/// Turns an image upright according to its EXIF orientation (1-8; anything else is 1).
-pub fn orient(rgb: [Plane<f32>; 3], orientation: u16) -> [Plane<f32>; 3] {
-    if !(2..=8).contains(&orientation) {
-        return rgb;
-    }
-    let (w, h) = (rgb[0].width, rgb[0].height);
-    let swap = orientation >= 5;
-    let (ow, oh) = if swap { (h, w) } else { (w, h) };
-    // source (x, y) of output pixel (X, Y)
-    let src = move |x_out: usize, y_out: usize| -> (usize, usize) {
-        match orientation {
-            2 => (w - 1 - x_out, y_out),
-            3 => (w - 1 - x_out, h - 1 - y_out),
-            4 => (x_out, h - 1 - y_out),
-            5 => (y_out, x_out),
-            6 => (y_out, h - 1 - x_out),
-            7 => (w - 1 - y_out, h - 1 - x_out),
-            _ => (w - 1 - y_out, x_out), // 8
-        }
-    };
-    rgb.map(|p| {
-        let mut out = Plane::new(ow, oh);
-        out.data
-            .par_chunks_mut(ow.max(1))
-            .enumerate()
-            .for_each(|(y, row)| {
-                for (x, v) in row.iter_mut().enumerate() {
-                    let (sx, sy) = src(x, y);
-                    *v = p.data[sy * w + sx];
-                }
-            });
-        out
-    })
-}
+pub use crate::image::orient;
 
 #[cfg(test)]
 mod tests {

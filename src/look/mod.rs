@@ -23,16 +23,19 @@
 //!
 //! # How a look is applied
 //! The colour part (table, saturation, channel mix, curve) is a function of one encoded
-//! colour. [`Look::compile`] samples it once into a 65^3 [`Lut3d`] (within 1/255 of the
+//! colour. [`compile`] samples it once into a 65^3 [`Lut3d`] (within 1/255 of the
 //! exact function on the chart, tested: the hue shifts bend the colour's path where HSV
-//! hue changes sextant, and 33^3 misses that bend by up to 2/255); [`CompiledLook::apply`] then makes one parallel
+//! hue changes sextant, and 33^3 misses that bend by up to 2/255); [`apply`] then makes one parallel
 //! pass over the image: vignette (in linear light), LUT (tetrahedral, so greys stay exactly
 //! grey), grain. [`Look::bake`] writes the colour part as a `.cube` for other tools
 //! (`obscura look export`); the spatial parts (vignette, grain, tone mapping, sharpening)
 //! cannot live in a LUT and are left out of it.
 //!
-//! Looks operate on the output's encoded values (the sRGB transfer curve, on sRGB or
-//! Display P3 primaries), after tone mapping and sharpening, before orientation.
+//! The look is a stage of its own, between [`crate::finish`] and [`crate::encode`]: it
+//! operates on the finished image's encoded values (the sRGB transfer curve, on sRGB or
+//! Display P3 primaries), after tone mapping and sharpening, with its vignette and grain on
+//! the stored frame's geometry. A user `.cube` / Hald LUT ([`Lut3d`]) at a strength is one
+//! more kind of look ([`CompiledLook::with_lut`]), applied after the look's own colour.
 //!
 //! # File format
 //! ```toml
@@ -64,6 +67,7 @@ pub mod lut;
 pub mod table;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -74,7 +78,7 @@ pub use table::HsvTable;
 
 use crate::color::{srgb_decode, srgb_encode};
 use crate::error::{Error, Result};
-use crate::image::{Plane, par_rows3};
+use crate::image::{Plane, orient, par_rows3, unorient};
 
 /// Entries per axis of the LUT a look is compiled to.
 pub const COMPILED_SIZE: usize = 65;
@@ -330,26 +334,6 @@ impl Look {
         l.title = Some(format!("obscura look: {}", self.name));
         Ok(l)
     }
-
-    /// The look compiled for [`CompiledLook::apply`].
-    pub fn compile(&self) -> Result<CompiledLook> {
-        let c = self.color()?;
-        let lut = (!c.identity).then(|| Lut3d::from_fn(COMPILED_SIZE, |rgb| c.apply(rgb)));
-        Ok(CompiledLook {
-            lut,
-            vignette: self.vignette,
-            grain: self.grain,
-        })
-    }
-
-    /// Applies the look's colour, vignette and grain to display-encoded planes in place
-    /// (compiling it first; see [`Look::compile`] to compile once for many images). Tone
-    /// mapping and sharpening settings are not applied here: they belong to
-    /// [`crate::finish::finish`].
-    pub fn apply(&self, rgb: &mut [Plane<f32>; 3]) -> Result<()> {
-        self.compile()?.apply(rgb);
-        Ok(())
-    }
 }
 
 /// The colour part of a look, evaluated exactly (the reference the compiled LUT is
@@ -389,19 +373,121 @@ impl LookColor {
     }
 }
 
-/// A look ready to apply: its colour as a LUT (none for an identity colour part), its
-/// vignette and grain.
+/// Compiles `look` for [`apply`]: its colour part sampled once into a 65^3 [`Lut3d`] (none
+/// for an identity colour part), with its vignette and grain. Build it once per run and apply
+/// it to every image. Errors: the look's fields out of range.
+pub fn compile(look: &Look) -> Result<CompiledLook> {
+    let c = look.color()?;
+    let lut = (!c.identity).then(|| Lut3d::from_fn(COMPILED_SIZE, |rgb| c.apply(rgb)));
+    Ok(CompiledLook {
+        name: look.name.clone(),
+        lut,
+        vignette: look.vignette,
+        grain: look.grain,
+        user: None,
+    })
+}
+
+/// The look stage: colours a finished, display-encoded image in place with `look` (see
+/// [`CompiledLook`]). `orientation` is the EXIF orientation the finish stage turned upright
+/// (`Finished::orientation`; 1 for an image that was not turned): the vignette and grain are
+/// laid on the stored frame's geometry, so the look gives the same pixels whichever way the
+/// camera was held. Afterwards the user LUT, if any, at its strength.
+///
+/// ```no_run
+/// use obscura::look::{self, Look};
+/// let frame = obscura::RawFrame::open("photo.dng")?;
+/// let mono = Look::resolve("mono")?;
+/// let compiled = look::compile(&mono)?; // once per run
+/// let mut img = obscura::finish::finish(&frame, &obscura::finish::FinishParams::with_look(&mono))?;
+/// look::apply(&mut img.rgb, &compiled, img.orientation);
+/// # Ok::<(), obscura::Error>(())
+/// ```
+///
+/// # Panics
+/// If the planes differ in size.
+pub fn apply(rgb: &mut [Plane<f32>; 3], look: &CompiledLook, orientation: u16) {
+    if look.is_identity() {
+        return;
+    }
+    let spatial = look.vignette.strength != 0.0 || look.grain.amount != 0.0;
+    if spatial && (2..=8).contains(&orientation) {
+        // back to the stored geometry and upright again: both are exact permutations
+        let stored = unorient(std::mem::take(rgb), orientation);
+        *rgb = stored;
+        look.apply_stored(rgb);
+        *rgb = orient(std::mem::take(rgb), orientation);
+    } else {
+        look.apply_stored(rgb);
+    }
+    if let Some((l, s)) = &look.user {
+        l.apply(rgb, *s);
+    }
+}
+
+/// Checks a user LUT's strength: finite, 0 to 1.
+pub fn check_strength(strength: f32) -> Result<()> {
+    if strength.is_finite() && (0.0..=1.0).contains(&strength) {
+        Ok(())
+    } else {
+        Err(Error::parameter(
+            "LUT strength",
+            format!("{strength}: must be between 0 and 1"),
+        ))
+    }
+}
+
+/// A look ready to apply ([`apply`]), built once per run by [`compile`]: one kind of look
+/// or both, applied in this order:
+///
+/// - a built-in or TOML [`Look`]'s colour as a 65^3 LUT (none for an identity colour part),
+///   its vignette and grain (`natural`, the default, is none of these);
+/// - a user `.cube` / Hald [`Lut3d`] at a strength from 0 to 1 ([`CompiledLook::with_lut`]).
+///
+/// The look's tone mapping and sharpening settings are not here: they belong to finishing
+/// ([`crate::finish::FinishParams::with_look`]).
 #[derive(Debug, Clone)]
 pub struct CompiledLook {
+    name: String,
     lut: Option<Lut3d>,
     vignette: Vignette,
     grain: Grain,
+    user: Option<(Arc<Lut3d>, f32)>,
+}
+
+impl Default for CompiledLook {
+    /// `natural`, no user LUT: changes nothing.
+    fn default() -> CompiledLook {
+        CompiledLook {
+            name: Look::default().name,
+            lut: None,
+            vignette: Vignette::default(),
+            grain: Grain::default(),
+            user: None,
+        }
+    }
 }
 
 impl CompiledLook {
+    /// Adds a user LUT (`.cube` or Hald, [`Lut3d::load`]) applied after the look at
+    /// `strength` (0: none of it, 1: all of it). Errors: a strength outside 0 to 1.
+    pub fn with_lut(mut self, lut: Arc<Lut3d>, strength: f32) -> Result<CompiledLook> {
+        check_strength(strength)?;
+        self.user = Some((lut, strength));
+        Ok(self)
+    }
+
+    /// The look's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// True if applying changes nothing.
     pub fn is_identity(&self) -> bool {
-        self.lut.is_none() && self.vignette.strength == 0.0 && self.grain.amount == 0.0
+        self.lut.is_none()
+            && self.vignette.strength == 0.0
+            && self.grain.amount == 0.0
+            && self.user.is_none()
     }
 
     /// Applies vignette, colour and grain to display-encoded planes in place, in one
@@ -421,10 +507,12 @@ impl CompiledLook {
     /// bound by its scalar arithmetic (about 100 instructions a pixel; a 33^3 table is no
     /// faster than 65^3), so the next step is gathering 16 pixels at a time with AVX-512.
     ///
+    /// Applied to the planes as stored (no orientation, no user LUT): [`apply`]'s core.
+    ///
     /// # Panics
     /// If the planes differ in size.
-    pub fn apply(&self, rgb: &mut [Plane<f32>; 3]) {
-        if self.is_identity() {
+    fn apply_stored(&self, rgb: &mut [Plane<f32>; 3]) {
+        if self.lut.is_none() && self.vignette.strength == 0.0 && self.grain.amount == 0.0 {
             return;
         }
         let w = check_sizes(rgb);
@@ -458,7 +546,7 @@ impl CompiledLook {
         });
     }
 
-    /// The scalar reference of [`CompiledLook::apply`]: per pixel, the exact vignette gain,
+    /// The scalar reference of [`CompiledLook::apply_stored`]: per pixel, the exact vignette gain,
     /// decode / multiply / encode, the reference LUT sampler, the grain evaluated alone.
     #[cfg(test)]
     fn apply_reference(&self, rgb: &mut [Plane<f32>; 3]) {
@@ -747,7 +835,7 @@ mod tests {
                 strength: 2.0,
                 radius: 0.2,
             };
-            let compiled = look.compile().unwrap();
+            let compiled = compile(&look).unwrap();
             for (w, h) in [
                 (1, 1),
                 (7, 3),
@@ -763,7 +851,7 @@ mod tests {
                 let input = random_planes(w, h, w as u32 * 7 + h as u32);
                 let mut fast = input.clone();
                 let mut slow = input;
-                compiled.apply(&mut fast);
+                compiled.apply_stored(&mut fast);
                 compiled.apply_reference(&mut slow);
                 let mut worst = 0.0f32;
                 for k in 0..3 {
@@ -773,6 +861,22 @@ mod tests {
                 }
                 assert!(worst < 2e-5, "{name} {w}x{h}: {worst}");
             }
+        }
+    }
+
+    /// On a turned image the look lays its vignette and grain on the stored geometry: the
+    /// same pixels as applying it before turning.
+    #[test]
+    fn apply_on_a_turned_image_equals_apply_before_turning() {
+        let look = compile(&Look::builtin("mono").unwrap()).unwrap();
+        for o in 1..=8u16 {
+            let stored = random_planes(9, 5, 3);
+            let mut before = stored.clone();
+            look.apply_stored(&mut before);
+            let want = orient(before, o);
+            let mut got = orient(stored, o);
+            apply(&mut got, &look, o);
+            assert!(got == want, "orientation {o}");
         }
     }
 

@@ -77,6 +77,7 @@ fuzz_target!(|data: &[u8]| {
             notes: Vec::new(),
         },
         notes: Vec::new(),
+        orientation: 1,
     };
     let hdr = Hdr::new(
         scene.clone(),

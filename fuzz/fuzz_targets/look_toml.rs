@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(c) = look.color() {
             let _ = c.apply([0.1, 0.5, 0.9]);
         }
-        let _ = look.apply(&mut rgb);
+        if let Ok(compiled) = obscura::look::compile(&look) {
+            obscura::look::apply(&mut rgb, &compiled, 1);
+        }
         for p in &rgb {
             assert!(p.data.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
         }

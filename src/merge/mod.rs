@@ -43,7 +43,7 @@ use crate::image::{Cfa, Channel, Plane, Rect};
 use crate::raw::{DecoderKind, NoiseModel, RawFrame};
 use noise::{FrameNoise, noise_model};
 use rayon::prelude::*;
-use wiener::{Alt, Padded, TILE, TileMerge};
+use wiener::{Alt, Padded, TileMerge};
 
 /// The robustness constant of the HDR+ paper.
 pub const HDRPLUS_ROBUSTNESS: f32 = 8.0;
@@ -440,7 +440,6 @@ struct FftMerger {
     den: Option<Vec<Padded>>,
     /// Per plane and tile, the sum of the weights accumulated (the reference's 1 included).
     wsum: Vec<Vec<f32>>,
-    fft: fft::TileFft,
     ref_planes: Vec<Padded>,
     acc: Vec<Padded>,
     used: Vec<Vec<u16>>,
@@ -501,7 +500,6 @@ impl FftMerger {
             max_exposure: reference.exposure_product(),
             den: None,
             wsum: vec![vec![1.0; ntiles]; 4],
-            fft: fft::TileFft::new(TILE),
             acc: ref_planes.clone(),
             ref_planes,
             used: vec![vec![0; ntiles]; 4],
@@ -644,7 +642,6 @@ impl FftMerger {
                 &excluded,
                 mode,
                 &noise,
-                &self.fft,
                 robust.as_mut().map(|(_, plane)| plane.as_mut_slice()),
             );
             self.rejected += ntiles - taken;
@@ -681,7 +678,6 @@ impl FftMerger {
             area,
             cfa,
             noise: n0,
-            fft,
             mut acc,
             used,
             ntiles,
@@ -761,15 +757,10 @@ impl FftMerger {
                 let c = cfa.color_at(px, py);
                 let frames = &equivalent[p];
                 let rv = &repaired_var[p];
-                acc[p] = wiener::spatial_denoise(
-                    &acc[p],
-                    params.spatial_denoise,
-                    &|tx, ty, m| {
-                        let t = ty * ntx + tx;
-                        (n0.variance(c, m) / frames[t].max(1.0)).max(rv[t] / N)
-                    },
-                    &fft,
-                );
+                acc[p] = wiener::spatial_denoise(&acc[p], params.spatial_denoise, &|tx, ty, m| {
+                    let t = ty * ntx + tx;
+                    (n0.variance(c, m) / frames[t].max(1.0)).max(rv[t] / N)
+                });
             }
         }
         let mut mosaic = std::mem::take(&mut reference.mosaic);

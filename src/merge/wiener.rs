@@ -21,9 +21,9 @@
 //! passes (even rows, then odd rows), each tile row writing its own 16-row band.
 
 use rayon::prelude::*;
-use rustfft::num_complex::Complex32;
 
-use super::fft::TileFft;
+use super::fft::{AREA, LANES, Lanes, TileBatch, negated};
+use crate::cpu::{Isa, kernels};
 use crate::image::mirror_symmetric;
 
 /// Tile side, plane pixels.
@@ -238,54 +238,220 @@ pub(crate) struct TileMerge {
     pub robustness: Option<f32>,
 }
 
-/// Forward transforms of two real tiles at once: `buf = a + i b` transformed, then split by
-/// conjugate symmetry into the spectra `A[k] = (C[k] + conj(C[-k])) / 2` and
-/// `B[k] = (C[k] - conj(C[-k])) / 2i`.
-struct PairFft<'a> {
-    fft: &'a TileFft,
-    /// Index of coefficient `-k` for each `k` (the same in the transposed layout).
-    neg: Vec<usize>,
-    buf: Vec<Complex32>,
-    scratch: Vec<Complex32>,
+/// The robust merge's tiles, batched for the transforms ([`TileBatch`]): up to
+/// `2 * LANES` tiles of one tile row. Each half of them (`LANES` tiles) goes through one
+/// forward transform, the reference tile as real part and the alternate's as imaginary
+/// part, and the two halves' merged spectra (each Hermitian: its tile is real) come back
+/// through one inverse, the first half's as real part and the second's as imaginary part.
+struct MergeBatch {
+    isa: Isa,
+    fwd: TileBatch,
+    /// `M0 + i M1`, the two halves' merged spectra, scaled by 1/256 for the inverse.
+    z: TileBatch,
+    /// Tiles waiting: column, weight, tolerated difference power `s2`, usable mask.
+    len: usize,
+    tx: [usize; 2 * LANES],
+    weight: [f32; 2 * LANES],
+    s2: Lanes,
+    masks: Vec<[f32; AREA]>,
+    /// Per lane of the half in flight: the difference power accepted and in all (robustness
+    /// record).
+    kept: Lanes,
+    all: Lanes,
 }
 
-impl<'a> PairFft<'a> {
-    fn new(fft: &'a TileFft) -> Self {
-        let n = fft.n;
-        let neg = (0..n * n)
-            .map(|k| ((n - k / n) % n) * n + (n - k % n) % n)
-            .collect();
-        PairFft {
-            fft,
-            neg,
-            buf: vec![Complex32::default(); n * n],
-            scratch: fft.scratch(),
+impl MergeBatch {
+    fn new(isa: Isa, weighted: bool) -> MergeBatch {
+        MergeBatch {
+            isa,
+            fwd: TileBatch::default(),
+            z: TileBatch::default(),
+            len: 0,
+            tx: [0; 2 * LANES],
+            weight: [0.0; 2 * LANES],
+            s2: [0.0; LANES],
+            masks: vec![[1.0; AREA]; if weighted { 2 * LANES } else { 0 }],
+            kept: [0.0; LANES],
+            all: [0.0; LANES],
         }
     }
 
-    /// Spectra of the real tiles `a` and `b`, into `sa` and `sb`.
-    fn forward(&mut self, a: &[f32], b: &[f32], sa: &mut [Complex32], sb: &mut [Complex32]) {
-        for ((c, x), y) in self.buf.iter_mut().zip(a).zip(b) {
-            *c = Complex32::new(*x, *y);
+    /// Queues the windowed reference tile `t0` and alternate tile `tz` of column `tx`, to be
+    /// overlap-added with `weight` (times `mask` when weighted) once merged with the
+    /// tolerated power `s2`. `robust`, when recording, receives the tile's accepted share
+    /// (`sum (1 - A) |d|^2 / sum |d|^2` over its coefficients, 1 when `d` is 0) as its half is transformed. A full batch is flushed into `band`.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        t0: &[f32; AREA],
+        tz: &[f32; AREA],
+        mask: &[f32; AREA],
+        (tx, weight, s2): (usize, f32, f32),
+        band: &mut [f32],
+        w: usize,
+        robust: &mut [f32],
+    ) {
+        let (k, lane) = (self.len, self.len % LANES);
+        self.fwd.load(lane, t0, Some(tz));
+        self.tx[k] = tx;
+        self.weight[k] = weight;
+        self.s2[lane] = s2;
+        if let Some(m) = self.masks.get_mut(k) {
+            *m = *mask;
         }
-        self.fft.forward(&mut self.buf, &mut self.scratch);
-        for (k, (oa, ob)) in sa.iter_mut().zip(sb.iter_mut()).enumerate() {
-            let (c, m) = (self.buf[k], self.buf[self.neg[k]].conj());
-            *oa = (c + m) * 0.5;
-            let d = (c - m) * 0.5;
-            *ob = Complex32::new(d.im, -d.re);
+        self.len += 1;
+        if self.len == LANES {
+            self.transform_half(0, robust);
+        } else if self.len == 2 * LANES {
+            self.flush(band, w, robust);
         }
     }
 
-    /// Real tiles `a` and `b` of two Hermitian spectra (the real parts of their inverses).
-    fn inverse(&mut self, sa: &[Complex32], sb: &[Complex32], a: &mut [f32], b: &mut [f32]) {
-        for ((c, x), y) in self.buf.iter_mut().zip(sa).zip(sb) {
-            // x + i y
-            *c = Complex32::new(x.re - y.im, x.im + y.re);
+    /// The forward transform of the half in the forward batch, merged into `z` (the first
+    /// half sets it, the second adds `i` times its spectra).
+    fn transform_half(&mut self, half: usize, robust: &mut [f32]) {
+        let lanes = self.len - half * LANES;
+        // lanes beyond the tiles would hold an earlier batch's spectra, transformed again
+        // (growing toward infinity); zero, they keep the other half's tiles exact
+        self.fwd.clear_lanes(lanes);
+        self.fwd.forward(self.isa);
+        let record = !robust.is_empty();
+        merge_spectra(
+            self.isa,
+            &self.fwd,
+            &mut self.z,
+            &self.s2,
+            half == 1,
+            record.then_some((&mut self.kept, &mut self.all)),
+        );
+        if record {
+            for l in 0..lanes {
+                let (kept, all) = (self.kept[l], self.all[l]);
+                robust[self.tx[half * LANES + l]] = if all > 0.0 { kept / all } else { 1.0 };
+            }
         }
-        self.fft.inverse(&mut self.buf, &mut self.scratch);
-        for ((c, x), y) in self.buf.iter().zip(a.iter_mut()).zip(b.iter_mut()) {
-            (*x, *y) = (c.re, c.im);
+    }
+
+    /// Transforms what waits and overlap-adds the merged tiles into `band`.
+    fn flush(&mut self, band: &mut [f32], w: usize, robust: &mut [f32]) {
+        if self.len == 0 {
+            return;
+        }
+        if self.len < LANES {
+            self.transform_half(0, robust);
+        } else if self.len > LANES {
+            self.transform_half(1, robust);
+        }
+        self.z.inverse(self.isa);
+        let mut out = [0.0f32; AREA];
+        for k in 0..self.len {
+            let part = if k < LANES { &self.z.re } else { &self.z.im };
+            extract(part, k % LANES, &mut out);
+            if let Some(m) = self.masks.get(k) {
+                out.iter_mut().zip(m).for_each(|(o, m)| *o *= m);
+            }
+            add_tile_scaled(band, w, self.tx[k], &out, self.weight[k]);
+        }
+        self.len = 0;
+    }
+}
+
+/// Tile `lane` of one part of a batch, row-major, into `out`.
+fn extract(part: &[Lanes; AREA], lane: usize, out: &mut [f32; AREA]) {
+    for (o, v) in out.iter_mut().zip(part.iter()) {
+        *o = v[lane];
+    }
+}
+
+kernels! {
+    fn merge_spectra(
+        fwd: &TileBatch,
+        z: &mut TileBatch,
+        s2: &Lanes,
+        second: bool,
+        record: Option<(&mut Lanes, &mut Lanes)>,
+    ) = merge_spectra_body;
+    fn denoise_spectra(b: &mut TileBatch, s2: &[Lanes; 2]) = denoise_spectra_body;
+}
+
+/// Per lane, from the transform `C` of `t0 + i tz`: the reference's spectrum
+/// `T0[k] = (C[k] + conj C[-k]) / 2`, the alternate's `Tz[k] = (C[k] - conj C[-k]) / 2i`,
+/// and the merged `Tz + A (T0 - Tz)` with `A` the [`shrinkage`] of `|T0 - Tz|^2` against
+/// `s2`, divided by 256 for the inverse; into `z` (`second`: added as `i` times it).
+/// `record`: the difference power accepted and in all, per lane.
+#[inline(always)]
+fn merge_spectra_body(
+    fwd: &TileBatch,
+    z: &mut TileBatch,
+    s2: &Lanes,
+    second: bool,
+    mut record: Option<(&mut Lanes, &mut Lanes)>,
+) {
+    const INV_N: f32 = 1.0 / AREA as f32;
+    if let Some((kept, all)) = record.as_mut() {
+        **kept = [0.0; LANES];
+        **all = [0.0; LANES];
+    }
+    for p in 0..AREA {
+        let q = negated(p);
+        let (cr, ci, mr, mi) = (&fwd.re[p], &fwd.im[p], &fwd.re[q], &fwd.im[q]);
+        let (zr, zi) = (&mut z.re[p], &mut z.im[p]);
+        for l in 0..LANES {
+            // C[k] and conj(C[-k])
+            let (cr, ci, mr, mi) = (cr[l], ci[l], mr[l], -mi[l]);
+            let (ar, ai) = ((cr + mr) * 0.5, (ci + mi) * 0.5);
+            let (br, bi) = ((ci - mi) * 0.5, -((cr - mr) * 0.5));
+            let (dr, di) = (ar - br, ai - bi);
+            let d2 = dr * dr + di * di;
+            let a = shrinkage(d2, s2[l]);
+            let (or, oi) = ((br + a * dr) * INV_N, (bi + a * di) * INV_N);
+            if second {
+                zr[l] -= oi;
+                zi[l] += or;
+            } else {
+                zr[l] = or;
+                zi[l] = oi;
+            }
+            if let Some((kept, all)) = record.as_mut() {
+                kept[l] += (1.0 - a) * d2;
+                all[l] += d2;
+            }
+        }
+    }
+}
+
+/// Per lane, from the transform `C` of `a + i b` (two real tiles): their spectra `A` and
+/// `B`, each shrunk outside DC by `|X|^2 / (|X|^2 + s2)` (`s2[0]` for `A`, `s2[1]` for
+/// `B`), recombined in place as `A' + i B'` and divided by 256 for the inverse.
+#[inline(always)]
+fn denoise_spectra_body(b: &mut TileBatch, s2: &[Lanes; 2]) {
+    const INV_N: f32 = 1.0 / AREA as f32;
+    for p in 0..AREA {
+        let q = negated(p);
+        if q < p {
+            continue;
+        }
+        let (pr, pi, qr, qi) = (b.re[p], b.im[p], b.re[q], b.im[q]);
+        for l in 0..LANES {
+            // C[p] and conj(C[q])
+            let (cr, ci, mr, mi) = (pr[l], pi[l], qr[l], -qi[l]);
+            let (ar, ai) = ((cr + mr) * 0.5, (ci + mi) * 0.5);
+            let (br, bi) = ((ci - mi) * 0.5, -((cr - mr) * 0.5));
+            let (fa, fb) = if p == 0 {
+                (INV_N, INV_N)
+            } else {
+                let (a2, b2) = (ar * ar + ai * ai, br * br + bi * bi);
+                (
+                    a2 / (a2 + s2[0][l]).max(f32::MIN_POSITIVE) * INV_N,
+                    b2 / (b2 + s2[1][l]).max(f32::MIN_POSITIVE) * INV_N,
+                )
+            };
+            let (ar, ai, br, bi) = (ar * fa, ai * fa, br * fb, bi * fb);
+            // A' + i B' at p; conj(A') + i conj(B') at q
+            b.re[p][l] = ar - bi;
+            b.im[p][l] = ai + br;
+            b.re[q][l] = ar + bi;
+            b.im[q][l] = br - ai;
         }
     }
 }
@@ -323,7 +489,7 @@ fn add_tile_scaled(band: &mut [f32], w: usize, tx: usize, tile: &[f32], weight: 
 ///
 /// `robust`, when given (diagnostics; `None` costs nothing), receives per tile the share of
 /// the alternate's difference to the reference that the merge accepted
-/// ([`accepted_share`]): 1 where it was averaged in whole (no robustness, or a difference
+/// (`sum (1 - A) |d|^2 / sum |d|^2` over its coefficients): 1 where it was averaged in whole (no robustness, or a difference
 /// within the noise), near 0 where motion was rejected, 0 where the tile was unusable.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate(
@@ -336,7 +502,6 @@ pub(crate) fn accumulate(
     excluded: &[bool],
     mode: TileMerge,
     noise: &(dyn Fn(f32) -> (f32, f32) + Sync),
-    fft: &TileFft,
     mut robust: Option<&mut [f32]>,
 ) -> usize {
     const N: usize = TILE * TILE;
@@ -347,6 +512,7 @@ pub(crate) fn accumulate(
     let w = reference.w;
     let weighted = den.is_some();
     let win2: Vec<f32> = (0..N).map(|k| win[k / TILE] * win[k % TILE]).collect();
+    let isa = Isa::detect();
     let mut taken = 0;
     for parity in 0..2 {
         let start = parity * STEP * w;
@@ -371,36 +537,43 @@ pub(crate) fn accumulate(
             .map(|((ty, band), mut den_band)| {
                 let mut t0 = [0.0f32; N];
                 let mut mask = [1.0f32; N];
-                // the usable-sample masks of the tiles waiting in `pending`
-                let mut pmask = [[1.0f32; N]; 2];
                 let mut tz = [0.0f32; N];
                 let mut raw = [0.0f32; N];
-                let mut s0 = vec![Complex32::default(); N];
-                // merged spectra waiting for an inverse transform, with their tile columns
-                let mut pending: [Vec<Complex32>; 2] =
-                    [vec![Complex32::default(); N], vec![Complex32::default(); N]];
-                let mut pending_tx: Option<(usize, f32)> = None;
-                let mut out = [[0.0f32; N]; 2];
-                let mut pair = PairFft::new(fft);
+                let mut batch = MergeBatch::new(isa, weighted);
                 let mut row_used = vec![0u16; ntx];
                 let mut row_weight = vec![0f32; ntx];
                 let mut row_robust = vec![0f32; if record { ntx } else { 0 }];
                 for (tx, tile_used) in row_used.iter_mut().enumerate() {
                     let t = ty * ntx + tx;
-                    reference.tile(tx, ty, 0, 0, Some(&win), &mut t0);
+                    // the reference's tile windowed, and its mean brightness, which sets the
+                    // noise variances; a warped alternate's tile with the same pass
+                    let (mean, usable_samples) = match alt {
+                        Alt::Warped { plane, valid } => warped_tiles(
+                            reference,
+                            plane,
+                            valid,
+                            (tx, ty),
+                            &win,
+                            &mut t0,
+                            &mut tz,
+                            &mut mask,
+                        ),
+                        Alt::Shifted { .. } => {
+                            reference.tile(tx, ty, 0, 0, None, &mut raw);
+                            reference.tile(tx, ty, 0, 0, Some(&win), &mut t0);
+                            (raw.iter().sum::<f32>() / N as f32, N)
+                        }
+                    };
                     // a tile with too few usable samples is kept from the reference; in the
                     // others, unusable samples (clipped, outside the frame) take the
-                    // reference's value, so they add nothing but the reference itself
+                    // reference's value, so they add nothing but the reference itself (a
+                    // bracket keeps tiles with fewer usable samples: they are weighted per
+                    // sample)
                     let usable = !excluded[t]
-                        && match alt {
-                            Alt::Warped { valid, .. } => {
-                                valid.tile(tx, ty, 0, 0, None, &mut raw);
-                                // a bracket keeps tiles with fewer usable samples: they are
-                                // weighted per sample
-                                let k = raw.iter().filter(|&&v| v > 0.5).count();
-                                if weighted { k * 8 >= N } else { k * 2 >= N }
-                            }
-                            Alt::Shifted { .. } => true,
+                        && if weighted {
+                            usable_samples * 8 >= N
+                        } else {
+                            usable_samples * 2 >= N
                         };
                     if !usable {
                         if !weighted {
@@ -410,25 +583,10 @@ pub(crate) fn accumulate(
                         continue;
                     }
                     *tile_used = 1;
-                    match alt {
-                        Alt::Warped { plane, .. } => {
-                            plane.tile(tx, ty, 0, 0, Some(&win), &mut tz);
-                            for (((z, r), v), m) in tz.iter_mut().zip(&t0).zip(&raw).zip(&mut mask)
-                            {
-                                *m = if *v <= 0.5 { 0.0 } else { 1.0 };
-                                if *v <= 0.5 {
-                                    *z = *r;
-                                }
-                            }
-                        }
-                        Alt::Shifted { plane, offsets } => {
-                            let (dx, dy) = offsets[t];
-                            plane.tile(tx, ty, dx, dy, Some(&win), &mut tz)
-                        }
+                    if let Alt::Shifted { plane, offsets } = alt {
+                        let (dx, dy) = offsets[t];
+                        plane.tile(tx, ty, dx, dy, Some(&win), &mut tz)
                     }
-                    // the reference's mean brightness sets the noise variances
-                    reference.tile(tx, ty, 0, 0, None, &mut raw);
-                    let mean = raw.iter().sum::<f32>() / N as f32;
                     let (v0, vz) = noise(mean);
                     let weight = if weighted {
                         (v0 / vz.max(f32::MIN_POSITIVE)).min(1e4)
@@ -451,39 +609,9 @@ pub(crate) fn accumulate(
                         continue;
                     };
                     let s2 = c * (v0 + vz) * energy;
-                    let slot = usize::from(pending_tx.is_some());
-                    pmask[slot] = mask;
-                    let sz = &mut pending[slot];
-                    pair.forward(&t0, &tz, &mut s0, sz);
-                    if let Some(r) = row_robust.get_mut(tx) {
-                        *r = accepted_share(&s0, sz, s2);
-                    }
-                    for (a, b) in s0.iter().zip(sz.iter_mut()) {
-                        let d = *a - *b;
-                        *b += d * shrinkage(d.norm_sqr(), s2);
-                    }
-                    if let Some((first, w0)) = pending_tx.take() {
-                        let [o0, o1] = &mut out;
-                        pair.inverse(&pending[0], &pending[1], o0, o1);
-                        if weighted {
-                            o0.iter_mut().zip(&pmask[0]).for_each(|(o, m)| *o *= m);
-                            o1.iter_mut().zip(&pmask[1]).for_each(|(o, m)| *o *= m);
-                        }
-                        add_tile_scaled(band, w, first, o0, w0);
-                        add_tile_scaled(band, w, tx, o1, weight);
-                    } else {
-                        pending_tx = Some((tx, weight));
-                    }
+                    batch.push(&t0, &tz, &mask, (tx, weight, s2), band, w, &mut row_robust);
                 }
-                if let Some((first, w0)) = pending_tx {
-                    let zero = vec![Complex32::default(); N];
-                    let [o0, o1] = &mut out;
-                    pair.inverse(&pending[0], &zero, o0, o1);
-                    if weighted {
-                        o0.iter_mut().zip(&pmask[0]).for_each(|(o, m)| *o *= m);
-                    }
-                    add_tile_scaled(band, w, first, o0, w0);
-                }
+                batch.flush(band, w, &mut row_robust);
                 (row_used, row_weight, row_robust)
             })
             .collect();
@@ -502,25 +630,56 @@ pub(crate) fn accumulate(
     taken
 }
 
+/// One pass over tile (`tx`, `ty`) of the reference and of a warped alternate (`plane`,
+/// usable where `valid` > 0.5): the windowed reference tile into `t0`, the windowed
+/// alternate into `tz` with the reference's values where it is unusable, the usable samples
+/// as 1 and 0 into `mask`. Returns the reference tile's mean (unwindowed) and the count of
+/// usable samples.
+#[allow(clippy::too_many_arguments)]
+fn warped_tiles(
+    reference: &Padded,
+    plane: &Padded,
+    valid: &Padded,
+    (tx, ty): (usize, usize),
+    win: &[f32; TILE],
+    t0: &mut [f32; AREA],
+    tz: &mut [f32; AREA],
+    mask: &mut [f32; AREA],
+) -> (f32, usize) {
+    let w = reference.w;
+    let (x0, y0) = (tx * STEP, ty * STEP);
+    let mut sum = 0.0f32;
+    let mut usable = 0usize;
+    for k in 0..TILE {
+        let at = (y0 + k) * w + x0;
+        let r = &reference.data[at..at + TILE];
+        let a = &plane.data[at..at + TILE];
+        let v = &valid.data[at..at + TILE];
+        let wk = win[k];
+        let (o0, oz, om) = (
+            &mut t0[k * TILE..(k + 1) * TILE],
+            &mut tz[k * TILE..(k + 1) * TILE],
+            &mut mask[k * TILE..(k + 1) * TILE],
+        );
+        for i in 0..TILE {
+            let ok = v[i] > 0.5;
+            let wi = win[i] * wk;
+            sum += r[i];
+            usable += usize::from(ok);
+            o0[i] = r[i] * wi;
+            oz[i] = if ok { a[i] } else { r[i] } * wi;
+            om[i] = if ok { 1.0 } else { 0.0 };
+        }
+    }
+    (sum / AREA as f32, usable)
+}
+
 /// The robust merge's shrinkage of a frequency whose difference to the reference has power
 /// `d2`, against the tolerated power `s2`: 0 keeps the alternate's coefficient, 1 the
 /// reference's.
 #[inline]
 fn shrinkage(d2: f32, s2: f32) -> f32 {
     d2 / (d2 + s2).max(f32::MIN_POSITIVE)
-}
-
-/// The share of the difference power between the spectra `a` (reference) and `b`
-/// (alternate) that the shrinkage accepts, `sum (1 - A) |d|^2 / sum |d|^2` (1 when they are
-/// equal): the tile's robustness weight as the diagnostics show it.
-fn accepted_share(a: &[Complex32], b: &[Complex32], s2: f32) -> f32 {
-    let (mut kept, mut all) = (0.0f32, 0.0f32);
-    for (a, b) in a.iter().zip(b) {
-        let d2 = (*a - *b).norm_sqr();
-        kept += (1.0 - shrinkage(d2, s2)) * d2;
-        all += d2;
-    }
-    if all > 0.0 { kept / all } else { 1.0 }
 }
 
 /// Spatial denoising of a merged plane (HDR+ section 5): each windowed tile's spectrum is
@@ -531,13 +690,13 @@ pub(crate) fn spatial_denoise(
     merged: &Padded,
     strength: f32,
     noise: &(dyn Fn(usize, usize, f32) -> f32 + Sync),
-    fft: &TileFft,
 ) -> Padded {
     let mut out = merged.zeros_like();
     let (ntx, nty) = (merged.tiles_x(), merged.tiles_y());
     let win = window();
     let energy = window_energy();
     let w = merged.w;
+    let isa = Isa::detect();
     for parity in 0..2 {
         let start = parity * STEP * w;
         out.data[start..]
@@ -546,37 +705,37 @@ pub(crate) fn spatial_denoise(
             .map(|(m, band)| (2 * m + parity, band))
             .filter(|(ty, _)| *ty < nty)
             .for_each(|(ty, band)| {
-                const N: usize = TILE * TILE;
-                let mut t = [[0.0f32; N]; 2];
-                let mut raw = [0.0f32; N];
-                let mut spec = [vec![Complex32::default(); N], vec![Complex32::default(); N]];
-                let mut pair = PairFft::new(fft);
-                // two tiles per transform; an odd last tile goes with a zero tile
-                for tx in (0..ntx).step_by(2) {
-                    let mut s2 = [0.0f32; 2];
-                    for k in 0..2 {
-                        if tx + k < ntx {
-                            merged.tile(tx + k, ty, 0, 0, Some(&win), &mut t[k]);
-                            merged.tile(tx + k, ty, 0, 0, None, &mut raw);
-                            let mean = raw.iter().sum::<f32>() / N as f32;
-                            s2[k] = strength * noise(tx + k, ty, mean) * energy;
-                        } else {
-                            t[k] = [0.0; N];
+                let mut t = [[0.0f32; AREA]; 2];
+                let mut raw = [0.0f32; AREA];
+                let mut batch = TileBatch::default();
+                // 2 x LANES tiles per transform: the first LANES as real parts, the next
+                // as imaginary parts
+                for first in (0..ntx).step_by(2 * LANES) {
+                    let count = (ntx - first).min(2 * LANES);
+                    let mut s2 = [[0.0f32; LANES]; 2];
+                    // (the lane picks the tile column as well as the s2 entry)
+                    #[allow(clippy::needless_range_loop)]
+                    for l in 0..LANES {
+                        for (k, tile) in t.iter_mut().enumerate() {
+                            let tx = first + k * LANES + l;
+                            if tx < ntx {
+                                merged.tile(tx, ty, 0, 0, Some(&win), tile);
+                                merged.tile(tx, ty, 0, 0, None, &mut raw);
+                                let mean = raw.iter().sum::<f32>() / AREA as f32;
+                                s2[k][l] = strength * noise(tx, ty, mean) * energy;
+                            } else {
+                                *tile = [0.0; AREA];
+                            }
                         }
+                        batch.load(l, &t[0], Some(&t[1]));
                     }
-                    let [t0, t1] = &mut t;
-                    let [a, b] = &mut spec;
-                    pair.forward(t0, t1, a, b);
-                    for (sp, s2) in spec.iter_mut().zip(s2) {
-                        for c in sp.iter_mut().skip(1) {
-                            let m2 = c.norm_sqr();
-                            *c *= m2 / (m2 + s2).max(f32::MIN_POSITIVE);
-                        }
-                    }
-                    pair.inverse(&spec[0], &spec[1], t0, t1);
-                    add_tile(band, w, tx, t0);
-                    if tx + 1 < ntx {
-                        add_tile(band, w, tx + 1, t1);
+                    batch.forward(isa);
+                    denoise_spectra(isa, &mut batch, &s2);
+                    batch.inverse(isa);
+                    for k in 0..count {
+                        let part = if k < LANES { &batch.re } else { &batch.im };
+                        extract(part, k % LANES, &mut t[0]);
+                        add_tile(band, w, first + k, &t[0]);
                     }
                 }
             });
@@ -587,6 +746,8 @@ pub(crate) fn spatial_denoise(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustfft::FftPlanner;
+    use rustfft::num_complex::Complex32;
 
     #[test]
     fn window_sums_to_one_at_half_overlap() {
@@ -611,36 +772,169 @@ mod tests {
         }
     }
 
-    /// The paired transforms give each tile's own spectrum and, back, each tile.
-    #[test]
-    fn paired_transforms_equal_separate_ones() {
-        let fft = TileFft::new(TILE);
-        let mut pair = PairFft::new(&fft);
-        let n = TILE * TILE;
-        let a: Vec<f32> = (0..n).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
-        let b: Vec<f32> = (0..n).map(|i| ((i * i) % 53) as f32 / 53.0 - 0.3).collect();
-        let (mut sa, mut sb) = (vec![Complex32::default(); n], vec![Complex32::default(); n]);
-        pair.forward(&a, &b, &mut sa, &mut sb);
-        let mut scratch = fft.scratch();
-        for (x, s) in [(&a, &sa), (&b, &sb)] {
-            let mut c: Vec<Complex32> = x.iter().map(|&v| Complex32::new(v, 0.0)).collect();
-            fft.forward(&mut c, &mut scratch);
-            let worst = c
-                .iter()
-                .zip(s.iter())
-                .map(|(p, q)| (p - q).norm())
-                .fold(0.0, f32::max);
-            assert!(worst < 1e-4, "spectrum off by {worst}");
+    /// The share of the difference power between the spectra `a` (reference) and `b`
+    /// (alternate) that the shrinkage accepts, `sum (1 - A) |d|^2 / sum |d|^2` (1 when they are
+    /// equal): the tile's robustness weight as the diagnostics show it.
+    fn accepted_share(a: &[Complex32], b: &[Complex32], s2: f32) -> f32 {
+        let (mut kept, mut all) = (0.0f32, 0.0f32);
+        for (a, b) in a.iter().zip(b) {
+            let d2 = (*a - *b).norm_sqr();
+            kept += (1.0 - shrinkage(d2, s2)) * d2;
+            all += d2;
         }
-        let (mut ra, mut rb) = (vec![0.0; n], vec![0.0; n]);
-        pair.inverse(&sa, &sb, &mut ra, &mut rb);
-        for (x, y) in [(&a, &ra), (&b, &rb)] {
-            let worst = x
+        if all > 0.0 { kept / all } else { 1.0 }
+    }
+
+    /// rustfft's 2-D transform of a real tile (rows, then columns), natural order.
+    fn dft2(x: &[f32], inverse: bool, spectrum: Option<&[Complex32]>) -> Vec<Complex32> {
+        let mut planner = FftPlanner::<f32>::new();
+        let f = if inverse {
+            planner.plan_fft_inverse(TILE)
+        } else {
+            planner.plan_fft_forward(TILE)
+        };
+        let mut b: Vec<Complex32> = match spectrum {
+            Some(s) => s.to_vec(),
+            None => x.iter().map(|&v| Complex32::new(v, 0.0)).collect(),
+        };
+        for row in b.chunks_exact_mut(TILE) {
+            f.process(row);
+        }
+        for c in 0..TILE {
+            let mut col: Vec<Complex32> = (0..TILE).map(|r| b[r * TILE + c]).collect();
+            f.process(&mut col);
+            for (r, v) in col.into_iter().enumerate() {
+                b[r * TILE + c] = v;
+            }
+        }
+        b
+    }
+
+    /// Overlap-adds `f(tx, ty, windowed tile)` over every tile of `like`'s geometry: the
+    /// unbatched construction, one tile and one rustfft transform at a time.
+    fn per_tile(like: &Padded, mut f: impl FnMut(usize, usize, &[f32]) -> Vec<f32>) -> Padded {
+        let mut out = like.zeros_like();
+        let win = window();
+        let mut t = [0.0f32; AREA];
+        for ty in 0..like.tiles_y() {
+            for tx in 0..like.tiles_x() {
+                like.tile(tx, ty, 0, 0, Some(&win), &mut t);
+                let m = f(tx, ty, &t);
+                for (k, row) in m.chunks_exact(TILE).enumerate() {
+                    let at = (ty * STEP + k) * like.w + tx * STEP;
+                    for (d, s) in out.data[at..at + TILE].iter_mut().zip(row) {
+                        *d += s;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn noisy(w: usize, h: usize, seed: usize) -> Padded {
+        Padded::new(w, h, |x, y| {
+            let k = (x * 7919 + y * 104_729 + seed * 15_485_863) % 1_000_003;
+            0.3 + 0.2 * ((x as f32 * 0.37).sin() * (y as f32 * 0.21).cos())
+                + (k % 1000) as f32 * 1e-4
+        })
+    }
+
+    /// The batched robust merge equals the per-tile merge through rustfft, with whole and
+    /// partial batches (rows of 2 LANES + 3 and of fewer than LANES tiles), and its
+    /// recorded robustness equals the per-tile accepted share.
+    #[test]
+    fn batched_merge_equals_the_per_tile_merge() {
+        let c = 8.0;
+        let (v0, vz) = (2e-4f32, 3e-4f32);
+        for (w, h) in [((2 * LANES + 3) * STEP, 40), (5 * STEP + 3, 17)] {
+            let r = noisy(w, h, 1);
+            let z = noisy(w, h, 2);
+            let ones = Padded::new(w, h, |_, _| 1.0);
+            let n = r.tiles_x() * r.tiles_y();
+            let mut acc = r.zeros_like();
+            let mut robust = vec![-1.0f32; n];
+            accumulate(
+                &r,
+                &Alt::Warped {
+                    plane: &z,
+                    valid: &ones,
+                },
+                &mut acc,
+                &mut vec![0; n],
+                &mut vec![0.0; n],
+                None,
+                &vec![false; n],
+                TileMerge {
+                    robustness: Some(c),
+                },
+                &|_| (v0, vz),
+                Some(&mut robust),
+            );
+            let s2 = c * (v0 + vz) * window_energy();
+            let win = window();
+            let mut shares = vec![0.0f32; n];
+            let want = per_tile(&r, |tx, ty, t0| {
+                let mut tz = [0.0f32; AREA];
+                z.tile(tx, ty, 0, 0, Some(&win), &mut tz);
+                let (a, b) = (dft2(t0, false, None), dft2(&tz, false, None));
+                shares[ty * r.tiles_x() + tx] = accepted_share(&a, &b, s2);
+                let m: Vec<Complex32> = a
+                    .iter()
+                    .zip(&b)
+                    .map(|(a, b)| *b + (*a - *b) * shrinkage((*a - *b).norm_sqr(), s2))
+                    .collect();
+                dft2(&[], true, Some(&m))
+                    .iter()
+                    .map(|v| v.re / AREA as f32)
+                    .collect()
+            });
+            let worst = acc
+                .data
                 .iter()
-                .zip(y)
-                .map(|(p, q)| (p - q).abs())
-                .fold(0.0, f32::max);
-            assert!(worst < 1e-5, "round trip off by {worst}");
+                .zip(&want.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{w}x{h}: batched merge off by {worst}");
+            let worst = robust
+                .iter()
+                .zip(&shares)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{w}x{h}: robustness off by {worst}");
+        }
+    }
+
+    /// The batched spatial denoise equals the per-tile one through rustfft: each tile's
+    /// spectrum shrunk outside DC by `|X|^2 / (|X|^2 + s2)`.
+    #[test]
+    fn batched_denoise_equals_the_per_tile_denoise() {
+        for (w, h) in [((2 * LANES + 3) * STEP, 24), (3 * STEP + 1, 9)] {
+            let p = noisy(w, h, 3);
+            let noise =
+                |tx: usize, ty: usize, mean: f32| 1e-4 * (1.0 + mean) + 1e-6 * (tx + ty) as f32;
+            let got = spatial_denoise(&p, 2.0, &noise);
+            let want = per_tile(&p, |tx, ty, t| {
+                let mut raw = [0.0f32; AREA];
+                p.tile(tx, ty, 0, 0, None, &mut raw);
+                let mean = raw.iter().sum::<f32>() / AREA as f32;
+                let s2 = 2.0 * noise(tx, ty, mean) * window_energy();
+                let mut x = dft2(t, false, None);
+                for c in x.iter_mut().skip(1) {
+                    let m2 = c.norm_sqr();
+                    *c *= m2 / (m2 + s2).max(f32::MIN_POSITIVE);
+                }
+                dft2(&[], true, Some(&x))
+                    .iter()
+                    .map(|v| v.re / AREA as f32)
+                    .collect()
+            });
+            let worst = got
+                .data
+                .iter()
+                .zip(&want.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{w}x{h}: batched denoise off by {worst}");
         }
     }
 
@@ -653,7 +947,6 @@ mod tests {
     /// Merging a frame with itself returns the frame, for every mode.
     #[test]
     fn merging_identical_frames_returns_the_frame() {
-        let fft = TileFft::new(TILE);
         for (w, h) in [(40, 24), (17, 9), (33, 65), (25, 9)] {
             let p = ramp(w, h);
             let ntiles = p.tiles_x() * p.tiles_y();
@@ -680,7 +973,6 @@ mod tests {
                     &vec![false; ntiles],
                     mode,
                     &|_| (1e-4, 1e-4),
-                    &fft,
                     None,
                 );
                 for y in 0..h {
@@ -702,7 +994,6 @@ mod tests {
     /// back the common image; an unusable alternate adds nothing and weighs 0.
     #[test]
     fn weighted_accumulation_normalises_by_the_overlapped_weights() {
-        let fft = TileFft::new(TILE);
         for (w, h) in [(32, 32), (48, 40)] {
             let p = ramp(w, h);
             let n = p.tiles_x() * p.tiles_y();
@@ -725,7 +1016,6 @@ mod tests {
                         robustness: Some(8.0),
                     },
                     &|_| (1e-4, 0.25e-4),
-                    &fft,
                     None,
                 );
                 assert!(
@@ -748,7 +1038,6 @@ mod tests {
     /// to the reference).
     #[test]
     fn robustness_rejects_a_different_frame() {
-        let fft = TileFft::new(TILE);
         let (w, h) = (48, 32);
         let r = ramp(w, h);
         let other = Padded::new(
@@ -776,7 +1065,6 @@ mod tests {
                 &vec![false; n],
                 mode,
                 &|_| (1e-6, 1e-6),
-                &fft,
                 Some(&mut robust),
             );
             let mut err = 0.0f32;

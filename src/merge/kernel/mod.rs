@@ -58,7 +58,7 @@ use serde::{Deserialize, Serialize};
 use super::noise::{FrameNoise, noise_model};
 use super::warp::Field;
 use super::wiener::{Padded, spatial_denoise};
-use super::{CLIP_LEVEL, fft::TileFft, merge_area};
+use super::{CLIP_LEVEL, merge_area};
 use crate::align::Alignment;
 use crate::cpu::{Isa, kernels};
 use crate::error::{Error, Result};
@@ -996,13 +996,7 @@ fn denoise_plane(p: &Plane<f32>, resid: &[f32], strength: f32) -> Plane<f32> {
     let (w, h) = (p.width, p.height);
     let padded = Padded::new(w, h, |x, y| p.data[y * w + x]);
     let noise = Padded::new(w, h, |x, y| resid[y * w + x]);
-    let fft = TileFft::new(super::wiener::TILE);
-    let out = spatial_denoise(
-        &padded,
-        strength,
-        &|tx, ty, _mean| noise.tile_mean(tx, ty),
-        &fft,
-    );
+    let out = spatial_denoise(&padded, strength, &|tx, ty, _mean| noise.tile_mean(tx, ty));
     let mut o = Plane::new(w, h);
     o.data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         for (x, v) in row.iter_mut().enumerate() {

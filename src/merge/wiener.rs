@@ -254,6 +254,8 @@ struct MergeBatch {
     weight: [f32; 2 * LANES],
     s2: Lanes,
     masks: Vec<[f32; AREA]>,
+    /// The mask written by an unweighted merge, never read.
+    spare_mask: [f32; AREA],
     /// Per lane of the half in flight: the difference power accepted and in all (robustness
     /// record).
     kept: Lanes,
@@ -271,34 +273,41 @@ impl MergeBatch {
             weight: [0.0; 2 * LANES],
             s2: [0.0; LANES],
             masks: vec![[1.0; AREA]; if weighted { 2 * LANES } else { 0 }],
+            spare_mask: [1.0; AREA],
             kept: [0.0; LANES],
             all: [0.0; LANES],
         }
     }
 
-    /// Queues the windowed reference tile `t0` and alternate tile `tz` of column `tx`, to be
-    /// overlap-added with `weight` (times `mask` when weighted) once merged with the
+    /// Where the next tile goes: its lane of the forward batch (fill both parts) and its
+    /// mask (kept only for a weighted merge). Nothing is queued until
+    /// [`MergeBatch::commit`].
+    fn slot(&mut self) -> (usize, &mut TileBatch, &mut [f32; AREA]) {
+        let lane = self.len % LANES;
+        let mask = match self.masks.get_mut(self.len) {
+            Some(m) => m,
+            None => &mut self.spare_mask,
+        };
+        (lane, &mut self.fwd, mask)
+    }
+
+    /// Queues the tile just written to [`MergeBatch::slot`] (the windowed reference tile as
+    /// real part, the windowed alternate as imaginary part) for column `tx`, to be
+    /// overlap-added with `weight` (times its mask when weighted) once merged with the
     /// tolerated power `s2`. `robust`, when recording, receives the tile's accepted share
-    /// (`sum (1 - A) |d|^2 / sum |d|^2` over its coefficients, 1 when `d` is 0) as its half is transformed. A full batch is flushed into `band`.
-    #[allow(clippy::too_many_arguments)]
-    fn push(
+    /// (`sum (1 - A) |d|^2 / sum |d|^2` over its coefficients, 1 when `d` is 0) as its half
+    /// is transformed. A full batch is flushed into `band`.
+    fn commit(
         &mut self,
-        t0: &[f32; AREA],
-        tz: &[f32; AREA],
-        mask: &[f32; AREA],
         (tx, weight, s2): (usize, f32, f32),
         band: &mut [f32],
         w: usize,
         robust: &mut [f32],
     ) {
-        let (k, lane) = (self.len, self.len % LANES);
-        self.fwd.load(lane, t0, Some(tz));
+        let k = self.len;
         self.tx[k] = tx;
         self.weight[k] = weight;
-        self.s2[lane] = s2;
-        if let Some(m) = self.masks.get_mut(k) {
-            *m = *mask;
-        }
+        self.s2[k % LANES] = s2;
         self.len += 1;
         if self.len == LANES {
             self.transform_half(0, robust);
@@ -343,14 +352,25 @@ impl MergeBatch {
             self.transform_half(1, robust);
         }
         self.z.inverse(self.isa);
-        let mut out = [0.0f32; AREA];
         for k in 0..self.len {
             let part = if k < LANES { &self.z.re } else { &self.z.im };
-            extract(part, k % LANES, &mut out);
-            if let Some(m) = self.masks.get(k) {
-                out.iter_mut().zip(m).for_each(|(o, m)| *o *= m);
+            let (lane, x0, weight) = (k % LANES, self.tx[k] * STEP, self.weight[k]);
+            for (r, rows) in part.chunks_exact(TILE).enumerate() {
+                let dst = &mut band[r * w + x0..r * w + x0 + TILE];
+                match self.masks.get(k) {
+                    Some(m) => {
+                        let m = &m[r * TILE..(r + 1) * TILE];
+                        for ((d, v), m) in dst.iter_mut().zip(rows).zip(m) {
+                            *d += weight * (v[lane] * m);
+                        }
+                    }
+                    None => {
+                        for (d, v) in dst.iter_mut().zip(rows) {
+                            *d += weight * v[lane];
+                        }
+                    }
+                }
             }
-            add_tile_scaled(band, w, self.tx[k], &out, self.weight[k]);
         }
         self.len = 0;
     }
@@ -536,7 +556,6 @@ pub(crate) fn accumulate(
             .zip(den_bands)
             .map(|((ty, band), mut den_band)| {
                 let mut t0 = [0.0f32; N];
-                let mut mask = [1.0f32; N];
                 let mut tz = [0.0f32; N];
                 let mut raw = [0.0f32; N];
                 let mut batch = MergeBatch::new(isa, weighted);
@@ -545,8 +564,10 @@ pub(crate) fn accumulate(
                 let mut row_robust = vec![0f32; if record { ntx } else { 0 }];
                 for (tx, tile_used) in row_used.iter_mut().enumerate() {
                     let t = ty * ntx + tx;
-                    // the reference's tile windowed, and its mean brightness, which sets the
-                    // noise variances; a warped alternate's tile with the same pass
+                    // the reference's tile windowed (real part) and the alternate's
+                    // (imaginary part) into the batch's next lane, and the reference's mean
+                    // brightness, which sets the noise variances
+                    let (lane, fwd, tile_mask) = batch.slot();
                     let (mean, usable_samples) = match alt {
                         Alt::Warped { plane, valid } => warped_tiles(
                             reference,
@@ -554,13 +575,16 @@ pub(crate) fn accumulate(
                             valid,
                             (tx, ty),
                             &win,
-                            &mut t0,
-                            &mut tz,
-                            &mut mask,
+                            fwd,
+                            lane,
+                            tile_mask,
                         ),
-                        Alt::Shifted { .. } => {
+                        Alt::Shifted { plane, offsets } => {
+                            let (dx, dy) = offsets[t];
                             reference.tile(tx, ty, 0, 0, None, &mut raw);
                             reference.tile(tx, ty, 0, 0, Some(&win), &mut t0);
+                            plane.tile(tx, ty, dx, dy, Some(&win), &mut tz);
+                            fwd.load(lane, &t0, Some(&tz));
                             (raw.iter().sum::<f32>() / N as f32, N)
                         }
                     };
@@ -577,16 +601,13 @@ pub(crate) fn accumulate(
                         };
                     if !usable {
                         if !weighted {
+                            reference.tile(tx, ty, 0, 0, Some(&win), &mut t0);
                             add_tile(band, w, tx, &t0);
                             row_weight[tx] = 1.0;
                         }
                         continue;
                     }
                     *tile_used = 1;
-                    if let Alt::Shifted { plane, offsets } = alt {
-                        let (dx, dy) = offsets[t];
-                        plane.tile(tx, ty, dx, dy, Some(&win), &mut tz)
-                    }
                     let (v0, vz) = noise(mean);
                     let weight = if weighted {
                         (v0 / vz.max(f32::MIN_POSITIVE)).min(1e4)
@@ -594,22 +615,31 @@ pub(crate) fn accumulate(
                         1.0
                     };
                     row_weight[tx] = weight;
+                    let (lane, fwd, tile_mask) = batch.slot();
                     if let Some(db) = den_band.as_deref_mut() {
-                        let wm: Vec<f32> = win2.iter().zip(&mask).map(|(a, b)| a * b).collect();
+                        let wm: Vec<f32> = win2
+                            .iter()
+                            .zip(tile_mask.iter())
+                            .map(|(a, b)| a * b)
+                            .collect();
                         add_tile_scaled(db, w, tx, &wm, weight);
                     }
                     let Some(c) = mode.robustness else {
+                        // the plain mean: the alternate's tile as it stands
                         if let Some(r) = row_robust.get_mut(tx) {
                             *r = 1.0;
                         }
+                        extract(&fwd.im, lane, &mut tz);
                         if weighted {
-                            tz.iter_mut().zip(&mask).for_each(|(z, m)| *z *= m);
+                            tz.iter_mut()
+                                .zip(tile_mask.iter())
+                                .for_each(|(z, m)| *z *= m);
                         }
                         add_tile_scaled(band, w, tx, &tz, weight);
                         continue;
                     };
                     let s2 = c * (v0 + vz) * energy;
-                    batch.push(&t0, &tz, &mask, (tx, weight, s2), band, w, &mut row_robust);
+                    batch.commit((tx, weight, s2), band, w, &mut row_robust);
                 }
                 batch.flush(band, w, &mut row_robust);
                 (row_used, row_weight, row_robust)
@@ -631,10 +661,10 @@ pub(crate) fn accumulate(
 }
 
 /// One pass over tile (`tx`, `ty`) of the reference and of a warped alternate (`plane`,
-/// usable where `valid` > 0.5): the windowed reference tile into `t0`, the windowed
-/// alternate into `tz` with the reference's values where it is unusable, the usable samples
-/// as 1 and 0 into `mask`. Returns the reference tile's mean (unwindowed) and the count of
-/// usable samples.
+/// usable where `valid` > 0.5), into lane `lane` of `batch`: the windowed reference tile as
+/// real part, the windowed alternate as imaginary part with the reference's values where it
+/// is unusable; the usable samples as 1 and 0 into `mask`. Returns the reference tile's
+/// mean (unwindowed) and the count of usable samples.
 #[allow(clippy::too_many_arguments)]
 fn warped_tiles(
     reference: &Padded,
@@ -642,8 +672,8 @@ fn warped_tiles(
     valid: &Padded,
     (tx, ty): (usize, usize),
     win: &[f32; TILE],
-    t0: &mut [f32; AREA],
-    tz: &mut [f32; AREA],
+    batch: &mut TileBatch,
+    lane: usize,
     mask: &mut [f32; AREA],
 ) -> (f32, usize) {
     let w = reference.w;
@@ -656,18 +686,19 @@ fn warped_tiles(
         let a = &plane.data[at..at + TILE];
         let v = &valid.data[at..at + TILE];
         let wk = win[k];
+        let row = k * TILE..(k + 1) * TILE;
         let (o0, oz, om) = (
-            &mut t0[k * TILE..(k + 1) * TILE],
-            &mut tz[k * TILE..(k + 1) * TILE],
-            &mut mask[k * TILE..(k + 1) * TILE],
+            &mut batch.re[row.clone()],
+            &mut batch.im[row.clone()],
+            &mut mask[row],
         );
         for i in 0..TILE {
             let ok = v[i] > 0.5;
             let wi = win[i] * wk;
             sum += r[i];
             usable += usize::from(ok);
-            o0[i] = r[i] * wi;
-            oz[i] = if ok { a[i] } else { r[i] } * wi;
+            o0[i][lane] = r[i] * wi;
+            oz[i][lane] = if ok { a[i] } else { r[i] } * wi;
             om[i] = if ok { 1.0 } else { 0.0 };
         }
     }

@@ -340,21 +340,21 @@ pub(crate) fn regularize(
         .into_par_iter()
         .map(|t| {
             let (j, i) = ((t % grid.nx) as isize, (t / grid.nx) as isize);
-            let mut xs = Vec::with_capacity(9);
-            let mut ys = Vec::with_capacity(9);
+            let (mut xs, mut ys, mut n) = ([0.0f32; 9], [0.0f32; 9], 0);
             for di in -1..=1 {
                 for dj in -1..=1 {
                     let (ii, jj) = (i + di, j + dj);
                     if ii >= 0 && jj >= 0 && (ii as usize) < grid.ny && (jj as usize) < grid.nx {
                         let d = disp[ii as usize * grid.nx + jj as usize];
-                        xs.push(d.0);
-                        ys.push(d.1);
+                        (xs[n], ys[n]) = (d.0, d.1);
+                        n += 1;
                     }
                 }
             }
-            xs.sort_by(f32::total_cmp);
-            ys.sort_by(f32::total_cmp);
-            let med = (xs[xs.len() / 2], ys[ys.len() / 2]);
+            let med = (
+                *xs[..n].select_nth_unstable_by(n / 2, f32::total_cmp).1,
+                *ys[..n].select_nth_unstable_by(n / 2, f32::total_cmp).1,
+            );
             let own = disp[t];
             if (med.0 - own.0).abs() <= 1.0 && (med.1 - own.1).abs() <= 1.0 {
                 return own;

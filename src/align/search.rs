@@ -422,7 +422,7 @@ pub(crate) fn upsample_candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::align::refine::lucas_kanade_with;
+    use crate::align::refine::LkReference;
 
     /// A smooth random-looking texture, and the same moved by (`dx`, `dy`) plus a little
     /// rotation, so that tiles find different displacements.
@@ -462,12 +462,14 @@ mod tests {
                 assert_eq!(got, base, "{isa:?} {norm:?}");
             }
         }
+        let lk = LkReference::new(&r, &grid);
         for t in 0..grid.len() {
-            let (x0, y0) = grid.origin(t);
-            let base = lucas_kanade_with(Isa::baseline(), &r, &a, x0, y0, 16, (3.0, -1.0), 4, None);
-            for isa in Isa::supported() {
-                let got = lucas_kanade_with(isa, &r, &a, x0, y0, 16, (3.0, -1.0), 4, None);
-                assert_eq!(got, base, "{isa:?} tile {t}");
+            for start in [(3.0, -1.0), (2.5, 1.25)] {
+                let base = lk.refine_with(Isa::baseline(), &r, &a, t, start, 4, None);
+                for isa in Isa::supported() {
+                    let got = lk.refine_with(isa, &r, &a, t, start, 4, None);
+                    assert_eq!(got, base, "{isa:?} tile {t}");
+                }
             }
         }
     }

@@ -310,10 +310,17 @@ fn search_tile_body(
     }
     let mut out = (bx as f32, by as f32);
     if subpixel {
+        // the 3x3 L2 distances around the best offset, from the search's own where it has them
+        let (u, w) = (bx - cx + radius, by - cy + radius);
+        let in_grid = norm == Norm::L2 && u >= 1 && w >= 1 && u < 2 * radius && w < 2 * radius;
         let mut d3 = [[0.0f32; 3]; 3];
         for (j, row) in d3.iter_mut().enumerate() {
             for (i, v) in row.iter_mut().enumerate() {
-                *v = dist(bx + i as i32 - 1, by + j as i32 - 1, Norm::L2);
+                *v = if in_grid {
+                    grid_d[(w + j as i32 - 1) as usize * side + (u + i as i32 - 1) as usize]
+                } else {
+                    dist(bx + i as i32 - 1, by + j as i32 - 1, Norm::L2)
+                };
             }
         }
         if let Some((mu, mv)) = quadratic_min(&d3) {

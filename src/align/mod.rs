@@ -72,7 +72,9 @@ pub struct AlignParams {
     pub fine_radius: i32,
     /// Sub-pixel refinement; default [`Refinement::LucasKanade`].
     pub refinement: Refinement,
-    /// Lucas-Kanade iterations, 1 to 20; default 4. More: slower, rarely more precise.
+    /// Most Lucas-Kanade iterations per tile, 1 to 20; default 4 (a tile stops earlier once
+    /// an update moves it less than 0.02 full-resolution pixels). More: slower, rarely more
+    /// precise.
     pub lk_iterations: usize,
 }
 

@@ -322,8 +322,13 @@ fn with_buffer<R>(size: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     }
 }
 
-/// An update smaller than this in both coordinates, level pixels, ends the iterations.
-pub(crate) const CONVERGED: f32 = 1e-3;
+/// An update smaller than this in both coordinates, level pixels (0.02 full-resolution
+/// pixels), is the last: it is taken without resampling the tile to check it. Measured on
+/// tests/align.rs against the previous rule (1e-3, with every step checked): alignment
+/// errors equal or lower (handheld p95 0.059 -> 0.058 px, +-64 px p95 0.068 -> 0.067 px),
+/// and 3.2 instead of 4.0 tile resamplings per refinement on align/frame/12MP. At 0.02 the
+/// handheld median grows by 0.001 px.
+pub(crate) const CONVERGED: f32 = 0.01;
 
 /// RMS difference between the `size` x `size` tile of `r` at (`x0`, `y0`) and the tile of
 /// `a` at that place plus `d` (bicubic samples).
@@ -405,15 +410,18 @@ fn lucas_kanade_body(
         if (next.0 - d.0).abs() > 1.0 || (next.1 - d.1).abs() > 1.0 {
             break;
         }
+        if ux.abs() < CONVERGED && uy.abs() < CONVERGED {
+            // converged: take the last small step without resampling the tile to check it
+            // (the residual stays the one measured before it)
+            cur = next;
+            break;
+        }
         let res = lk_residual::<true>([r, gx, gy, a], tile, next, tmp);
         if res.2 > last.2 {
             break; // the step made things worse: stop at the better estimate
         }
         cur = next;
         last = res;
-        if ux.abs() < CONVERGED && uy.abs() < CONVERGED {
-            break;
-        }
     }
     tensor.fit(cur, (last.2 / n as f32).sqrt())
 }

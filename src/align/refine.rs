@@ -552,6 +552,76 @@ mod tests {
         }
     }
 
+    /// The residual sums written out directly: bicubic samples of `a` one by one, central
+    /// differences of `r` with clamped borders, sums in f64.
+    fn residual_reference(
+        r: &Plane<f32>,
+        a: &Plane<f32>,
+        (x0, y0, size): (usize, usize, usize),
+        d: (f32, f32),
+    ) -> [f64; 3] {
+        let (mx, my) = (r.width - 1, r.height - 1);
+        let mut s = [0.0f64; 3];
+        for y in y0..y0 + size {
+            for x in x0..x0 + size {
+                let e = f64::from(a.sample_cubic(x as f32 + d.0, y as f32 + d.1) - r.get(x, y));
+                let gx = 0.5 * (r.get((x + 1).min(mx), y) - r.get(x.saturating_sub(1), y));
+                let gy = 0.5 * (r.get(x, (y + 1).min(my)) - r.get(x, y.saturating_sub(1)));
+                s[0] += f64::from(gx) * e;
+                s[1] += f64::from(gy) * e;
+                s[2] += e * e;
+            }
+        }
+        s
+    }
+
+    /// The residual kernels against the direct sums (tolerance 1e-4 relative to the
+    /// magnitudes summed), and every instruction set against the baseline to the bit, over
+    /// tile sizes that hit every loop tail, at whole-pixel and fractional offsets, inside the
+    /// frame and across its borders; the refinement likewise across instruction sets.
+    #[test]
+    fn residual_kernels_match_the_reference_on_every_instruction_set() {
+        let (w, h) = (70, 61);
+        let mut seed = 7u64;
+        let mut noise = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let r = Plane::from_vec(w, h, (0..w * h).map(|_| noise()).collect()).unwrap();
+        let a = Plane::from_vec(w, h, (0..w * h).map(|_| noise()).collect()).unwrap();
+        for size in [1, 7, 8, 9, 15, 16, 17, 31, 33] {
+            let grid = TileGrid::new(w, h, size);
+            let lk = LkReference::new(&r, &grid);
+            for t in [0, grid.len() / 2, grid.len() - 1] {
+                let (x0, y0) = grid.origin(t);
+                let tile = Tile { x0, y0, size };
+                for d in [(0.0f32, 0.0f32), (2.0, -1.0), (0.3, -0.7), (-2.6, 3.4)] {
+                    let want = residual_reference(&r, &a, (x0, y0, size), d);
+                    let planes = [&r, &lk.gx, &lk.gy, &a];
+                    let base = with_buffer(size, |tmp| lk_residual::<true>(planes, tile, d, tmp));
+                    let got = [base.0, base.1, base.2].map(f64::from);
+                    let scale = (size * size) as f64;
+                    for k in 0..3 {
+                        assert!(
+                            (got[k] - want[k]).abs() <= 1e-4 * scale,
+                            "size {size} tile {t} {d:?} sum {k}: {} vs {}",
+                            got[k],
+                            want[k]
+                        );
+                    }
+                    for isa in Isa::supported() {
+                        let e2 = with_buffer(size, |tmp| rms_tile(isa, &r, &a, tile, d, tmp));
+                        assert_eq!(e2, base.2, "{isa:?} size {size} tile {t} {d:?}");
+                        let fit = |isa| lk.refine_with(isa, &r, &a, t, d, 4, None);
+                        assert_eq!(fit(isa), fit(Isa::baseline()), "{isa:?} size {size}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn bicubic_is_exact_on_a_linear_ramp() {
         let p = Plane::from_vec(

@@ -21,7 +21,9 @@
 //! # Implementation notes
 //! Tiles are independent, so each level's search runs in parallel over tiles (rayon). Frames
 //! are aligned one at a time against an [`AlignPlan`] that holds the reference pyramid, so a
-//! caller can stream frames without holding the whole burst.
+//! caller can stream frames without holding the whole burst. The plan also holds what
+//! Lucas-Kanade needs of the reference (its gradients and each tile's structure tensor,
+//! [`refine::LkReference`]), so a frame computes only its own side.
 
 pub(crate) mod motion;
 pub(crate) mod pyramid;
@@ -70,7 +72,9 @@ pub struct AlignParams {
     pub fine_radius: i32,
     /// Sub-pixel refinement; default [`Refinement::LucasKanade`].
     pub refinement: Refinement,
-    /// Lucas-Kanade iterations, 1 to 20; default 4. More: slower, rarely more precise.
+    /// Most Lucas-Kanade iterations per tile, 1 to 20; default 4 (a tile stops earlier once
+    /// an update moves it less than 0.02 full-resolution pixels). More: slower, rarely more
+    /// precise.
     pub lk_iterations: usize,
 }
 
@@ -298,6 +302,12 @@ const SNAP_DISTANCE: f32 = 4.0;
 /// leaves 51, 1.0 leaves 7.
 const SNAP_TOLERANCE: f32 = 1.0;
 
+/// The Lucas-Kanade reference over the finest level's tiles of `pyramid`.
+fn lk_reference(pyramid: &Pyramid, params: &AlignParams) -> refine::LkReference {
+    let r = &pyramid.levels[0];
+    refine::LkReference::new(r, &TileGrid::new(r.width, r.height, params.tile_size))
+}
+
 /// Level (normalised) at which photosites saturate in the alignment image.
 const CEILING: f32 = 1.0;
 
@@ -306,6 +316,8 @@ pub struct AlignPlan {
     params: AlignParams,
     area: Rect,
     reference: Pyramid,
+    /// The reference side of the Lucas-Kanade refinement on the finest level's tiles.
+    lk: refine::LkReference,
     gain: f64,
 }
 
@@ -333,10 +345,13 @@ impl AlignPlan {
             .iter()
             .map(|l| l.factor)
             .collect();
+        let reference = Pyramid::new(grey, &factors);
+        let lk = lk_reference(&reference, params);
         Ok(AlignPlan {
             params: params.clone(),
             area,
-            reference: Pyramid::new(grey, &factors),
+            reference,
+            lk,
             gain,
         })
     }
@@ -363,15 +378,17 @@ impl AlignPlan {
         let levels = schedule(&self.params, grey.width, grey.height);
         let factors: Vec<usize> = levels.iter().map(|l| l.factor).collect();
         let alt = Pyramid::new(grey, &factors);
-        let clipped_reference;
-        let reference = if ceiling < CEILING {
+        let clipped;
+        let (reference, lk) = if ceiling < CEILING {
             // (clamping the quad averages rather than each photosite: close enough to align)
             let mut grey = self.reference.levels[0].clone();
             grey.data.iter_mut().for_each(|v| *v = v.min(ceiling));
-            clipped_reference = Pyramid::new(grey, &factors);
-            &clipped_reference
+            let pyramid = Pyramid::new(grey, &factors);
+            let lk = lk_reference(&pyramid, &self.params);
+            clipped = (pyramid, lk);
+            (&clipped.0, &clipped.1)
         } else {
-            &self.reference
+            (&self.reference, &self.lk)
         };
 
         let mut disp: Vec<(f32, f32)> = Vec::new();
@@ -399,7 +416,8 @@ impl AlignPlan {
             disp = search::regularize(r, a, &grid, &disp, levels[l].norm, REGULARIZE_TOLERANCE);
             prev_grid = Some(grid);
         }
-        let grid = prev_grid.unwrap_or_else(|| TileGrid::new(1, 1, 1));
+        let grid = *lk.grid();
+        debug_assert_eq!(Some(grid), prev_grid);
         let (r, a) = (&reference.levels[0], &alt.levels[0]);
         let refine = self.params.refinement;
         let iters = if refine == Refinement::LucasKanade {
@@ -409,13 +427,10 @@ impl AlignPlan {
         };
         let mut fits: Vec<refine::TileFit> = (0..grid.len())
             .into_par_iter()
-            .map(|t| {
-                let (x0, y0) = grid.origin(t);
-                refine::lucas_kanade(r, a, x0, y0, grid.size, disp[t], iters, None)
-            })
+            .map(|t| lk.refine(r, a, t, disp[t], iters, None))
             .collect();
         let deviation = if refine == Refinement::LucasKanade {
-            self.resolve_ambiguous(&grid, r, a, &mut fits)
+            self.resolve_ambiguous(lk, r, a, &mut fits)
         } else {
             Vec::new()
         };
@@ -429,7 +444,7 @@ impl AlignPlan {
                     .map(|t| {
                         let (x0, y0) = grid.origin(t);
                         let d = (fits[t].d.0 * 0.5, fits[t].d.1 * 0.5);
-                        refine::lucas_kanade(r1, a1, x0 / 2, y0 / 2, size, d, 0, None).rms
+                        refine::tile_rms(r1, a1, x0 / 2, y0 / 2, size, d)
                     })
                     .collect()
             }
@@ -467,11 +482,12 @@ impl AlignPlan {
     /// ([`Alignment::deviation`], full-resolution pixels; empty without a model).
     fn resolve_ambiguous(
         &self,
-        grid: &TileGrid,
+        lk: &refine::LkReference,
         r: &Plane<f32>,
         a: &Plane<f32>,
         fits: &mut [refine::TileFit],
     ) -> Vec<f32> {
+        let grid = lk.grid();
         let n = grid.size * grid.size;
         let posed: Vec<Option<(f32, f32)>> = fits
             .iter()
@@ -487,8 +503,7 @@ impl AlignPlan {
             .map(|t| {
                 let f = fits[t];
                 let prior = priors[t];
-                let (x0, y0) = grid.origin(t);
-                let at_prior = || refine::lucas_kanade(r, a, x0, y0, grid.size, prior, 0, None);
+                let at_prior = || lk.at(r, a, t, prior);
                 if posed[t].is_some() {
                     let off = (f.d.0 - prior.0).hypot(f.d.1 - prior.1);
                     if off > SNAP_DISTANCE {
@@ -504,7 +519,7 @@ impl AlignPlan {
                         ..at_prior()
                     });
                 }
-                let g = refine::lucas_kanade(r, a, x0, y0, grid.size, prior, iters, Some(f.normal));
+                let g = lk.refine(r, a, t, prior, iters, Some(f.normal));
                 // along its normal a stripe tile can lock a period off, as above
                 let p = at_prior();
                 Some(if p.rms <= g.rms * (1.0 + SNAP_TOLERANCE) {

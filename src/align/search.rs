@@ -310,10 +310,17 @@ fn search_tile_body(
     }
     let mut out = (bx as f32, by as f32);
     if subpixel {
+        // the 3x3 L2 distances around the best offset, from the search's own where it has them
+        let (u, w) = (bx - cx + radius, by - cy + radius);
+        let in_grid = norm == Norm::L2 && u >= 1 && w >= 1 && u < 2 * radius && w < 2 * radius;
         let mut d3 = [[0.0f32; 3]; 3];
         for (j, row) in d3.iter_mut().enumerate() {
             for (i, v) in row.iter_mut().enumerate() {
-                *v = dist(bx + i as i32 - 1, by + j as i32 - 1, Norm::L2);
+                *v = if in_grid {
+                    grid_d[(w + j as i32 - 1) as usize * side + (u + i as i32 - 1) as usize]
+                } else {
+                    dist(bx + i as i32 - 1, by + j as i32 - 1, Norm::L2)
+                };
             }
         }
         if let Some((mu, mv)) = quadratic_min(&d3) {
@@ -340,21 +347,21 @@ pub(crate) fn regularize(
         .into_par_iter()
         .map(|t| {
             let (j, i) = ((t % grid.nx) as isize, (t / grid.nx) as isize);
-            let mut xs = Vec::with_capacity(9);
-            let mut ys = Vec::with_capacity(9);
+            let (mut xs, mut ys, mut n) = ([0.0f32; 9], [0.0f32; 9], 0);
             for di in -1..=1 {
                 for dj in -1..=1 {
                     let (ii, jj) = (i + di, j + dj);
                     if ii >= 0 && jj >= 0 && (ii as usize) < grid.ny && (jj as usize) < grid.nx {
                         let d = disp[ii as usize * grid.nx + jj as usize];
-                        xs.push(d.0);
-                        ys.push(d.1);
+                        (xs[n], ys[n]) = (d.0, d.1);
+                        n += 1;
                     }
                 }
             }
-            xs.sort_by(f32::total_cmp);
-            ys.sort_by(f32::total_cmp);
-            let med = (xs[xs.len() / 2], ys[ys.len() / 2]);
+            let med = (
+                *xs[..n].select_nth_unstable_by(n / 2, f32::total_cmp).1,
+                *ys[..n].select_nth_unstable_by(n / 2, f32::total_cmp).1,
+            );
             let own = disp[t];
             if (med.0 - own.0).abs() <= 1.0 && (med.1 - own.1).abs() <= 1.0 {
                 return own;
@@ -422,7 +429,7 @@ pub(crate) fn upsample_candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::align::refine::lucas_kanade_with;
+    use crate::align::refine::LkReference;
 
     /// A smooth random-looking texture, and the same moved by (`dx`, `dy`) plus a little
     /// rotation, so that tiles find different displacements.
@@ -462,12 +469,14 @@ mod tests {
                 assert_eq!(got, base, "{isa:?} {norm:?}");
             }
         }
+        let lk = LkReference::new(&r, &grid);
         for t in 0..grid.len() {
-            let (x0, y0) = grid.origin(t);
-            let base = lucas_kanade_with(Isa::baseline(), &r, &a, x0, y0, 16, (3.0, -1.0), 4, None);
-            for isa in Isa::supported() {
-                let got = lucas_kanade_with(isa, &r, &a, x0, y0, 16, (3.0, -1.0), 4, None);
-                assert_eq!(got, base, "{isa:?} tile {t}");
+            for start in [(3.0, -1.0), (2.5, 1.25)] {
+                let base = lk.refine_with(Isa::baseline(), &r, &a, t, start, 4, None);
+                for isa in Isa::supported() {
+                    let got = lk.refine_with(isa, &r, &a, t, start, 4, None);
+                    assert_eq!(got, base, "{isa:?} tile {t}");
+                }
             }
         }
     }

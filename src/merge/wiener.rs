@@ -19,6 +19,13 @@
 //! # Implementation notes
 //! Tile rows of the same parity do not overlap, so each frame is accumulated in two parallel
 //! passes (even rows, then odd rows), each tile row writing its own 16-row band.
+//!
+//! The transforms run [`LANES`] tiles of a row at a time ([`TileBatch`]): one pass over the
+//! reference, the alternate and its validity writes each tile straight into its lane, the
+//! reference as real part and the alternate as imaginary part of one complex transform; the
+//! per-coefficient merge runs over all lanes at once, and two batches' merged spectra (real
+//! tiles, so Hermitian) share one inverse, whose lanes are overlap-added straight into the
+//! band. The spatial denoise pairs two batches of tiles in one forward and one inverse.
 
 use rayon::prelude::*;
 

@@ -869,6 +869,14 @@ mod tests {
         out
     }
 
+    /// The largest absolute difference between `a` and `b`.
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    }
+
     fn noisy(w: usize, h: usize, seed: usize) -> Padded {
         Padded::new(w, h, |x, y| {
             let k = (x * 7919 + y * 104_729 + seed * 15_485_863) % 1_000_003;
@@ -926,18 +934,9 @@ mod tests {
                     .map(|v| v.re / AREA as f32)
                     .collect()
             });
-            let worst = acc
-                .data
-                .iter()
-                .zip(&want.data)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = max_diff(&acc.data, &want.data);
             assert!(worst < 1e-5, "{w}x{h}: batched merge off by {worst}");
-            let worst = robust
-                .iter()
-                .zip(&shares)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = max_diff(&robust, &shares);
             assert!(worst < 1e-4, "{w}x{h}: robustness off by {worst}");
         }
     }
@@ -966,12 +965,7 @@ mod tests {
                     .map(|v| v.re / AREA as f32)
                     .collect()
             });
-            let worst = got
-                .data
-                .iter()
-                .zip(&want.data)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = max_diff(&got.data, &want.data);
             assert!(worst < 1e-5, "{w}x{h}: batched denoise off by {worst}");
         }
     }
